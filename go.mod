@@ -1,0 +1,3 @@
+module github.com/ilovevideoeditor/outputs
+
+go 1.26.0

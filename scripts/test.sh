@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole test suite: vet, staticcheck, go test -race.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go vet ./...
+go test -race -count=1 ./...
