@@ -135,46 +135,43 @@ func (r *Resolver) resolve(ctx context.Context, caller destination.Caller, dests
 		dests = dests[:r.max]
 	}
 
-	// fetched caches each distinct integration (nil: not found in the caller's workspace);
-	// used marks the ones already handed to a target, which then get their own copy.
-	fetched := make(map[string]*destination.Integration, len(dests))
-	used := make(map[string]bool, len(dests))
-	type entryKey struct{ id, prefix string }
-	seen := make(map[entryKey]int, len(dests))
+	// Requests are small (MaxDestinations), so the caches are slices scanned linearly: cheaper
+	// than maps at this size, and the work stays bounded by MaxDestinations².
+	fetched := make([]fetchedIntegration, 0, len(dests))
+	seen := make([]seenEntry, 0, len(dests))
 	targets := make([]destination.Target, 0, len(dests))
 
 	for i, d := range dests {
-		pos := "destinations[" + strconv.Itoa(i) + "]"
-		before := probs.Len()
-		idOK := checkID(&probs, pos, d.IntegrationID)
-		provOK := checkProvider(&probs, pos, d.Provider)
-		prefix, err := destination.NormalizePrefix(d.PathPrefix)
-		prefixOK := err == nil
-		probs.Merge(pos, err)
+		e := entry{probs: &probs, i: i}
+		idOK := e.checkID(d.IntegrationID)
+		provOK := e.checkProvider(d.Provider)
+		prefix, prefixErr := destination.NormalizePrefix(d.PathPrefix)
+		e.merge(prefixErr)
 		if ws == "" || !idOK {
 			continue
 		}
 
-		in, ok := fetched[d.IntegrationID]
-		if !ok {
-			in, err = r.get(ctx, ws, d.IntegrationID)
+		f := findFetched(fetched, d.IntegrationID)
+		if f == nil {
+			in, err := r.get(ctx, ws, d.IntegrationID)
 			if err != nil {
 				return nil, err
 			}
-			fetched[d.IntegrationID] = in
+			fetched = append(fetched, fetchedIntegration{id: d.IntegrationID, in: in})
+			f = &fetched[len(fetched)-1]
 		}
+		in := f.in
 		if in == nil {
-			probs.Add(pos+".integrationId", destination.CodeNotFound, "no integration with this ID in the caller's workspace")
+			e.add("integrationId", destination.CodeNotFound, "no integration with this ID in the caller's workspace")
 			continue
 		}
 		if !in.IsActive {
-			probs.Add(pos+".integrationId", destination.CodeInactive, "the integration is inactive: activate it or remove this destination")
+			e.add("integrationId", destination.CodeInactive, "the integration is inactive: activate it or remove this destination")
 		}
 		if provOK && d.Provider != in.Provider {
-			probs.Add(pos+".provider", destination.CodeMismatch,
-				fmt.Sprintf("does not match the integration's provider %q", in.Provider))
+			e.add("provider", destination.CodeMismatch, fmt.Sprintf("does not match the integration's provider %q", in.Provider))
 		}
-		if !prefixOK {
+		if prefixErr != nil {
 			continue
 		}
 		eff, err := r.effectivePrefix(in, prefix)
@@ -182,31 +179,115 @@ func (r *Resolver) resolve(ctx context.Context, caller destination.Caller, dests
 			return nil, err
 		}
 		if len(eff) > destination.MaxPrefixLen {
-			probs.Add(pos+".pathPrefix", destination.CodeTooLong,
+			e.add("pathPrefix", destination.CodeTooLong,
 				fmt.Sprintf("together with the integration's prefix must be at most %d bytes", destination.MaxPrefixLen))
 			continue
 		}
-		key := entryKey{in.ID, eff}
-		if j, dup := seen[key]; dup {
-			probs.Add(pos, destination.CodeDuplicate,
-				fmt.Sprintf("repeats destinations[%d]: same integration and effective prefix", j))
+		if j := findSeen(seen, in.ID, eff); j >= 0 {
+			e.add("", destination.CodeDuplicate, fmt.Sprintf("repeats destinations[%d]: same integration and effective prefix", j))
 			continue
 		}
-		seen[key] = i
-		if probs.Len() > before {
+		seen = append(seen, seenEntry{id: in.ID, prefix: eff, i: i})
+		if e.bad {
 			continue
 		}
 		t := destination.Target{Integration: in, Prefix: eff}
-		if used[in.ID] {
-			t.Integration = in.Clone()
+		if f.used {
+			t.Integration = in.Clone() // every target has its own copy
 		}
-		used[in.ID] = true
+		f.used = true
 		targets = append(targets, t)
 	}
 	if err := probs.Err(); err != nil {
 		return nil, err
 	}
 	return targets, nil
+}
+
+// fetchedIntegration caches one looked-up integration (nil: not in the caller's workspace);
+// used marks one already handed to a target.
+type fetchedIntegration struct {
+	id   string
+	in   *destination.Integration
+	used bool
+}
+
+func findFetched(fs []fetchedIntegration, id string) *fetchedIntegration {
+	for i := range fs {
+		if fs[i].id == id {
+			return &fs[i]
+		}
+	}
+	return nil
+}
+
+// seenEntry is an accepted (integration, effective prefix) pair and the position that named it.
+type seenEntry struct {
+	id, prefix string
+	i          int
+}
+
+func findSeen(ss []seenEntry, id, prefix string) int {
+	for _, s := range ss {
+		if s.id == id && s.prefix == prefix {
+			return s.i
+		}
+	}
+	return -1
+}
+
+// entry records the problems of the destination at position i, naming their fields
+// "destinations[i].field". bad reports whether it recorded any.
+type entry struct {
+	probs *destination.Problems
+	i     int
+	bad   bool
+}
+
+func (e *entry) pos() string { return "destinations[" + strconv.Itoa(e.i) + "]" }
+
+func (e *entry) add(field, code, msg string) {
+	e.bad = true
+	f := e.pos()
+	if field != "" {
+		f += "." + field
+	}
+	e.probs.Add(f, code, msg)
+}
+
+// merge records the problems of err, a *destination.ValidationError from the destination package.
+func (e *entry) merge(err error) {
+	if err != nil {
+		e.bad = true
+		e.probs.Merge(e.pos(), err)
+	}
+}
+
+// checkID records a problem with integrationId and reports whether it can be looked up.
+func (e *entry) checkID(id string) bool {
+	switch {
+	case id == "":
+		e.add("integrationId", destination.CodeRequired, "is required")
+		return false
+	case len(id) > maxIDLen || !utf8.ValidString(id) || strings.ContainsFunc(id, unicode.IsControl):
+		e.add("integrationId", destination.CodeInvalid, "is not an integration ID")
+		return false
+	}
+	return true
+}
+
+// checkProvider records a problem with provider and reports whether it names a provider.
+func (e *entry) checkProvider(p destination.Provider) bool {
+	if p == "" {
+		e.add("provider", destination.CodeRequired, "is required")
+		return false
+	}
+	if p.Valid() {
+		return true
+	}
+	_, err := destination.ParseProvider(string(p))
+	e.merge(err)
+	return false
 }
 
 // get fetches an integration of the workspace; nil without error when there is none.
@@ -239,28 +320,4 @@ func (r *Resolver) effectivePrefix(in *destination.Integration, prefix string) (
 		return prefix, nil
 	}
 	return destination.JoinPrefix(base, prefix), nil
-}
-
-// checkID records a problem with an entry's integrationId and reports whether it can be looked up.
-func checkID(probs *destination.Problems, pos, id string) bool {
-	switch {
-	case id == "":
-		probs.Add(pos+".integrationId", destination.CodeRequired, "is required")
-		return false
-	case len(id) > maxIDLen || !utf8.ValidString(id) || strings.ContainsFunc(id, unicode.IsControl):
-		probs.Add(pos+".integrationId", destination.CodeInvalid, "is not an integration ID")
-		return false
-	}
-	return true
-}
-
-// checkProvider records a problem with an entry's provider and reports whether it is a valid one.
-func checkProvider(probs *destination.Problems, pos string, p destination.Provider) bool {
-	if p == "" {
-		probs.Add(pos+".provider", destination.CodeRequired, "is required")
-		return false
-	}
-	_, err := destination.ParseProvider(string(p))
-	probs.Merge(pos, err)
-	return err == nil
 }

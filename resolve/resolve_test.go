@@ -150,7 +150,7 @@ func TestResolveRules(t *testing.T) {
 
 		// Integrations: workspace, activity, provider.
 		{name: "several destinations in order", caller: user,
-			req: given(dest(idAzure, destination.Azure, "x"), dest(idR2, destination.R2, ""), dest(idDrive, destination.Drive, "")),
+			req:  given(dest(idAzure, destination.Azure, "x"), dest(idR2, destination.R2, ""), dest(idDrive, destination.Drive, "")),
 			want: []string{idAzure + " archive/2026/x/", idR2 + " renders/", idDrive + " "}},
 		{name: "linked API key", caller: linkedKey, req: given(dest(idS3, destination.S3, "")), want: []string{idS3 + " "}},
 		{name: "another workspace's ID is not found", caller: user, req: given(dest(idOther, destination.R2, "")),

@@ -57,5 +57,7 @@ func (s *mapStore) List(context.Context, string) ([]*destination.Integration, er
 func (s *mapStore) Update(context.Context, *destination.Integration) (*destination.Integration, error) {
 	return nil, nil
 }
-func (s *mapStore) Delete(context.Context, string, string) error                        { return nil }
-func (s *mapStore) Scan(context.Context, string, int) ([]*destination.Integration, error) { return nil, nil }
+func (s *mapStore) Delete(context.Context, string, string) error { return nil }
+func (s *mapStore) Scan(context.Context, string, int) ([]*destination.Integration, error) {
+	return nil, nil
+}
