@@ -45,7 +45,7 @@ func TestValidateNormalizes(t *testing.T) {
 		t.Fatalf("gcs project: %q %v", g.GCSProjectID, err)
 	}
 	a, err := destination.Validate(destination.Azure, destination.Config{AzureAccountName: "devstoreaccount1",
-		AzureAccountKey: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+		AzureAccountKey:    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
 		AzureContainerName: "videos"}, destination.ValidateOptions{})
 	if err != nil || a.AzureContainerName != "videos" {
 		t.Fatalf("azure: %v", err)
