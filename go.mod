@@ -1,3 +1,5 @@
 module github.com/ilovevideoeditor/outputs
 
 go 1.26.0
+
+require github.com/google/uuid v1.6.0
