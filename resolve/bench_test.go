@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/destination/memstore"
 	"github.com/ilovevideoeditor/outputs/resolve"
 )
 
 // BenchmarkResolve5 resolves five destinations (five distinct integrations, each with a render
 // prefix nested under the integration's) over the in-memory store. Target: ≤ 20 µs/op.
 func BenchmarkResolve5(b *testing.B) {
-	store := newStore()
+	store := memstore.New()
 	seed(b, store)
 	r := resolve.New(store, resolve.Options{})
 	req := given(
@@ -33,7 +34,7 @@ func BenchmarkResolve5(b *testing.B) {
 
 // BenchmarkParseAndResolve5 adds parsing the destinations out of a videoJSON document.
 func BenchmarkParseAndResolve5(b *testing.B) {
-	store := newStore()
+	store := memstore.New()
 	seed(b, store)
 	r := resolve.New(store, resolve.Options{})
 	videoJSON := []byte(`{"name":"Product Promo","layers":[{"type":"video","src":"https://example.com/a.mp4"}],"destinations":[` +

@@ -6,12 +6,13 @@ import (
 	"fmt"
 
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/destination/memstore"
 	"github.com/ilovevideoeditor/outputs/resolve"
 )
 
 func Example() {
 	ctx := context.Background()
-	store := newStore()
+	store := memstore.New()
 	_, _ = store.Create(ctx, &destination.Integration{
 		ID: "018f3a5c-7b1e-7000-8000-000000000001", WorkspaceID: "ws-1", Provider: destination.R2,
 		Name: "Marketing R2", IsActive: true, IsDefault: true,
@@ -45,7 +46,7 @@ func Example() {
 
 func ExampleResolver_Resolve_errors() {
 	ctx := context.Background()
-	store := newStore()
+	store := memstore.New()
 	_, _ = store.Create(ctx, &destination.Integration{
 		ID: "int-r2", WorkspaceID: "ws-1", Provider: destination.R2, IsActive: true,
 	})
@@ -76,7 +77,7 @@ func ExampleResolver_Resolve_errors() {
 
 func ExampleResolver_Resolve_omitted() {
 	ctx := context.Background()
-	store := newStore()
+	store := memstore.New()
 	_, _ = store.Create(ctx, &destination.Integration{
 		ID: "int-r2", WorkspaceID: "ws-1", Provider: destination.R2, IsActive: true, IsDefault: true,
 		Config: destination.Config{PathPrefix: "renders"},
@@ -93,4 +94,44 @@ func ExampleResolver_Resolve_omitted() {
 	// Output:
 	// omitted: 1 target, int-r2 renders/
 	// empty: 0 targets (CDN only)
+}
+
+func ExampleOptions() {
+	ctx := context.Background()
+	store := memstore.New()
+	_, _ = store.Create(ctx, &destination.Integration{
+		ID: "int-r2", WorkspaceID: "ws-1", Provider: destination.R2, IsActive: true,
+		Config: destination.Config{PathPrefix: "renders/"},
+	})
+	req := resolve.Request{Specified: true, Destinations: []destination.Destination{
+		{IntegrationID: "int-r2", Provider: destination.R2, PathPrefix: "campaigns/summer-2026"},
+	}}
+	caller := destination.Caller{WorkspaceID: "ws-1"}
+
+	nested, _ := resolve.New(store, resolve.Options{}).Resolve(ctx, caller, req)
+	replaced, _ := resolve.New(store, resolve.Options{ReplacePrefix: true}).Resolve(ctx, caller, req)
+	fmt.Println("default: ", nested[0].Prefix)
+	fmt.Println("replace: ", replaced[0].Prefix)
+	// Output:
+	// default:  renders/campaigns/summer-2026/
+	// replace:  campaigns/summer-2026/
+}
+
+func ExampleParseVideoJSON() {
+	for _, videoJSON := range []string{
+		`{"name": "a"}`,
+		`{"name": "b", "destinations": null}`,
+		`{"name": "c", "destinations": []}`,
+		`{"name": "d", "destinations": [{"integrationId": "int-r2", "provider": "r2", "future": true}]}`,
+		`{"name": "e", "destinations": [{"integrationId": 7, "provider": "r2"}]}`,
+	} {
+		req, err := resolve.ParseVideoJSON([]byte(videoJSON))
+		fmt.Printf("specified=%v entries=%d err=%v\n", req.Specified, len(req.Destinations), err)
+	}
+	// Output:
+	// specified=false entries=0 err=<nil>
+	// specified=false entries=0 err=<nil>
+	// specified=true entries=0 err=<nil>
+	// specified=true entries=1 err=<nil>
+	// specified=false entries=0 err=invalid input: destinations[0].integrationId: must be a string, not a number
 }

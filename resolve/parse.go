@@ -96,20 +96,26 @@ func (p *parser) entry(pos string, data json.RawMessage, d *destination.Destinat
 		p.add(pos, destination.CodeInvalid, "must be an object, not "+withArticle(k))
 		return
 	}
-	fields := map[string]*string{"integrationId": &d.IntegrationID, "pathPrefix": &d.PathPrefix}
 	var provider string
-	fields["provider"] = &provider
-	seen := make(map[string]bool, len(fields))
+	var seen [3]bool
 	_ = members(data, func(key string, val json.RawMessage) {
-		dst, ok := fields[key]
-		if !ok {
+		var dst *string
+		var n int
+		switch key {
+		case "integrationId":
+			dst, n = &d.IntegrationID, 0
+		case "provider":
+			dst, n = &provider, 1
+		case "pathPrefix":
+			dst, n = &d.PathPrefix, 2
+		default:
 			return
 		}
-		if seen[key] {
+		if seen[n] {
 			p.add(pos+"."+key, destination.CodeDuplicate, "appears more than once in this entry")
 			return
 		}
-		seen[key] = true
+		seen[n] = true
 		switch jsonKind(val) {
 		case "null":
 		case "string":

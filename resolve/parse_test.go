@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/destination/memstore"
 	"github.com/ilovevideoeditor/outputs/resolve"
 )
 
@@ -117,7 +118,7 @@ func TestParseProblemsAreCapped(t *testing.T) {
 
 // The samples in testdata/videojson parse and resolve as expected end to end.
 func TestSamples(t *testing.T) {
-	store := newStore()
+	store := memstore.New()
 	seed(t, store)
 	r := resolve.New(store, resolve.Options{})
 	want := map[string]string{ // sample → targets or first error field+code
@@ -175,7 +176,7 @@ func FuzzParseVideoJSON(f *testing.F) {
 		}
 		f.Add(data)
 	}
-	store := newStore()
+	store := memstore.New()
 	seed(f, store)
 	r := resolve.New(store, resolve.Options{MaxDestinations: 4})
 	f.Fuzz(func(t *testing.T, data []byte) {

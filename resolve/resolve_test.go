@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/destination/memstore"
 	"github.com/ilovevideoeditor/outputs/resolve"
 )
 
@@ -67,6 +68,10 @@ func seed(t testing.TB, store destination.Store) {
 	mk(idLong, wsAcme, destination.S3, true, false, longPrefix)
 	mk(idOther, wsOther, destination.R2, true, true, "renders/")
 	mk(idInactDef, wsNoActive, destination.S3, false, true, "")
+	// The fallback cases rely on this: the inactive integration really is the default.
+	if in, err := store.GetDefault(context.Background(), wsNoActive); err != nil || in.ID != idInactDef {
+		t.Fatalf("inactive default not stored as default: %v", err)
+	}
 }
 
 func dest(id string, p destination.Provider, prefix string) destination.Destination {
@@ -94,7 +99,7 @@ type ruleCase struct {
 }
 
 func TestResolveRules(t *testing.T) {
-	store := newStore()
+	store := memstore.New()
 	seed(t, store)
 	many := func(n int) resolve.Request {
 		r := resolve.Request{Specified: true}
@@ -298,7 +303,7 @@ func assertClientSafe(t *testing.T, err error) {
 
 // An ID of another workspace gives exactly the error a missing ID gives: nothing leaks.
 func TestCrossWorkspaceIndistinguishable(t *testing.T) {
-	store := newStore()
+	store := memstore.New()
 	seed(t, store)
 	r := resolve.New(store, resolve.Options{})
 	_, errOther := r.Resolve(context.Background(), user, given(dest(idOther, destination.R2, "x/")))
@@ -339,7 +344,7 @@ func (s *countingStore) GetDefault(ctx context.Context, ws string) (*destination
 }
 
 func TestFetchesEachIntegrationOnce(t *testing.T) {
-	cs := &countingStore{Store: newStore()}
+	cs := &countingStore{Store: memstore.New()}
 	seed(t, cs.Store)
 	r := resolve.New(cs, resolve.Options{})
 	ts, err := r.Resolve(context.Background(), user, given(
@@ -366,7 +371,7 @@ func TestFetchesEachIntegrationOnce(t *testing.T) {
 }
 
 func TestBoundedWork(t *testing.T) {
-	cs := &countingStore{Store: newStore()}
+	cs := &countingStore{Store: memstore.New()}
 	seed(t, cs.Store)
 	req := resolve.Request{Specified: true}
 	for i := range 100000 {
@@ -388,7 +393,7 @@ func TestBoundedWork(t *testing.T) {
 
 func TestStoreFailureIsNotAValidationError(t *testing.T) {
 	boom := errors.New("database is down")
-	cs := &countingStore{Store: newStore(), fail: boom}
+	cs := &countingStore{Store: memstore.New(), fail: boom}
 	r := resolve.New(cs, resolve.Options{})
 	for name, req := range map[string]resolve.Request{"given": given(dest(idR2, destination.R2, "")), "omitted": {}} {
 		_, err := r.Resolve(context.Background(), user, req)
@@ -399,7 +404,7 @@ func TestStoreFailureIsNotAValidationError(t *testing.T) {
 }
 
 func TestCancelled(t *testing.T) {
-	store := newStore()
+	store := memstore.New()
 	seed(t, store)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -412,7 +417,7 @@ func TestCancelled(t *testing.T) {
 
 // A corrupt stored prefix is the server's fault: an error, but not one blamed on the client.
 func TestCorruptStoredPrefix(t *testing.T) {
-	store := newStore()
+	store := memstore.New()
 	bad := &destination.Integration{ID: "bad", WorkspaceID: wsAcme, Provider: destination.S3, IsActive: true, IsDefault: true,
 		Config: destination.Config{PathPrefix: "../etc"}}
 	if _, err := store.Create(context.Background(), bad); err != nil {
@@ -429,7 +434,7 @@ func TestCorruptStoredPrefix(t *testing.T) {
 
 // Resolve is safe for concurrent use (run with -race).
 func TestConcurrent(t *testing.T) {
-	store := newStore()
+	store := memstore.New()
 	seed(t, store)
 	r := resolve.New(store, resolve.Options{})
 	done := make(chan error)
