@@ -32,6 +32,22 @@ func BenchmarkResolve5(b *testing.B) {
 	}
 }
 
+// BenchmarkStoreGet5 is the floor under BenchmarkResolve5: the five memstore lookups alone.
+func BenchmarkStoreGet5(b *testing.B) {
+	store := memstore.New()
+	seed(b, store)
+	ids := []string{idR2, idS3, idAzure, idDrive, idLong}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, id := range ids {
+			if _, err := store.Get(ctx, wsAcme, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
 // BenchmarkParseAndResolve5 adds parsing the destinations out of a videoJSON document.
 func BenchmarkParseAndResolve5(b *testing.B) {
 	store := memstore.New()

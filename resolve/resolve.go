@@ -136,7 +136,9 @@ func (r *Resolver) resolve(ctx context.Context, caller destination.Caller, dests
 	}
 
 	// Requests are small (MaxDestinations), so the caches are slices scanned linearly: cheaper
-	// than maps at this size, and the work stays bounded by MaxDestinations².
+	// than maps at this size, and the work stays bounded by MaxDestinations². fetched gets at
+	// most one element per entry, so it never outgrows its capacity and pointers into it stay
+	// valid.
 	fetched := make([]fetchedIntegration, 0, len(dests))
 	seen := make([]seenEntry, 0, len(dests))
 	targets := make([]destination.Target, 0, len(dests))
