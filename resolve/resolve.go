@@ -66,8 +66,10 @@ func New(store destination.Store, opts Options) *Resolver {
 // an explicit array (true, possibly empty: exactly these destinations). A non-empty Destinations
 // counts as specified whatever Specified says.
 type Request struct {
+	// Destinations are the entries, in the order the render listed them.
 	Destinations []destination.Destination
-	Specified    bool
+	// Specified reports that the render had a "destinations" array.
+	Specified bool
 }
 
 // Resolve returns the targets a render delivers to, besides the platform CDN copy, which is
