@@ -505,3 +505,36 @@ func FuzzResolve(f *testing.F) {
 		}
 	})
 }
+
+// leakyStore breaks the Store contract: it returns integrations of any workspace.
+type leakyStore struct{ destination.Store }
+
+func (s leakyStore) Get(ctx context.Context, _, id string) (*destination.Integration, error) {
+	return s.Store.Get(ctx, wsOther, id)
+}
+
+func (s leakyStore) GetDefault(ctx context.Context, _ string) (*destination.Integration, error) {
+	return s.Store.GetDefault(ctx, wsOther)
+}
+
+// Even a store that leaks rows across workspaces cannot make the resolver deliver to them.
+func TestLeakyStoreStillScoped(t *testing.T) {
+	store := memstore.New()
+	seed(t, store)
+	r := resolve.New(leakyStore{store}, resolve.Options{})
+	_, err := r.Resolve(context.Background(), user, given(dest(idOther, destination.R2, "")))
+	if fe, ok := fieldError(err, "destinations[0].integrationId"); !ok || fe.Code != destination.CodeNotFound {
+		t.Fatalf("err = %v", err)
+	}
+	if ts, err := r.Resolve(context.Background(), user, resolve.Request{}); err != nil || ts != nil {
+		t.Fatalf("omitted: %q, %v", describe(ts), err)
+	}
+}
+
+func fieldError(err error, field string) (destination.FieldError, bool) {
+	var ve *destination.ValidationError
+	if !errors.As(err, &ve) {
+		return destination.FieldError{}, false
+	}
+	return ve.Field(field)
+}
