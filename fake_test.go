@@ -23,7 +23,9 @@ type fakeUploader struct {
 	attempts map[string]int
 }
 
-func (f *fakeUploader) Test(context.Context, *destination.Integration) destination.TestResult { return f.test }
+func (f *fakeUploader) Test(context.Context, *destination.Integration) destination.TestResult {
+	return f.test
+}
 
 func (f *fakeUploader) Upload(ctx context.Context, in *destination.Integration, key string, src io.Reader, opts destination.UploadOptions) (destination.UploadResult, error) {
 	f.mu.Lock()

@@ -223,7 +223,7 @@ func TestCreateBadInputStoresNothing(t *testing.T) {
 
 func withSecret(c destination.Config, s string) destination.Config { c.SecretAccessKey = s; return c }
 func withPrefix(c destination.Config, p string) destination.Config { c.PathPrefix = p; return c }
-func ptr[T any](v T) *T                                             { return &v }
+func ptr[T any](v T) *T                                            { return &v }
 
 func TestDefaultUniquenessAndInactive(t *testing.T) {
 	h := newHarness(t)
@@ -316,7 +316,6 @@ func TestLegacyDefaultDestination(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
 
 func TestTestIntegrationRecordsLastTest(t *testing.T) {
 	up := &fakeUploader{test: destination.TestResult{OK: false, Code: "invalid_credentials", Message: "the access key was rejected"}}
