@@ -209,3 +209,29 @@ func TestKeyTemplate(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestResolveThenDeliver(t *testing.T) {
+	up := &fakeUploader{}
+	h := newHarness(t, func(o *outputs.Options) { o.Uploader = up; o.Delivery.CDN = memblob.OpenBucket(nil) })
+	ctx := context.Background()
+	v, err := h.svc.CreateIntegration(ctx, wsA, r2Input(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vj := fmt.Sprintf(`{"name":"Product Promo","layers":[],"destinations":[{"integrationId":%q,"provider":"r2","pathPrefix":"campaigns/summer-2026/"}]}`, v.ID)
+	targets, err := h.svc.ResolveDestinations(ctx, wsA, []byte(vj))
+	if err != nil || len(targets) != 1 {
+		t.Fatal(targets, err)
+	}
+	d, err := h.svc.Deliver(ctx, outputs.Render{ID: "r", FileName: "render.mp4", Source: outputs.Source{ReaderAt: bytes.NewReader([]byte("abc")), Size: 3}}, targets)
+	if err != nil || d.Outputs[0].OutputKey != "renders/campaigns/summer-2026/render.mp4" {
+		t.Fatalf("%+v %v", d, err)
+	}
+	// Omitted destinations: the default. Another workspace's ID: not found.
+	if targets, err := h.svc.ResolveDestinations(ctx, wsA, []byte(`{"name":"x"}`)); err != nil || len(targets) != 1 || targets[0].Integration.ID != v.ID {
+		t.Fatal(targets, err)
+	}
+	if _, err := h.svc.ResolveDestinations(ctx, wsB, []byte(vj)); !errors.Is(err, destination.ErrNotFound) {
+		t.Fatal(err)
+	}
+}
