@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/resolve"
 )
 
 // Keyring seals and opens the secret fields of integrations. *crypto.Keyring implements it.
@@ -45,6 +46,8 @@ type Options struct {
 	NewID func() (string, error)
 	// Delivery configures Deliver.
 	Delivery DeliveryOptions
+	// Resolve configures ResolveDestinations (prefix nesting or replacement, maximum count).
+	Resolve resolve.Options
 }
 
 // Service implements the public API of the library over a Store, a Keyring and an Uploader. It is
@@ -58,6 +61,7 @@ type Service struct {
 	now      func() time.Time
 	newID    func() (string, error)
 	slots    chan struct{} // global upload concurrency limit
+	resolver *resolve.Resolver
 }
 
 // ErrBadOptions reports a Service built without a required part.
@@ -78,6 +82,7 @@ func New(opts Options) (*Service, error) {
 		n = 8
 	}
 	s.slots = make(chan struct{}, n)
+	s.resolver = resolve.New(opts.Store, opts.Resolve)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
