@@ -394,8 +394,8 @@ type reader struct {
 	attrs driver.ReaderAttributes
 }
 
-func (r *reader) Read(p []byte) (int, error)             { return r.body.Read(p) }
-func (r *reader) Close() error                           { return r.body.Close() }
+func (r *reader) Read(p []byte) (int, error)           { return r.body.Read(p) }
+func (r *reader) Close() error                         { return r.body.Close() }
 func (r *reader) Attributes() *driver.ReaderAttributes { return &r.attrs }
 
 // As exposes *drive.File and, once the download started, *http.Response.

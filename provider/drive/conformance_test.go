@@ -63,7 +63,7 @@ func (h *harness) MakeDriverForNonexistentBucket(ctx context.Context) (driver.Bu
 	return openBucket(ctx, h.srv.Client(), "1NoSuchFolder", &h.opts)
 }
 
-func (h *harness) HTTPClient() *http.Client        { return nil }
+func (h *harness) HTTPClient() *http.Client         { return nil }
 func (h *harness) SupportsCopy() bool               { return true }
 func (h *harness) SupportsNonSlashDelimiters() bool { return false }
 func (h *harness) SkipDownloadAt() bool             { return false }

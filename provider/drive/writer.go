@@ -23,7 +23,6 @@ import (
 
 var errInvalidKey = errors.New("drive: the empty key is not valid")
 
-
 // NewTypedWriter implements driver.Bucket. Nothing is visible in Drive until Close succeeds: a
 // blob up to ChunkSize is sent in one multipart request at Close; a larger one goes through a
 // resumable session, one chunk at a time, and the file appears when the last chunk is accepted.

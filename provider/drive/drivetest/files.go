@@ -136,12 +136,12 @@ func applyProps(dst map[string]string, patch map[string]*string, limit int) (map
 			return nil, fmt.Errorf("invalid property key or value")
 		}
 		if len(k)+len(*v) > maxPropertyBytes {
-			return nil, fmt.Errorf("The limit for this property (%s) is %d bytes for key and value.", truncate(k, 40), maxPropertyBytes)
+			return nil, fmt.Errorf("the limit for this property (%s) is %d bytes for key and value", truncate(k, 40), maxPropertyBytes)
 		}
 		out[k] = *v
 	}
 	if len(out) > limit {
-		return nil, fmt.Errorf("The limit of %d properties per file per app has been exceeded.", limit)
+		return nil, fmt.Errorf("the limit of %d properties per file per app has been exceeded", limit)
 	}
 	if len(out) == 0 {
 		return nil, nil

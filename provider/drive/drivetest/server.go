@@ -77,16 +77,16 @@ type Server struct {
 // file is one stored item (file or folder).
 type file struct {
 	id, name, mimeType, description string
-	parent                           string // "" for a root
-	driveID                          string // shared drive, or "" for My Drive
-	appProps, props                  map[string]string
-	trashed                          bool
-	created, modified                time.Time
-	version                          int64
-	seq                              int64
-	data                             *content // nil for folders
-	md5                              string
-	perms                            []*drive.Permission
+	parent                          string // "" for a root
+	driveID                         string // shared drive, or "" for My Drive
+	appProps, props                 map[string]string
+	trashed                         bool
+	created, modified               time.Time
+	version                         int64
+	seq                             int64
+	data                            *content // nil for folders
+	md5                             string
+	perms                           []*drive.Permission
 }
 
 func (f *file) isFolder() bool { return f.mimeType == FolderMimeType }

@@ -330,5 +330,3 @@ func (s *Server) handleMedia(w http.ResponseWriter, r *http.Request, id string) 
 		s.writeFinished(w, r, id)
 	}
 }
-
-
