@@ -26,16 +26,28 @@ type harness struct {
 	opts   Options
 }
 
-// newHarness starts a fake and makes a folder to be the bucket's root; with shared set, the
-// folder is in a shared drive, which only works if every call passes supportsAllDrives.
-func newHarness(ctx context.Context, t *testing.T, prefix string, shared bool) (drivertest.Harness, error) {
+// rootKind chooses where a harness's bucket lives.
+type rootKind int
+
+const (
+	inFolder      rootKind = iota // a folder in My Drive
+	inSharedDrive                 // a folder in a shared drive: every call needs supportsAllDrives
+	atMyDrive                     // My Drive's root itself (folder ID "")
+)
+
+// newHarness starts a fake and makes a folder to be the bucket's root.
+func newHarness(ctx context.Context, t *testing.T, prefix string, kind rootKind) (drivertest.Harness, error) {
 	srv := drivetest.NewServer(drivetest.Options{})
+	opts := Options{Endpoint: srv.Endpoint(), ChunkSize: 256 << 10, Retry: fastRetry}
+	if kind == atMyDrive {
+		return &harness{srv: srv, prefix: prefix, opts: opts}, nil
+	}
 	svc, err := srv.Service(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	parent := "root"
-	if shared {
+	if kind == inSharedDrive {
 		parent = srv.AddSharedDrive("team")
 	}
 	f, err := svc.Files.Create(&drive.File{Name: "bucket", MimeType: FolderMimeType, Parents: []string{parent}}).
@@ -44,8 +56,7 @@ func newHarness(ctx context.Context, t *testing.T, prefix string, shared bool) (
 		return nil, err
 	}
 	// A small chunk size makes the conformance suite's larger blobs take the resumable path.
-	return &harness{srv: srv, root: f.Id, prefix: prefix,
-		opts: Options{Endpoint: srv.Endpoint(), ChunkSize: 256 << 10, Retry: fastRetry}}, nil
+	return &harness{srv: srv, root: f.Id, prefix: prefix, opts: opts}, nil
 }
 
 func (h *harness) MakeDriver(ctx context.Context) (driver.Bucket, error) {
@@ -71,19 +82,25 @@ func (h *harness) Close()                           { h.srv.Close() }
 
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
-		return newHarness(ctx, t, "", false)
+		return newHarness(ctx, t, "", inFolder)
 	}, []drivertest.AsTest{asTest{}})
 }
 
 func TestConformanceWithPrefix(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
-		return newHarness(ctx, t, "some/prefix/dir/", false)
+		return newHarness(ctx, t, "some/prefix/dir/", inFolder)
 	}, nil)
 }
 
 func TestConformanceSharedDrive(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
-		return newHarness(ctx, t, "", true)
+		return newHarness(ctx, t, "", inSharedDrive)
+	}, nil)
+}
+
+func TestConformanceMyDriveRoot(t *testing.T) {
+	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
+		return newHarness(ctx, t, "", atMyDrive)
 	}, nil)
 }
 

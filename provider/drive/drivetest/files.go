@@ -556,7 +556,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if !q.match(&file{name: f.name, mimeType: f.mimeType, parent: f.parent, appProps: f.appProps,
-			props: f.props, trashed: s.trashedLocked(f)}) {
+			props: f.props, trashed: s.trashedLocked(f), inRoot: f.parent == s.rootID}) {
 			continue
 		}
 		matched = append(matched, f)

@@ -23,6 +23,8 @@ type Consent struct {
 	// Scopes, when not nil, are the scopes the user grants (Google's granular consent lets a user
 	// untick some); nil grants every requested scope.
 	Scopes []string
+	// NoRefreshToken withholds the refresh token even for offline access.
+	NoRefreshToken bool
 }
 
 type grant struct {
@@ -186,7 +188,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			challenge: challenge, scopes: granted, expires: s.opts.Clock().Add(10 * time.Minute),
 			// Google issues a refresh token for offline access on first consent, or when the
 			// consent screen was forced (prompt=consent).
-			offline: q.Get("access_type") == "offline" && (first || strings.Contains(q.Get("prompt"), "consent"))}
+			offline: !c.NoRefreshToken && q.Get("access_type") == "offline" && (first || strings.Contains(q.Get("prompt"), "consent"))}
 		back.Set("code", code)
 		back.Set("scope", strings.Join(granted, " "))
 	}

@@ -34,11 +34,13 @@ type propsQ struct {
 	key, value string
 }
 
-func (q andQ) match(f *file) bool       { return q.l.match(f) && q.r.match(f) }
-func (q orQ) match(f *file) bool        { return q.l.match(f) || q.r.match(f) }
-func (q notQ) match(f *file) bool       { return !q.q.match(f) }
-func (q inParentsQ) match(f *file) bool { return f.parent == q.id }
-func (q trashedQ) match(f *file) bool   { return (f.trashed == q.want) != q.neg }
+func (q andQ) match(f *file) bool { return q.l.match(f) && q.r.match(f) }
+func (q orQ) match(f *file) bool  { return q.l.match(f) || q.r.match(f) }
+func (q notQ) match(f *file) bool { return !q.q.match(f) }
+func (q inParentsQ) match(f *file) bool {
+	return f.parent == q.id || (q.id == "root" && f.inRoot)
+}
+func (q trashedQ) match(f *file) bool { return (f.trashed == q.want) != q.neg }
 func (q propsQ) match(f *file) bool {
 	m := f.props
 	if q.app {

@@ -81,6 +81,7 @@ type file struct {
 	driveID                         string // shared drive, or "" for My Drive
 	appProps, props                 map[string]string
 	trashed                         bool
+	inRoot                          bool // on the copy a query matches: the parent is My Drive's root ("root")
 	created, modified               time.Time
 	version                         int64
 	seq                             int64
