@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -24,8 +25,9 @@ type Fault struct {
 	Skip int
 	// Times is how many matching calls fail (0 means 1; negative means every one).
 	Times int
-	// KeepBytes, for "upload.chunk", stores up to this many bytes of the chunk before failing,
-	// like a connection that broke mid-request: the client must ask where to resume.
+	// KeepBytes, for "upload.chunk", stores up to this many bytes of the chunk (rounded down to
+	// a multiple of 256 KiB, as Google's upload servers persist) before failing, like a
+	// connection that broke mid-request: the client must ask where to resume.
 	KeepBytes int64
 
 	hits int
@@ -49,27 +51,23 @@ func (s *Server) ClearFaults() {
 	s.faults = nil
 }
 
+// takeFaultLocked counts the request against every fault that matches it and returns the first
+// fault that applies: each fault sees every matching call, so Skip: n fails the (n+1)th.
 func (s *Server) takeFaultLocked(op string, r *http.Request) *Fault {
+	var chosen *Fault
 	for _, f := range s.faults {
-		if f.Op != "" && f.Op != op {
-			continue
-		}
-		if f.Op == "" && (op == "oauth.authorize" || op == "oauth.token") {
+		if (f.Op != "" && f.Op != op) || (f.Op == "" && strings.HasPrefix(op, "oauth.")) {
 			continue
 		}
 		if f.Match != nil && !f.Match(r) {
 			continue
 		}
-		if f.Times >= 0 && f.hits >= f.Skip+f.Times {
-			continue
-		}
 		f.hits++
-		if f.hits <= f.Skip {
-			return nil
+		if chosen == nil && f.hits > f.Skip && (f.Times < 0 || f.hits <= f.Skip+f.Times) {
+			chosen = f
 		}
-		return f
 	}
-	return nil
+	return chosen
 }
 
 func (f *Fault) serve(s *Server, w http.ResponseWriter, r *http.Request) {

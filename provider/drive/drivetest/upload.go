@@ -236,8 +236,10 @@ func (s *Server) keepPartialChunk(r *http.Request, keep int64) {
 	if ss.done != "" || cr.first > ss.data.size {
 		return
 	}
+	keep = min(keep, cr.last-cr.first+1)
+	keep -= keep % chunkGranularity
 	ss.data.truncate(cr.first)
-	_, _ = ss.data.readFrom(r.Body, min(keep, cr.last-cr.first+1))
+	_, _ = ss.data.readFrom(r.Body, keep)
 }
 
 func (s *Server) writeFinished(w http.ResponseWriter, r *http.Request, id string) {
