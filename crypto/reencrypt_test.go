@@ -326,6 +326,7 @@ func TestReencryptRacingUpdater(t *testing.T) {
 
 	var mu sync.Mutex // guards want and names
 	names := map[string]string{}
+	var updates atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range 2 {
@@ -362,6 +363,7 @@ func TestReencryptRacingUpdater(t *testing.T) {
 					mu.Lock() // hold across the write so the record matches the commit order
 					_, err = st.Update(ctx, cur)
 					if err == nil {
+						updates.Add(1)
 						names[id] = cur.Name
 						if secret != "" {
 							want[id] = secret
@@ -379,17 +381,20 @@ func TestReencryptRacingUpdater(t *testing.T) {
 			}
 		}()
 	}
-	var stats crypto.ReencryptStats
-	var err error
+	for deadline := time.Now().Add(10 * time.Second); updates.Load() < 10 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // let the writers get going first
+	}
+	rewritten, conflicts := 0, 0
 	for range 3 { // the sweep is short; run it a few times against the writers
-		stats, err = crypto.Reencrypt(ctx, st, k, crypto.ReencryptOptions{PageSize: 16, MaxRetries: 50})
+		stats, err := crypto.Reencrypt(ctx, st, k, crypto.ReencryptOptions{PageSize: 16, MaxRetries: 50})
 		if err != nil || len(stats.Failures) != 0 {
 			t.Fatalf("stats = %+v, %v", stats, err)
 		}
+		rewritten, conflicts = rewritten+stats.Rewritten, conflicts+stats.ConflictsRetried
 	}
 	close(stop)
 	wg.Wait()
-	t.Logf("last sweep: %+v", stats)
+	t.Logf("sweeps rewrote %d integrations and retried %d conflicts; writers made %d updates", rewritten, conflicts, updates.Load())
 	// Each row was rewritten by a sweep, and a writer can only write what it read after that
 	// (the version check refuses older reads) or a secret it sealed with the primary: nothing is
 	// stale any more.
