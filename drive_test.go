@@ -19,8 +19,7 @@ func newDriveHarness(t *testing.T) (*harness, *drivetest.Server) {
 	t.Helper()
 	srv := drivetest.NewServer(drivetest.Options{})
 	t.Cleanup(srv.Close)
-	var h *harness
-	h = newHarness(t, func(o *outputs.Options) {
+	h := newHarness(t, func(o *outputs.Options) {
 		stateKeys, err := newStateKeyring()
 		if err != nil {
 			t.Fatal(err)
