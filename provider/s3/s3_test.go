@@ -205,3 +205,23 @@ func TestRouting(t *testing.T) {
 func slogTo(w *bytes.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+func TestBigUpload(t *testing.T) {
+	cfg := emulator.S3(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.S3, cfg)
+	emulator.CheckBigUpload(t, newClient(t, &u, nil, s3.Options{}, nil), in, 200<<20)
+}
+
+// TestCancelledUpload cancels an upload after two parts went out: no object and no multipart
+// upload may remain.
+func TestCancelledUpload(t *testing.T) {
+	srv := emulator.NeedS3(t)
+	cfg := srv.Bucket(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.S3, cfg)
+	emulator.CheckCancelledUpload(t, newClient(t, &u, nil, s3.Options{}, nil), in, partSize)
+	if n := srv.MultipartUploads(t, cfg.Bucket); n != 0 {
+		t.Fatalf("%d multipart uploads left after a cancelled upload", n)
+	}
+}
