@@ -231,6 +231,12 @@ func classifyS3(c string, status int) (string, bool, string, bool) {
 
 func classifyAzure(e *azcore.ResponseError) (string, bool, string, bool) {
 	d := providerCode(e.ErrorCode)
+	// Azure answers a wrong shared key with AuthenticationFailed; Azurite (and some Azure
+	// Stack versions) with AuthorizationFailure whose message says authentication failed, while
+	// the real AuthorizationFailure (network rules, SAS permissions) says "not authorized".
+	if e.ErrorCode == "AuthorizationFailure" && strings.Contains(e.Error(), "failed to authenticate") {
+		return CodeInvalidCredentials, false, d, true
+	}
 	switch e.ErrorCode {
 	case "AuthenticationFailed", "InvalidAuthenticationInfo", "NoAuthenticationInformation", "InvalidAccountKey":
 		return CodeInvalidCredentials, false, d, true

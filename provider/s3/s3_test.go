@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,29 +17,21 @@ import (
 const partSize = 5 << 20
 
 // newClient returns a provider.Client with the S3 driver, allowed to reach loopback, recording
-// requests into rec, logging into logs.
-func newClient(t *testing.T, u destination.Unsealer, rec *emulator.Recorder, dopts s3.Options, logs *bytes.Buffer) *provider.Client {
+// requests into rec when non-nil.
+func newClient(t *testing.T, u destination.Unsealer, rec *emulator.Recorder, dopts s3.Options) *provider.Client {
 	t.Helper()
-	opts := provider.Options{AllowedNetworks: emulator.Loopback, PartSize: partSize, Concurrency: 2}
+	opts := provider.Options{PartSize: partSize, Concurrency: 2}
 	if rec != nil {
 		opts.WrapTransport = rec.Wrap
 	}
-	if logs != nil {
-		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	c, err := provider.New(u, opts, s3.NewDriver(dopts))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return emulator.NewClient(t, u, opts, nil, s3.NewDriver(dopts))
 }
 
 func TestRoundTrip(t *testing.T) {
 	cfg := emulator.S3(t)
 	var u emulator.Unsealer
 	in := u.Integration(destination.S3, cfg)
-	c := newClient(t, &u, nil, s3.Options{}, nil)
+	c := newClient(t, &u, nil, s3.Options{})
 	ctx := context.Background()
 	body := []byte("a small render\x00\x01\x02")
 	var progress int64
@@ -88,7 +79,7 @@ func TestNonAWSQuirks(t *testing.T) {
 			var u emulator.Unsealer
 			in := u.Integration(p, cfg)
 			rec := &emulator.Recorder{}
-			c := newClient(t, &u, rec, s3.Options{}, nil)
+			c := newClient(t, &u, rec, s3.Options{})
 			const size = 2*partSize + 1234
 			if _, err := c.Upload(context.Background(), in, "q/big.mp4", emulator.NewData(size, 1), destination.UploadOptions{}); err != nil {
 				t.Fatalf("Upload: %v", err)
@@ -168,7 +159,7 @@ func TestRouting(t *testing.T) {
 			var u emulator.Unsealer
 			in := u.Integration(tc.p, cfg)
 			rec := &emulator.Recorder{Stub: true}
-			c := newClient(t, &u, rec, tc.opts, nil)
+			c := newClient(t, &u, rec, tc.opts)
 			_, err := c.Upload(context.Background(), in, "k.mp4", strings.NewReader("hello"), destination.UploadOptions{})
 			if !errors.Is(err, emulator.ErrStub) {
 				t.Fatalf("Upload error %v, want the stub's", err)
@@ -202,15 +193,11 @@ func TestRouting(t *testing.T) {
 	}
 }
 
-func slogTo(w *bytes.Buffer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
 func TestBigUpload(t *testing.T) {
 	cfg := emulator.S3(t)
 	var u emulator.Unsealer
 	in := u.Integration(destination.S3, cfg)
-	emulator.CheckBigUpload(t, newClient(t, &u, nil, s3.Options{}, nil), in, 200<<20)
+	emulator.CheckBigUpload(t, newClient(t, &u, nil, s3.Options{}), in, 200<<20)
 }
 
 // TestCancelledUpload cancels an upload after two parts went out: no object and no multipart
@@ -220,7 +207,7 @@ func TestCancelledUpload(t *testing.T) {
 	cfg := srv.Bucket(t)
 	var u emulator.Unsealer
 	in := u.Integration(destination.S3, cfg)
-	emulator.CheckCancelledUpload(t, newClient(t, &u, nil, s3.Options{}, nil), in, partSize)
+	emulator.CheckCancelledUpload(t, newClient(t, &u, nil, s3.Options{}), in, partSize)
 	if n := srv.MultipartUploads(t, cfg.Bucket); n != 0 {
 		t.Fatalf("%d multipart uploads left after a cancelled upload", n)
 	}
