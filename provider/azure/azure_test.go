@@ -109,7 +109,10 @@ func TestProbe(t *testing.T) {
 		emulator.ProbeCase{Name: "wrong secret", Code: provider.CodeInvalidCredentials,
 			Mutate: func(c destination.Config) destination.Config { c.AzureAccountKey = wrongKey; return c }},
 		emulator.ProbeCase{Name: "missing container", Code: provider.CodeBucketNotFound,
-			Mutate: func(c destination.Config) destination.Config { c.AzureContainerName = emulator.Name("missing-"); return c }},
+			Mutate: func(c destination.Config) destination.Config {
+				c.AzureContainerName = emulator.Name("missing-")
+				return c
+			}},
 	)
 	emulator.CheckProbes(t, destination.Azure, good, cases, azure.NewDriver(azure.Options{MaxRetries: -1}))
 }

@@ -13,7 +13,10 @@ func TestProbe(t *testing.T) {
 	good := emulator.S3(t)
 	cases := append(emulator.StandardProbeCases(t),
 		emulator.ProbeCase{Name: "wrong secret", Code: provider.CodeInvalidCredentials,
-			Mutate: func(c destination.Config) destination.Config { c.SecretAccessKey = "wrong-secret-DO-NOT-LEAK-0123456789"; return c }},
+			Mutate: func(c destination.Config) destination.Config {
+				c.SecretAccessKey = "wrong-secret-DO-NOT-LEAK-0123456789"
+				return c
+			}},
 		emulator.ProbeCase{Name: "missing bucket", Code: provider.CodeBucketNotFound,
 			Mutate: func(c destination.Config) destination.Config { c.Bucket = emulator.Name("missing-"); return c }},
 		emulator.ProbeCase{Name: "wrong region", Code: provider.CodeWrongRegion,
