@@ -80,7 +80,7 @@ func checkAll(t *testing.T, st destination.Store, k *crypto.Keyring, want map[st
 func TestReencrypt(t *testing.T) {
 	ctx := context.Background()
 	k := newKeyring(t)
-	st := newMapStore()
+	st := newStore()
 	want := fill(t, st, k, 250)
 	plain := integration("ws-0", "int-9999", destination.Drive) // not connected yet: no secrets
 	plain.UpdatedAt = time.Date(2026, 11, 26, 20, 0, 0, 0, time.UTC)
@@ -133,7 +133,7 @@ func TestReencrypt(t *testing.T) {
 func TestReencryptCorruptRows(t *testing.T) {
 	ctx := context.Background()
 	k := newKeyring(t)
-	st := newMapStore()
+	st := newStore()
 	want := fill(t, st, k, 30)
 	rotate(t, k)
 
@@ -180,7 +180,7 @@ func TestReencryptCorruptRows(t *testing.T) {
 // checkAllExcept is checkAll over the integrations in want only.
 func checkAllExcept(t *testing.T, st destination.Store, k *crypto.Keyring, want map[string]string) {
 	t.Helper()
-	sub := newMapStore()
+	sub := newStore()
 	all, err := st.Scan(context.Background(), "", 1<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +209,7 @@ func mustAtoi(id string) int {
 func TestReencryptConflict(t *testing.T) {
 	ctx := context.Background()
 	k := newKeyring(t)
-	st := newMapStore()
+	st := newStore()
 	want := fill(t, st, k, 10)
 	rotate(t, k)
 
@@ -246,7 +246,7 @@ func TestReencryptConflict(t *testing.T) {
 func TestReencryptEndlessConflicts(t *testing.T) {
 	ctx := context.Background()
 	k := newKeyring(t)
-	st := newMapStore()
+	st := newStore()
 	fill(t, st, k, 3)
 	rotate(t, k)
 	st.beforeUpdate = func(in *destination.Integration) {
@@ -298,7 +298,7 @@ func TestReencryptEndlessConflicts(t *testing.T) {
 func TestReencryptDeletedMeanwhile(t *testing.T) {
 	ctx := context.Background()
 	k := newKeyring(t)
-	st := newMapStore()
+	st := newStore()
 	fill(t, st, k, 5)
 	rotate(t, k)
 	st.beforeUpdate = func(in *destination.Integration) {
@@ -319,7 +319,7 @@ func TestReencryptDeletedMeanwhile(t *testing.T) {
 func TestReencryptRacingUpdater(t *testing.T) {
 	ctx := context.Background()
 	k := newKeyring(t)
-	st := newMapStore()
+	st := newStore()
 	const n = 120
 	want := fill(t, st, k, n)
 	rotate(t, k)
@@ -412,7 +412,7 @@ func TestReencryptRacingUpdater(t *testing.T) {
 
 func TestReencryptCancelled(t *testing.T) {
 	k := newKeyring(t)
-	st := newMapStore()
+	st := newStore()
 	fill(t, st, k, 3)
 	rotate(t, k)
 	ctx, cancel := context.WithCancel(context.Background())
