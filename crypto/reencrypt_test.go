@@ -153,7 +153,9 @@ func TestReencryptCorruptRows(t *testing.T) {
 		s := in.Secrets[destination.SecretFields(in.Provider)[0]]
 		s.Ciphertext[len(s.Ciphertext)/2] ^= 0x40
 	})
-	corrupt("int-0013", func(in *destination.Integration) { sealAll(t, newKeyring(t), in, map[destination.SecretField]string{destination.SecretFields(in.Provider)[0]: "x"}) })
+	corrupt("int-0013", func(in *destination.Integration) {
+		sealAll(t, newKeyring(t), in, map[destination.SecretField]string{destination.SecretFields(in.Provider)[0]: "x"})
+	})
 	donor, _ := st.Get(ctx, "ws-0", "int-0000")
 	corrupt("int-0021", func(in *destination.Integration) { in.Secrets = donor.Secrets })
 
