@@ -14,6 +14,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/tink"
 
 	"github.com/ilovevideoeditor/outputs/crypto"
+	"github.com/ilovevideoeditor/outputs/destination"
 )
 
 func newKeyring(t testing.TB) *crypto.Keyring {
@@ -376,4 +377,28 @@ func FuzzOpen(f *testing.F) {
 		}
 		crypto.KeyIDOf(ct)
 	})
+}
+
+// TestZeroKeyring: a zero or nil Keyring fails every operation with ErrKeyset, without panicking.
+func TestZeroKeyring(t *testing.T) {
+	ctx := context.Background()
+	for name, k := range map[string]*crypto.Keyring{"zero": {}, "nil": nil} {
+		t.Run(name, func(t *testing.T) {
+			in := &destination.Integration{ID: "i", WorkspaceID: "w"}
+			_, sealErr := k.Seal([]byte("x"), nil)
+			_, openErr := k.Open([]byte("x"), nil)
+			_, sealSecretErr := k.SealSecret(in, destination.SecretAccessKey, "x")
+			_, addErr := k.AddKey()
+			_, reErr := crypto.Reencrypt(ctx, newStore(), k, crypto.ReencryptOptions{})
+			for i, err := range []error{sealErr, openErr, sealSecretErr, addErr, k.Promote(1), k.Disable(1),
+				k.WriteInsecureCleartext(&bytes.Buffer{}), k.WriteEncrypted(ctx, &bytes.Buffer{}, newKEK(t), nil), reErr} {
+				if !errors.Is(err, crypto.ErrKeyset) {
+					t.Errorf("operation %d: err = %v, want ErrKeyset", i, err)
+				}
+			}
+			if k.PrimaryKeyID() != 0 || k.Keys() != nil || k.String() != "crypto.Keyring{}" {
+				t.Errorf("zero keyring reports %v %v %s", k.PrimaryKeyID(), k.Keys(), k)
+			}
+		})
+	}
 }
