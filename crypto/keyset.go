@@ -99,3 +99,19 @@ func (k *Keyring) WriteInsecureCleartext(w io.Writer) error {
 	}
 	return nil
 }
+
+// ContextKEK adapts a key-encryption key that offers only the context-aware methods of
+// tink.AEADWithContext (such as the AEADs of tink-go-gcpkms GetAEADWithContext and tink-go-awskms
+// NewAEADWithContext) to the kek parameter of ReadEncryptedKeyring and WriteEncrypted, which pass
+// their ctx through to it. Its context-free Encrypt and Decrypt use context.Background.
+func ContextKEK(a tink.AEADWithContext) tink.AEAD { return contextKEK{a} }
+
+type contextKEK struct{ tink.AEADWithContext }
+
+func (c contextKEK) Encrypt(plaintext, associatedData []byte) ([]byte, error) {
+	return c.EncryptWithContext(context.Background(), plaintext, associatedData)
+}
+
+func (c contextKEK) Decrypt(ciphertext, associatedData []byte) ([]byte, error) {
+	return c.DecryptWithContext(context.Background(), ciphertext, associatedData)
+}
