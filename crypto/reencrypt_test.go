@@ -423,3 +423,44 @@ func TestReencryptCancelled(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestReencryptStoreErrors: a failing update is reported and the sweep goes on; a failing scan
+// ends the sweep with the stats so far, and a rerun from LastID finishes it.
+func TestReencryptStoreErrors(t *testing.T) {
+	ctx := context.Background()
+	k := newKeyring(t)
+	st := newStore()
+	want := fill(t, st, k, 12)
+	rotate(t, k)
+	errDown := errors.New("database is down")
+	st.failUpdate = func(in *destination.Integration) error {
+		if in.ID == "int-0003" {
+			return errDown
+		}
+		return nil
+	}
+	st.failScan = func(after string) error {
+		if after == "int-0007" {
+			return errDown
+		}
+		return nil
+	}
+	stats, err := crypto.Reencrypt(ctx, st, k, crypto.ReencryptOptions{PageSize: 4})
+	if !errors.Is(err, errDown) || stats.Scanned != 8 || stats.Rewritten != 7 || stats.LastID != "int-0007" ||
+		len(stats.Failures) != 1 || stats.Failures[0].IntegrationID != "int-0003" || !errors.Is(stats.Failures[0].Err, errDown) {
+		t.Fatalf("stats = %+v, %v", stats, err)
+	}
+	st.failUpdate, st.failScan = nil, nil
+	rest, err := crypto.Reencrypt(ctx, st, k, crypto.ReencryptOptions{After: stats.LastID})
+	if err != nil || rest.Scanned != 4 || rest.Rewritten != 4 {
+		t.Fatalf("resumed: %+v, %v", rest, err)
+	}
+	again, err := crypto.Reencrypt(ctx, st, k, crypto.ReencryptOptions{})
+	if err != nil || again.Rewritten != 1 { // int-0003, whose update failed
+		t.Fatalf("rerun: %+v, %v", again, err)
+	}
+	checkAll(t, st, k, want)
+	if _, err := crypto.Reencrypt(ctx, nil, k, crypto.ReencryptOptions{}); err == nil {
+		t.Fatal("nil store: no error")
+	}
+}

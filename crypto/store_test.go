@@ -13,6 +13,9 @@ type hookStore struct {
 	*memstore.Store
 	// beforeUpdate, when set, runs at the start of every Update.
 	beforeUpdate func(in *destination.Integration)
+	// failUpdate and failScan, when set, make Update and Scan return their error.
+	failUpdate func(in *destination.Integration) error
+	failScan   func(after string) error
 }
 
 func newStore() *hookStore { return &hookStore{Store: memstore.New()} }
@@ -22,5 +25,20 @@ func (s *hookStore) Update(ctx context.Context, in *destination.Integration) (*d
 	if s.beforeUpdate != nil {
 		s.beforeUpdate(in)
 	}
+	if s.failUpdate != nil {
+		if err := s.failUpdate(in); err != nil {
+			return nil, err
+		}
+	}
 	return s.Store.Update(ctx, in)
+}
+
+// Scan fails when failScan says so, else it is the memstore's Scan.
+func (s *hookStore) Scan(ctx context.Context, after string, limit int) ([]*destination.Integration, error) {
+	if s.failScan != nil {
+		if err := s.failScan(after); err != nil {
+			return nil, err
+		}
+	}
+	return s.Store.Scan(ctx, after, limit)
 }
