@@ -36,6 +36,17 @@ func fill(t *testing.T, st destination.Store, k *crypto.Keyring, n int) map[stri
 	return want
 }
 
+// rotatedStore returns a keyring and a store of n integrations (see fill) whose secrets were all
+// sealed by the keyring's previous primary key.
+func rotatedStore(t *testing.T, n int) (*crypto.Keyring, *hookStore, map[string]string) {
+	t.Helper()
+	k := newKeyring(t)
+	st := newStore()
+	want := fill(t, st, k, n)
+	rotate(t, k)
+	return k, st, want
+}
+
 // rotate adds and promotes a key, returning the old primary.
 func rotate(t *testing.T, k *crypto.Keyring) (old uint32) {
 	t.Helper()
@@ -132,10 +143,7 @@ func TestReencrypt(t *testing.T) {
 // TestReencryptCorruptRows: rows that do not open are reported by ID; the sweep goes on.
 func TestReencryptCorruptRows(t *testing.T) {
 	ctx := context.Background()
-	k := newKeyring(t)
-	st := newStore()
-	want := fill(t, st, k, 30)
-	rotate(t, k)
+	k, st, want := rotatedStore(t, 30)
 
 	// int-0007: tampered ciphertext. int-0013: sealed by a keyring we do not hold.
 	// int-0021: ciphertext moved from another row.
@@ -210,10 +218,7 @@ func mustAtoi(id string) int {
 // survives.
 func TestReencryptConflict(t *testing.T) {
 	ctx := context.Background()
-	k := newKeyring(t)
-	st := newStore()
-	want := fill(t, st, k, 10)
-	rotate(t, k)
+	k, st, want := rotatedStore(t, 10)
 
 	var fired atomic.Bool
 	st.beforeUpdate = func(in *destination.Integration) {
@@ -247,10 +252,7 @@ func TestReencryptConflict(t *testing.T) {
 // TestReencryptEndlessConflicts: retries are bounded, and the integration is reported.
 func TestReencryptEndlessConflicts(t *testing.T) {
 	ctx := context.Background()
-	k := newKeyring(t)
-	st := newStore()
-	fill(t, st, k, 3)
-	rotate(t, k)
+	k, st, _ := rotatedStore(t, 3)
 	st.beforeUpdate = func(in *destination.Integration) {
 		if in.ID != "int-0001" || in.Name == "bump" {
 			return
@@ -299,10 +301,7 @@ func TestReencryptEndlessConflicts(t *testing.T) {
 // TestReencryptDeletedMeanwhile: an integration deleted during the sweep is skipped silently.
 func TestReencryptDeletedMeanwhile(t *testing.T) {
 	ctx := context.Background()
-	k := newKeyring(t)
-	st := newStore()
-	fill(t, st, k, 5)
-	rotate(t, k)
+	k, st, _ := rotatedStore(t, 5)
 	st.beforeUpdate = func(in *destination.Integration) {
 		if in.ID == "int-0002" {
 			_ = st.Delete(ctx, in.WorkspaceID, in.ID)
@@ -320,11 +319,8 @@ func TestReencryptDeletedMeanwhile(t *testing.T) {
 // survived. Run under -race.
 func TestReencryptRacingUpdater(t *testing.T) {
 	ctx := context.Background()
-	k := newKeyring(t)
-	st := newStore()
 	const n = 120
-	want := fill(t, st, k, n)
-	rotate(t, k)
+	k, st, want := rotatedStore(t, n)
 
 	var mu sync.Mutex // guards want and names
 	names := map[string]string{}
@@ -413,10 +409,7 @@ func TestReencryptRacingUpdater(t *testing.T) {
 }
 
 func TestReencryptCancelled(t *testing.T) {
-	k := newKeyring(t)
-	st := newStore()
-	fill(t, st, k, 3)
-	rotate(t, k)
+	k, st, _ := rotatedStore(t, 3)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := crypto.Reencrypt(ctx, st, k, crypto.ReencryptOptions{}); !errors.Is(err, context.Canceled) {
@@ -428,10 +421,7 @@ func TestReencryptCancelled(t *testing.T) {
 // ends the sweep with the stats so far, and a rerun from LastID finishes it.
 func TestReencryptStoreErrors(t *testing.T) {
 	ctx := context.Background()
-	k := newKeyring(t)
-	st := newStore()
-	want := fill(t, st, k, 12)
-	rotate(t, k)
+	k, st, want := rotatedStore(t, 12)
 	errDown := errors.New("database is down")
 	st.failUpdate = func(in *destination.Integration) error {
 		if in.ID == "int-0003" {
