@@ -29,7 +29,7 @@
 // up front (BEGIN IMMEDIATE), so writers queue instead of deadlocking; on PostgreSQL (read
 // committed) two concurrent default switches meet at the unique index and the loser runs again.
 // Transient failures (SQLITE_BUSY/LOCKED, serialization failures, deadlocks, that index) are
-// retried with jittered backoff, Options.MaxAttempts times at most.
+// retried with jittered backoff for up to Options.RetryFor (15 s by default).
 //
 // # Precision and values
 //

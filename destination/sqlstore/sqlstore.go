@@ -15,18 +15,18 @@ import (
 
 // Options adjusts a Store. The zero value is ready to use.
 type Options struct {
-	// MaxAttempts bounds how often a transaction runs when it meets a transient failure
-	// (SQLITE_BUSY, a PostgreSQL serialization failure or deadlock, a concurrent default switch).
-	// Zero means 20.
-	MaxAttempts int
+	// RetryFor bounds how long an operation keeps retrying transient failures (SQLITE_BUSY,
+	// a PostgreSQL serialization failure or deadlock, a concurrent default switch), with jittered
+	// exponential backoff from 1 ms to 50 ms. Zero means 15 s; negative means no retry.
+	RetryFor time.Duration
 }
 
 // Store is a destination.Store over database/sql. It is safe for concurrent use.
 type Store struct {
-	db          *sql.DB
-	d           Dialect
-	maxAttempts int
-	q           queries
+	db       *sql.DB
+	d        Dialect
+	retryFor time.Duration
+	q        queries
 }
 
 var _ destination.Store = (*Store)(nil)
@@ -43,9 +43,9 @@ func New(db *sql.DB, d Dialect, opts *Options) *Store {
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Store{db: db, d: d, maxAttempts: opts.MaxAttempts}
-	if s.maxAttempts <= 0 {
-		s.maxAttempts = 20
+	s := &Store{db: db, d: d, retryFor: opts.RetryFor}
+	if s.retryFor == 0 {
+		s.retryFor = 15 * time.Second
 	}
 	const t = "workspace_integrations"
 	s.q = queries{
@@ -84,15 +84,17 @@ type errDone struct{ err error }
 
 func (e errDone) Error() string { return e.err.Error() }
 
-// retry runs fn until it succeeds, fails for good, or MaxAttempts transient failures.
+// retry runs fn until it succeeds, fails for good, or keeps failing transiently for longer
+// than Options.RetryFor.
 func (s *Store) retry(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(s.retryFor)
 	for attempt := 1; ; attempt++ {
 		err := fn()
-		if err == nil || !s.d.retryable(err) || attempt >= s.maxAttempts {
+		if err == nil || !s.d.retryable(err) || time.Now().After(deadline) {
 			return err
 		}
 		// Jittered exponential backoff from 1ms, capped at 50ms.
-		backoff := time.Duration(rand.Int64N(int64(min(time.Millisecond<<attempt, 50*time.Millisecond)))) + time.Millisecond
+		backoff := time.Duration(rand.Int64N(int64(min(time.Millisecond<<min(attempt, 6), 50*time.Millisecond)))) + time.Millisecond
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -139,6 +141,17 @@ func (s *Store) immediateTx(ctx context.Context, fn func(q querier) error) (err 
 		}
 		_ = conn.Close()
 	}()
+	// Without a busy timeout (a database not opened by OpenSQLite) BEGIN IMMEDIATE fails at once
+	// while another writer holds the lock; give the connection one so SQLite waits instead.
+	var timeout int
+	if err := conn.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&timeout); err != nil {
+		return err
+	}
+	if timeout == 0 {
+		if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 5000"); err != nil {
+			return err
+		}
+	}
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return err
 	}

@@ -25,6 +25,9 @@ var dialects = []struct {
 	open func(t testing.TB) (*sql.DB, sqlstore.Dialect)
 }{
 	{"SQLite", func(testing.TB) {}, openSQLite},
+	// A database opened without OpenSQLite's settings (no WAL, no busy timeout): the store's own
+	// BEGIN IMMEDIATE and retries must carry it.
+	{"SQLiteBare", func(t testing.TB) { testenv.Short(t, "SQLite without WAL or busy timeout is slow under contention") }, openSQLiteBare},
 	{"PostgreSQL", needPostgres, openPostgres},
 }
 
@@ -33,6 +36,16 @@ func needPostgres(t testing.TB) { testenv.Need(t, "OUTPUTS_TEST_POSTGRES_DSN", "
 // openSQLite opens a new SQLite database file in a temporary directory.
 func openSQLite(t testing.TB) (*sql.DB, sqlstore.Dialect) {
 	db, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "outputs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, sqlstore.SQLite
+}
+
+// openSQLiteBare opens a new SQLite database file with the driver's defaults.
+func openSQLiteBare(t testing.TB) (*sql.DB, sqlstore.Dialect) {
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "bare.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
