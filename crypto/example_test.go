@@ -11,6 +11,7 @@ import (
 
 	"github.com/ilovevideoeditor/outputs/crypto"
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/destination/memstore"
 )
 
 // Seal a secret bound to its row and open it again; the same ciphertext copied to another
@@ -69,7 +70,7 @@ func ExampleReencrypt() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	store := newMapStore() // any destination.Store, such as destination/memstore
+	store := memstore.New() // any destination.Store
 	in := &destination.Integration{ID: "018f3c2a-0000-7000-8000-000000000001", WorkspaceID: "ws_123", Provider: destination.S3}
 	sealed, err := k.SealSecret(in, destination.SecretAccessKey, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 	if err != nil {

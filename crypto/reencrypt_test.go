@@ -36,6 +36,17 @@ func fill(t *testing.T, st destination.Store, k *crypto.Keyring, n int) map[stri
 	return want
 }
 
+// rotatedStore returns a keyring and a store of n integrations (see fill) whose secrets were all
+// sealed by the keyring's previous primary key.
+func rotatedStore(t *testing.T, n int) (*crypto.Keyring, *hookStore, map[string]string) {
+	t.Helper()
+	k := newKeyring(t)
+	st := newStore()
+	want := fill(t, st, k, n)
+	rotate(t, k)
+	return k, st, want
+}
+
 // rotate adds and promotes a key, returning the old primary.
 func rotate(t *testing.T, k *crypto.Keyring) (old uint32) {
 	t.Helper()
@@ -80,7 +91,7 @@ func checkAll(t *testing.T, st destination.Store, k *crypto.Keyring, want map[st
 func TestReencrypt(t *testing.T) {
 	ctx := context.Background()
 	k := newKeyring(t)
-	st := newMapStore()
+	st := newStore()
 	want := fill(t, st, k, 250)
 	plain := integration("ws-0", "int-9999", destination.Drive) // not connected yet: no secrets
 	plain.UpdatedAt = time.Date(2026, 11, 26, 20, 0, 0, 0, time.UTC)
@@ -132,10 +143,7 @@ func TestReencrypt(t *testing.T) {
 // TestReencryptCorruptRows: rows that do not open are reported by ID; the sweep goes on.
 func TestReencryptCorruptRows(t *testing.T) {
 	ctx := context.Background()
-	k := newKeyring(t)
-	st := newMapStore()
-	want := fill(t, st, k, 30)
-	rotate(t, k)
+	k, st, want := rotatedStore(t, 30)
 
 	// int-0007: tampered ciphertext. int-0013: sealed by a keyring we do not hold.
 	// int-0021: ciphertext moved from another row.
@@ -153,7 +161,9 @@ func TestReencryptCorruptRows(t *testing.T) {
 		s := in.Secrets[destination.SecretFields(in.Provider)[0]]
 		s.Ciphertext[len(s.Ciphertext)/2] ^= 0x40
 	})
-	corrupt("int-0013", func(in *destination.Integration) { sealAll(t, newKeyring(t), in, map[destination.SecretField]string{destination.SecretFields(in.Provider)[0]: "x"}) })
+	corrupt("int-0013", func(in *destination.Integration) {
+		sealAll(t, newKeyring(t), in, map[destination.SecretField]string{destination.SecretFields(in.Provider)[0]: "x"})
+	})
 	donor, _ := st.Get(ctx, "ws-0", "int-0000")
 	corrupt("int-0021", func(in *destination.Integration) { in.Secrets = donor.Secrets })
 
@@ -180,7 +190,7 @@ func TestReencryptCorruptRows(t *testing.T) {
 // checkAllExcept is checkAll over the integrations in want only.
 func checkAllExcept(t *testing.T, st destination.Store, k *crypto.Keyring, want map[string]string) {
 	t.Helper()
-	sub := newMapStore()
+	sub := newStore()
 	all, err := st.Scan(context.Background(), "", 1<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -208,10 +218,7 @@ func mustAtoi(id string) int {
 // survives.
 func TestReencryptConflict(t *testing.T) {
 	ctx := context.Background()
-	k := newKeyring(t)
-	st := newMapStore()
-	want := fill(t, st, k, 10)
-	rotate(t, k)
+	k, st, want := rotatedStore(t, 10)
 
 	var fired atomic.Bool
 	st.beforeUpdate = func(in *destination.Integration) {
@@ -245,10 +252,7 @@ func TestReencryptConflict(t *testing.T) {
 // TestReencryptEndlessConflicts: retries are bounded, and the integration is reported.
 func TestReencryptEndlessConflicts(t *testing.T) {
 	ctx := context.Background()
-	k := newKeyring(t)
-	st := newMapStore()
-	fill(t, st, k, 3)
-	rotate(t, k)
+	k, st, _ := rotatedStore(t, 3)
 	st.beforeUpdate = func(in *destination.Integration) {
 		if in.ID != "int-0001" || in.Name == "bump" {
 			return
@@ -297,10 +301,7 @@ func TestReencryptEndlessConflicts(t *testing.T) {
 // TestReencryptDeletedMeanwhile: an integration deleted during the sweep is skipped silently.
 func TestReencryptDeletedMeanwhile(t *testing.T) {
 	ctx := context.Background()
-	k := newKeyring(t)
-	st := newMapStore()
-	fill(t, st, k, 5)
-	rotate(t, k)
+	k, st, _ := rotatedStore(t, 5)
 	st.beforeUpdate = func(in *destination.Integration) {
 		if in.ID == "int-0002" {
 			_ = st.Delete(ctx, in.WorkspaceID, in.ID)
@@ -318,11 +319,8 @@ func TestReencryptDeletedMeanwhile(t *testing.T) {
 // survived. Run under -race.
 func TestReencryptRacingUpdater(t *testing.T) {
 	ctx := context.Background()
-	k := newKeyring(t)
-	st := newMapStore()
 	const n = 120
-	want := fill(t, st, k, n)
-	rotate(t, k)
+	k, st, want := rotatedStore(t, n)
 
 	var mu sync.Mutex // guards want and names
 	names := map[string]string{}
@@ -411,13 +409,48 @@ func TestReencryptRacingUpdater(t *testing.T) {
 }
 
 func TestReencryptCancelled(t *testing.T) {
-	k := newKeyring(t)
-	st := newMapStore()
-	fill(t, st, k, 3)
-	rotate(t, k)
+	k, st, _ := rotatedStore(t, 3)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := crypto.Reencrypt(ctx, st, k, crypto.ReencryptOptions{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestReencryptStoreErrors: a failing update is reported and the sweep goes on; a failing scan
+// ends the sweep with the stats so far, and a rerun from LastID finishes it.
+func TestReencryptStoreErrors(t *testing.T) {
+	ctx := context.Background()
+	k, st, want := rotatedStore(t, 12)
+	errDown := errors.New("database is down")
+	st.failUpdate = func(in *destination.Integration) error {
+		if in.ID == "int-0003" {
+			return errDown
+		}
+		return nil
+	}
+	st.failScan = func(after string) error {
+		if after == "int-0007" {
+			return errDown
+		}
+		return nil
+	}
+	stats, err := crypto.Reencrypt(ctx, st, k, crypto.ReencryptOptions{PageSize: 4})
+	if !errors.Is(err, errDown) || stats.Scanned != 8 || stats.Rewritten != 7 || stats.LastID != "int-0007" ||
+		len(stats.Failures) != 1 || stats.Failures[0].IntegrationID != "int-0003" || !errors.Is(stats.Failures[0].Err, errDown) {
+		t.Fatalf("stats = %+v, %v", stats, err)
+	}
+	st.failUpdate, st.failScan = nil, nil
+	rest, err := crypto.Reencrypt(ctx, st, k, crypto.ReencryptOptions{After: stats.LastID})
+	if err != nil || rest.Scanned != 4 || rest.Rewritten != 4 {
+		t.Fatalf("resumed: %+v, %v", rest, err)
+	}
+	again, err := crypto.Reencrypt(ctx, st, k, crypto.ReencryptOptions{})
+	if err != nil || again.Rewritten != 1 { // int-0003, whose update failed
+		t.Fatalf("rerun: %+v, %v", again, err)
+	}
+	checkAll(t, st, k, want)
+	if _, err := crypto.Reencrypt(ctx, nil, k, crypto.ReencryptOptions{}); err == nil {
+		t.Fatal("nil store: no error")
 	}
 }
