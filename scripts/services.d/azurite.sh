@@ -14,9 +14,11 @@ start)
   fi
   stop_pidfile "$state/pid"; rm -rf "$state"; mkdir -p "$state"
   port=$(free_port)
-  (cd "$state" && nohup node "$main" --blobHost 127.0.0.1 --blobPort "$port" --inMemoryPersistence \
-    --loose --skipApiVersionCheck --disableTelemetry --silent >"$state/log" 2>&1 &
-   echo $! >"$state/pid")
+  # No subshell around the background job: a subshell that forked it waits for it, and the
+  # caller's $(...) then never ends. In memory and without --location, Azurite writes no files.
+  nohup node "$main" --blobHost 127.0.0.1 --blobPort "$port" --inMemoryPersistence \
+    --loose --skipApiVersionCheck --disableTelemetry --silent </dev/null >"$state/log" 2>&1 &
+  echo $! >"$state/pid"
   # Ready once it answers; an unauthenticated list is refused with 403.
   wait_http "http://127.0.0.1:$port/devstoreaccount1?comp=list" 403 "$(cat "$state/pid")" 120 || { cat "$state/log" >&2; exit 1; }
   echo "export OUTPUTS_TEST_AZURE_ENDPOINT=http://127.0.0.1:$port"
