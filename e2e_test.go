@@ -1,0 +1,154 @@
+package outputs_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ilovevideoeditor/outputs"
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/internal/emulator"
+	"github.com/ilovevideoeditor/outputs/provider"
+	"github.com/ilovevideoeditor/outputs/provider/azure"
+	"github.com/ilovevideoeditor/outputs/provider/drive"
+	"github.com/ilovevideoeditor/outputs/provider/drive/drivetest"
+	"github.com/ilovevideoeditor/outputs/provider/s3"
+)
+
+// faultProxy forwards to target after failing the first n requests with 503.
+func faultProxy(t *testing.T, target string, n int64) (endpoint string, failed *atomic.Int64) {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u) // keeps the Host header the client signed
+	failed = &atomic.Int64{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failed.Add(1) <= n {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`))
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, failed
+}
+
+// TestDeliverToEveryProvider delivers one render to the CDN and to S3 (versitygw), Azure
+// (Azurite) and Google Drive (the Drive fake) at once, plus an S3 destination with a wrong
+// secret (permanent failure) and one behind a proxy that answers 503 to its first requests
+// (transient failure): the healthy ones complete byte-identical, the transient one completes after
+// retries, the permanent one fails fast with a classified message.
+func TestDeliverToEveryProvider(t *testing.T) {
+	s3cfg := emulator.S3(t)
+	azcfg := emulator.Azure(t)
+	ctx := context.Background()
+
+	dsrv := drivetest.NewServer(drivetest.Options{})
+	t.Cleanup(dsrv.Close)
+
+	var h *harness
+	var client *provider.Client
+	h = newHarness(t, func(o *outputs.Options) {
+		o.AllowInsecureEndpoints = true
+		o.Delivery = outputs.DeliveryOptions{CDN: cdnBucket(t), Retry: outputs.RetryPolicy{BaseDelay: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, MaxAttempts: 5}}
+		var err error
+		client, err = provider.New(o.Keyring, provider.Options{AllowedNetworks: emulator.Loopback},
+			s3.NewDriver(s3.Options{RetryMaxAttempts: 1}), azure.NewDriver(azure.Options{}),
+			drive.NewDriver(drive.DriverOptions{OAuth: dsrv.OAuthConfig(driveRedirect), Options: drive.Options{Endpoint: dsrv.Endpoint()},
+				TokenRotated: func(ctx context.Context, in *destination.Integration, rt string) error {
+					return h.svc.SaveDriveToken(ctx, in, rt)
+				}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Close() })
+		o.Uploader = client
+		stateKeys, _ := newStateKeyring()
+		o.Drive, err = drive.NewConnector(drive.ConnectorOptions{OAuth: dsrv.OAuthConfig(driveRedirect), State: stateKeys, HTTPClient: dsrv.Client()})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	create := func(p destination.Provider, cfg destination.Config) *destination.Integration {
+		t.Helper()
+		v, err := h.svc.CreateIntegration(ctx, wsA, outputs.CreateInput{Provider: p, Name: string(p), Config: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, _ := h.store.Get(ctx, "ws-a", v.ID)
+		return in
+	}
+	good := create(destination.S3, s3cfg)
+	az := create(destination.Azure, azcfg)
+	bad := s3cfg
+	bad.SecretAccessKey = "wrong-secret-key-value"
+	permanent := create(destination.S3, bad)
+	flaky := s3cfg
+	var failed *atomic.Int64
+	flaky.Endpoint, failed = faultProxy(t, s3cfg.Endpoint, 2)
+	transient := create(destination.S3, flaky)
+	dv, err := connectDrive(t, h, dsrv, wsA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr, _ := h.store.Get(ctx, "ws-a", dv.ID)
+
+	data, err := os.ReadFile("testdata/render.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets []destination.Target
+	for _, in := range []*destination.Integration{good, az, permanent, transient, dr} {
+		targets = append(targets, destination.Target{Integration: in, Prefix: "renders/e2e/"})
+	}
+	d, err := h.svc.Deliver(ctx, outputs.Render{ID: "r-e2e", FileName: "render.mp4", Source: outputs.Source{ReaderAt: bytes.NewReader(data), Size: int64(len(data))}}, targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range d.Outputs {
+		t.Logf("%s: %s %s %s", o.Provider, o.Status, o.ErrorCode, o.Error)
+		if i == 2 {
+			continue
+		}
+		if o.Status != destination.StatusCompleted || o.OutputSizeBytes != int64(len(data)) || o.OutputKey != "renders/e2e/render.mp4" {
+			t.Errorf("output %d (%s): %+v", i, o.Provider, o)
+			continue
+		}
+		b, err := client.Bucket(ctx, targets[i].Integration)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.ReadAll(ctx, o.OutputKey)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("output %d (%s): not byte-identical: %v", i, o.Provider, err)
+		}
+	}
+	if o := d.Outputs[2]; o.Status != destination.StatusFailed || o.ErrorCode != provider.CodeInvalidCredentials || o.Error == "" {
+		t.Errorf("permanent failure: %+v", o)
+	}
+	if failed.Load() <= 2 {
+		t.Errorf("the fault proxy saw %d requests; the transient destination was not retried", failed.Load())
+	}
+	if d.Outputs[4].OutputURL == "" {
+		t.Error("drive output has no webViewLink")
+	}
+	if bytes.Contains(h.logs.Bytes(), []byte(s3cfg.SecretAccessKey)) || bytes.Contains(h.logs.Bytes(), []byte(azcfg.AzureAccountKey)) {
+		t.Error("logs leak a secret")
+	}
+	// The permanent failure was not retried.
+	if res, _ := h.svc.TestIntegration(ctx, wsA, permanent.ID); res.OK || res.Code != provider.CodeInvalidCredentials {
+		t.Errorf("test of the bad integration: %+v", res)
+	}
+}
