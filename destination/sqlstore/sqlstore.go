@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/ilovevideoeditor/outputs/destination"
@@ -27,6 +28,9 @@ type Store struct {
 	d        Dialect
 	retryFor time.Duration
 	q        queries
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // the read statements, prepared on first use
 }
 
 var _ destination.Store = (*Store)(nil)
@@ -245,11 +249,57 @@ func (s *Store) GetDefault(ctx context.Context, workspaceID string) (*destinatio
 	return in, wrap("get default integration", err)
 }
 
+// stmt returns query prepared on the database, or nil when it cannot be prepared (yet): the
+// caller then runs it unprepared. Prepared statements spare SQLite parsing each read again.
+func (s *Store) stmt(ctx context.Context, query string) *sql.Stmt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.stmts[query]; st != nil {
+		return st
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]*sql.Stmt{}
+	}
+	s.stmts[query] = st
+	return st
+}
+
+// Close releases the statements the Store prepared. It does not close the database; the Store
+// remains usable (it prepares them again).
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	s.stmts = nil
+	return errors.Join(errs...)
+}
+
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := s.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.db.QueryRowContext(ctx, query, args...)
+}
+
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := s.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.db.QueryContext(ctx, query, args...)
+}
+
 func (s *Store) one(ctx context.Context, query string, args ...any) (*destination.Integration, error) {
 	var in *destination.Integration
 	err := s.retry(ctx, func() error {
 		var err error
-		in, err = scanRow(s.db.QueryRowContext(ctx, query, args...))
+		in, err = scanRow(s.queryRow(ctx, query, args...))
 		return err
 	})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -286,7 +336,7 @@ func (s *Store) many(ctx context.Context, query string, args ...any) ([]*destina
 	)
 	err := s.retry(ctx, func() error {
 		out, corrupt = []*destination.Integration{}, nil
-		rows, err := s.db.QueryContext(ctx, query, args...)
+		rows, err := s.query(ctx, query, args...)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
@@ -118,6 +119,36 @@ func BenchmarkStore(b *testing.B) {
 				s, _ := newStore(b, d.open)
 				return s
 			})
+		})
+	}
+}
+
+// BenchmarkRawGet is the baseline for BenchmarkStore/*/Get: the same primary-key SELECT through
+// database/sql, scanned into untyped values, without decoding.
+func BenchmarkRawGet(b *testing.B) {
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) {
+			d.need(b)
+			s, db := newStore(b, d.open)
+			in, err := s.Create(context.Background(), storetest.Fixture("ws", "raw", time.Now()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			q := "SELECT * FROM workspace_integrations WHERE workspace_id = ? AND id = ?"
+			if d.name == "PostgreSQL" {
+				q = "SELECT * FROM workspace_integrations WHERE workspace_id = $1 AND id = $2"
+			}
+			vals := make([]any, 17)
+			ptrs := make([]any, len(vals))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := db.QueryRow(q, "ws", in.ID).Scan(ptrs...); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }
