@@ -82,6 +82,12 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// beginError is a failure to start a transaction.
+type beginError struct{ err error }
+
+func (e beginError) Error() string { return e.err.Error() }
+func (e beginError) Unwrap() error { return e.err }
+
 // errDone ends a transaction body early with a result that is not a database failure (the
 // transaction is rolled back and the wrapped error returned as is).
 type errDone struct{ err error }
@@ -89,12 +95,18 @@ type errDone struct{ err error }
 func (e errDone) Error() string { return e.err.Error() }
 
 // retry runs fn until it succeeds, fails for good, or keeps failing transiently for longer
-// than Options.RetryFor.
-func (s *Store) retry(ctx context.Context, fn func() error) error {
+// than Options.RetryFor. A read (idempotent) also runs again when its connection was lost; a
+// write only when the failure happened before anything reached the server, so a commit whose
+// outcome is unknown is never applied twice.
+func (s *Store) retry(ctx context.Context, read bool, fn func() error) error {
 	deadline := time.Now().Add(s.retryFor)
 	for attempt := 1; ; attempt++ {
 		err := fn()
-		if err == nil || !s.d.retryable(err) || time.Now().After(deadline) {
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		var begin beginError
+		if !s.d.retryable(err) && !((read || errors.As(err, &begin)) && s.d.connLost(err)) {
 			return err
 		}
 		// Jittered exponential backoff from 1ms, capped at 50ms.
@@ -109,13 +121,13 @@ func (s *Store) retry(ctx context.Context, fn func() error) error {
 
 // tx runs fn in a write transaction, retried as a whole on transient failures.
 func (s *Store) tx(ctx context.Context, fn func(q querier) error) error {
-	err := s.retry(ctx, func() error {
+	err := s.retry(ctx, false, func() error {
 		if s.d.immediate {
 			return s.immediateTx(ctx, fn)
 		}
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
-			return err
+			return beginError{err} // nothing ran: safe to run again whatever broke
 		}
 		if err := fn(tx); err != nil {
 			_ = tx.Rollback()
@@ -297,7 +309,7 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 
 func (s *Store) one(ctx context.Context, query string, args ...any) (*destination.Integration, error) {
 	var in *destination.Integration
-	err := s.retry(ctx, func() error {
+	err := s.retry(ctx, true, func() error {
 		var err error
 		in, err = scanRow(s.queryRow(ctx, query, args...))
 		return err
@@ -334,7 +346,7 @@ func (s *Store) many(ctx context.Context, query string, args ...any) ([]*destina
 		out     []*destination.Integration
 		corrupt *CorruptError
 	)
-	err := s.retry(ctx, func() error {
+	err := s.retry(ctx, true, func() error {
 		out, corrupt = []*destination.Integration{}, nil
 		rows, err := s.query(ctx, query, args...)
 		if err != nil {
@@ -427,7 +439,9 @@ func (s *Store) Update(ctx context.Context, in *destination.Integration) (*desti
 
 // Delete removes the integration id of workspaceID, or gives destination.ErrNotFound.
 func (s *Store) Delete(ctx context.Context, workspaceID, id string) error {
-	err := s.retry(ctx, func() error {
+	// Delete is idempotent, but a second run after a lost commit would report ErrNotFound: it
+	// runs again only on the transient failures writes retry.
+	err := s.retry(ctx, false, func() error {
 		res, err := s.db.ExecContext(ctx, s.q.delete, workspaceID, id)
 		if err != nil {
 			return err
