@@ -103,6 +103,7 @@ func TestConformance(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			d.need(t)
+			t.Parallel() // the dialects use separate databases
 			storetest.Run(t, func(t *testing.T) destination.Store {
 				s, _ := newStore(t, d.open)
 				return s
