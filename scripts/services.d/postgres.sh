@@ -31,7 +31,7 @@ install_postgres() {
   # Skip the distribution's default cluster: the tests bring their own.
   mkdir -p /etc/postgresql-common
   [ -e /etc/postgresql-common/createcluster.conf ] || echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
-  export DEBIAN_FRONTEND=noninteractive
+  export DEBIAN_FRONTEND=noninteractive UCF_FORCE_CONFFOLD=1
   apt-get update -qq >&2
   apt-get install -y -qq -o Dpkg::Options::=--force-confold postgresql >&2
 }
