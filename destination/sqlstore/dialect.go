@@ -35,6 +35,9 @@ type Dialect struct {
 	// migrationLock is run first in the migration transaction (PostgreSQL: an advisory lock, so
 	// concurrent Migrate calls apply each migration once).
 	migrationLock string
+	// defaultLock, when set, is run (with the workspace ID) before a transaction switches the
+	// workspace's default, so such transactions queue instead of colliding at the index.
+	defaultLock string
 }
 
 var (
@@ -49,7 +52,8 @@ var (
 	// default switch (the one-default index) are retried.
 	PostgreSQL = Dialect{name: "postgres", dir: "migrations/postgres", trueLit: "TRUE", falseLit: "FALSE",
 		dollar: true, retryable: pgRetryable, connLost: pgConnLost,
-		migrationLock: "SELECT pg_advisory_xact_lock(7245190734416130371)"}
+		migrationLock: "SELECT pg_advisory_xact_lock(7245190734416130371)",
+		defaultLock:   "SELECT pg_advisory_xact_lock(hashtextextended($1, 7245190734416130371))"}
 )
 
 // String returns the dialect's name: "sqlite" or "postgres".

@@ -31,6 +31,11 @@ type Store struct {
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // the read statements, prepared on first use
+
+	// writeSem queues this Store's SQLite write transactions in Go: SQLite's busy handler polls
+	// with sleeps of up to 100 ms, which makes contended writers wait far longer than the work.
+	// Other processes (and Stores) still meet at SQLite's lock.
+	writeSem chan struct{}
 }
 
 var _ destination.Store = (*Store)(nil)
@@ -47,7 +52,7 @@ func New(db *sql.DB, d Dialect, opts *Options) *Store {
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Store{db: db, d: d, retryFor: opts.RetryFor}
+	s := &Store{db: db, d: d, retryFor: opts.RetryFor, writeSem: make(chan struct{}, 1)}
 	if s.retryFor == 0 {
 		s.retryFor = 15 * time.Second
 	}
@@ -144,6 +149,12 @@ func (s *Store) tx(ctx context.Context, fn func(q querier) error) error {
 
 // immediateTx runs fn between BEGIN IMMEDIATE and COMMIT on one connection (SQLite).
 func (s *Store) immediateTx(ctx context.Context, fn func(q querier) error) (err error) {
+	select {
+	case s.writeSem <- struct{}{}:
+		defer func() { <-s.writeSem }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -215,7 +226,7 @@ func (s *Store) Create(ctx context.Context, in *destination.Integration) (*desti
 	}
 	err = s.tx(ctx, func(q querier) error {
 		if c.IsDefault {
-			if _, err := q.ExecContext(ctx, s.q.clearDefault, s.d.timeArg(c.UpdatedAt), c.WorkspaceID, c.ID); err != nil {
+			if err := s.clearDefault(ctx, q, c); err != nil {
 				return err
 			}
 		}
@@ -246,6 +257,17 @@ func normalized(in *destination.Integration) *destination.Integration {
 		c.LastTest.TestedAt = c.LastTest.TestedAt.Truncate(time.Microsecond).UTC()
 	}
 	return c
+}
+
+// clearDefault takes the workspace's default lock (PostgreSQL) and clears its other default.
+func (s *Store) clearDefault(ctx context.Context, q querier, c *destination.Integration) error {
+	if s.d.defaultLock != "" {
+		if _, err := q.ExecContext(ctx, s.d.defaultLock, c.WorkspaceID); err != nil {
+			return err
+		}
+	}
+	_, err := q.ExecContext(ctx, s.q.clearDefault, s.d.timeArg(c.UpdatedAt), c.WorkspaceID, c.ID)
+	return err
 }
 
 // Get returns the integration id of workspaceID, destination.ErrNotFound, or a *CorruptError
@@ -414,7 +436,7 @@ func (s *Store) Update(ctx context.Context, in *destination.Integration) (*desti
 		}
 		c.CreatedAt = t
 		if c.IsDefault {
-			if _, err := q.ExecContext(ctx, s.q.clearDefault, s.d.timeArg(c.UpdatedAt), c.WorkspaceID, c.ID); err != nil {
+			if err := s.clearDefault(ctx, q, c); err != nil {
 				return err
 			}
 		}
