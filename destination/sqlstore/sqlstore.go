@@ -250,7 +250,7 @@ func (s *Store) Create(ctx context.Context, in *destination.Integration) (*desti
 // normalized returns a deep copy of in with its timestamps as the store keeps them: UTC,
 // truncated to the microsecond.
 func normalized(in *destination.Integration) *destination.Integration {
-	c := storekit.Clone(in)
+	c := in.Clone()
 	c.CreatedAt = c.CreatedAt.Truncate(time.Microsecond).UTC()
 	c.UpdatedAt = c.UpdatedAt.Truncate(time.Microsecond).UTC()
 	if c.LastTest != nil {

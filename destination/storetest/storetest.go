@@ -37,7 +37,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ilovevideoeditor/outputs/destination"
-	"github.com/ilovevideoeditor/outputs/destination/internal/storekit"
 )
 
 // Run runs the conformance suite. newStore is called once per subtest and must return an empty
@@ -167,7 +166,7 @@ func Equal(want, got *destination.Integration) string {
 }
 
 func normalize(in *destination.Integration) *destination.Integration {
-	c := storekit.Clone(in)
+	c := in.Clone()
 	if len(c.Secrets) == 0 {
 		c.Secrets = nil
 	}
@@ -228,7 +227,7 @@ func wantErr(t *testing.T, what string, err, target error) {
 
 // stored returns what the store should hold after creating in: in with version 1.
 func stored(in *destination.Integration, version int64) *destination.Integration {
-	c := storekit.Clone(in)
+	c := in.Clone()
 	c.Version = version
 	return c
 }
