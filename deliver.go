@@ -19,6 +19,7 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/provider"
 )
 
 // DeliveryOptions configure Deliver. The zero value is usable once CDN is set.
@@ -46,15 +47,8 @@ type DeliveryOptions struct {
 	// destination. It must be fast and must not block; it is called from many goroutines.
 	OnEvent func(Event)
 	// Classify maps an upload error to a client-safe code and message and says whether a retry
-	// may help. Defaults to the provider package's classification.
-	Classify func(error) Classification
-}
-
-// Classification is what Deliver needs to know about an upload error.
-type Classification struct {
-	Code      string // as destination.TestResult.Code
-	Message   string // sanitized, client-safe
-	Transient bool   // a retry may succeed
+	// may help. Defaults to provider.Classify.
+	Classify func(error) provider.Classification
 }
 
 // RetryPolicy is exponential backoff with full jitter, bounded by attempts and total time.
@@ -282,7 +276,7 @@ func (s *Service) deliverTarget(ctx context.Context, r Render, t destination.Tar
 	if err != nil {
 		c := s.classify(err)
 		if ctx.Err() != nil {
-			c = Classification{Code: "canceled", Message: "the delivery was cancelled"}
+			c = provider.Classification{Code: "canceled", Message: "the delivery was cancelled"}
 		}
 		o.Status, o.ErrorCode, o.Error = destination.StatusFailed, c.Code, c.Message
 		ev.Status, ev.Error = o.Status, c.Message
@@ -299,11 +293,11 @@ func (s *Service) deliverTarget(ctx context.Context, r Render, t destination.Tar
 	s.log.InfoContext(ctx, "delivered", "render", r.ID, "integration", in.ID, "provider", in.Provider, "bytes", res.Size)
 }
 
-func (s *Service) classify(err error) Classification {
+func (s *Service) classify(err error) provider.Classification {
 	if f := s.opts.Delivery.Classify; f != nil {
 		return f(err)
 	}
-	return defaultClassify(err)
+	return provider.Classify(err)
 }
 
 // withRetry runs op until it succeeds, fails permanently (retryable returns false), runs out of
@@ -400,23 +394,4 @@ func escapeKey(key string) string {
 		segs[i] = url.PathEscape(s)
 	}
 	return strings.Join(segs, "/")
-}
-
-// defaultClassify is used until a Classify is configured: context and gcerrors codes only.
-func defaultClassify(err error) Classification {
-	switch {
-	case errors.Is(err, destination.ErrReconnectRequired):
-		return Classification{Code: "reconnect_required", Message: destination.ErrReconnectRequired.Error()}
-	case errors.Is(err, context.DeadlineExceeded):
-		return Classification{Code: "timeout", Message: "the upload timed out", Transient: true}
-	}
-	switch gcerrors.Code(err) {
-	case gcerrors.PermissionDenied:
-		return Classification{Code: "permission_denied", Message: "the credentials are not allowed to write to the bucket"}
-	case gcerrors.NotFound:
-		return Classification{Code: "bucket_not_found", Message: "the bucket or container does not exist"}
-	case gcerrors.ResourceExhausted, gcerrors.Internal, gcerrors.DeadlineExceeded:
-		return Classification{Code: "unavailable", Message: "the storage service is temporarily unavailable", Transient: true}
-	}
-	return Classification{Code: "unknown", Message: "the upload failed", Transient: true}
 }

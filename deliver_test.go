@@ -19,6 +19,7 @@ import (
 
 	"github.com/ilovevideoeditor/outputs"
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/provider"
 )
 
 func cdnBucket(t *testing.T) *blob.Bucket {
@@ -98,11 +99,11 @@ func TestDeliverIsolatesFailures(t *testing.T) {
 	h := newHarness(t, func(o *outputs.Options) {
 		o.Uploader = up
 		o.Delivery = outputs.DeliveryOptions{CDN: cdnBucket(t), Retry: outputs.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
-			Classify: func(err error) outputs.Classification {
+			Classify: func(err error) provider.Classification {
 				if errors.Is(err, errPermanent) {
-					return outputs.Classification{Code: "invalid_credentials", Message: "the access key was rejected"}
+					return provider.Classification{Code: "invalid_credentials", Message: "the access key was rejected"}
 				}
-				return outputs.Classification{Code: "unavailable", Message: "try again", Transient: true}
+				return provider.Classification{Code: "unavailable", Message: "try again", Transient: true}
 			}}
 	})
 	targets := targetsFor(t, h, 4)

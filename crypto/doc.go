@@ -17,4 +17,8 @@
 //
 // A Keyring is safe for concurrent use: rotation swaps the primitive atomically, so Seal and
 // Open never block on it.
+//
+// The package is built on github.com/tink-crypto/tink-go/v2, whose wire format is that of the
+// archived github.com/google/tink/go: keysets and ciphertexts written with the old module still
+// read. A binary must not link both, though: they register the same protobuf names and panic at start-up.
 package crypto

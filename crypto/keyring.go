@@ -34,6 +34,27 @@ type ringState struct {
 	primary uint32
 }
 
+// uninitialized stands in for the state of a zero or nil Keyring: every operation fails with
+// ErrKeyset instead of panicking.
+var uninitialized = &ringState{aead: noKeys{}}
+
+type noKeys struct{}
+
+var errUninitialized = fmt.Errorf("%w: the Keyring has no keyset (create it with NewKeyring or a Read function)", ErrKeyset)
+
+func (noKeys) Encrypt(_, _ []byte) ([]byte, error) { return nil, errUninitialized }
+func (noKeys) Decrypt(_, _ []byte) ([]byte, error) { return nil, errUninitialized }
+
+// load returns the current state.
+func (k *Keyring) load() *ringState {
+	if k != nil {
+		if st := k.state.Load(); st != nil {
+			return st
+		}
+	}
+	return uninitialized
+}
+
 // tinkPrefixSize is the length of a TINK output prefix: 0x01 followed by the big-endian key ID.
 const (
 	tinkPrefixSize = 5
@@ -94,7 +115,7 @@ func NewInsecureDevelopmentKeyring() (*Keyring, error) {
 // with the TINK prefix naming that key (see KeyIDOf). For integration secrets use SealSecret,
 // which builds the associated data with SecretAD.
 func (k *Keyring) Seal(plaintext, associatedData []byte) ([]byte, error) {
-	ct, err := k.state.Load().aead.Encrypt(plaintext, associatedData)
+	ct, err := k.load().aead.Encrypt(plaintext, associatedData)
 	if err != nil {
 		return nil, fmt.Errorf("crypto: seal: %w", err)
 	}
@@ -102,10 +123,14 @@ func (k *Keyring) Seal(plaintext, associatedData []byte) ([]byte, error) {
 }
 
 // Open decrypts a ciphertext made by Seal with the same associated data, by any enabled key of
-// the keyset. Any failure matches ErrDecrypt.
+// the keyset. Any failure matches ErrDecrypt (ErrKeyset for a Keyring without keyset).
 func (k *Keyring) Open(ciphertext, associatedData []byte) ([]byte, error) {
-	pt, err := k.state.Load().aead.Decrypt(ciphertext, associatedData)
+	st := k.load()
+	pt, err := st.aead.Decrypt(ciphertext, associatedData)
 	if err != nil {
+		if st == uninitialized {
+			return nil, errUninitialized
+		}
 		// Tink's decryption errors carry no data; they add nothing a caller can use.
 		return nil, ErrDecrypt
 	}
@@ -113,12 +138,12 @@ func (k *Keyring) Open(ciphertext, associatedData []byte) ([]byte, error) {
 }
 
 // PrimaryKeyID returns the ID of the key that seals new secrets.
-func (k *Keyring) PrimaryKeyID() uint32 { return k.state.Load().primary }
+func (k *Keyring) PrimaryKeyID() uint32 { return k.load().primary }
 
 // String describes the keyring by its key IDs only; it never prints key material.
 func (k *Keyring) String() string {
-	st := k.state.Load()
-	if st == nil {
+	st := k.load()
+	if st.handle == nil {
 		return "crypto.Keyring{}"
 	}
 	return fmt.Sprintf("crypto.Keyring{primary: %d, keys: %d}", st.primary, st.handle.Len())

@@ -14,6 +14,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/tink"
 
 	"github.com/ilovevideoeditor/outputs/crypto"
+	"github.com/ilovevideoeditor/outputs/destination"
 )
 
 func newKeyring(t testing.TB) *crypto.Keyring {
@@ -181,13 +182,6 @@ func TestEncryptedKeysetRoundTrip(t *testing.T) {
 	}
 	assertSameKeys(t, k, k2)
 
-	// A KEK that only implements tink.AEAD (no context) reads the same bytes.
-	k3, err := crypto.ReadEncryptedKeyring(ctx, bytes.NewReader(buf.Bytes()), aeadOnly{kek}, ad)
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertSameKeys(t, k, k3)
-
 	for name, read := range map[string]func() error{
 		"wrong KEK": func() error {
 			_, err := crypto.ReadEncryptedKeyring(ctx, bytes.NewReader(buf.Bytes()), newKEK(t), ad)
@@ -234,11 +228,66 @@ func TestEncryptedKeysetRoundTrip(t *testing.T) {
 	}
 }
 
-// aeadOnly hides any tink.AEADWithContext method of the wrapped KEK.
-type aeadOnly struct{ a tink.AEAD }
+// TestContextKEK: a KEK with only context methods (as cloud KMS AEADs are) plugs in through
+// ContextKEK, gets the caller's ctx, and reads what a plain tink.AEAD over the same key wrote.
+func TestContextKEK(t *testing.T) {
+	type ctxKey struct{}
+	ctx := context.WithValue(context.Background(), ctxKey{}, "request-7")
+	plain := newKEK(t)
+	kms := &ctxOnlyKEK{a: plain, want: func(c context.Context) bool { return c.Value(ctxKey{}) == "request-7" }}
+	kek := crypto.ContextKEK(kms)
+	k := newKeyring(t)
+	var buf bytes.Buffer
+	if err := k.WriteEncrypted(ctx, &buf, kek, []byte("ad")); err != nil {
+		t.Fatal(err)
+	}
+	k2, err := crypto.ReadEncryptedKeyring(ctx, bytes.NewReader(buf.Bytes()), kek, []byte("ad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSameKeys(t, k, k2)
+	if kms.calls != 2 || kms.wrongCtx != 0 {
+		t.Fatalf("KEK calls %d, without the caller's ctx %d", kms.calls, kms.wrongCtx)
+	}
+	k3, err := crypto.ReadEncryptedKeyring(ctx, bytes.NewReader(buf.Bytes()), plain, []byte("ad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSameKeys(t, k, k3)
+	// The context-free methods work too.
+	ct, err := kek.Encrypt([]byte("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := kek.Decrypt(ct, nil); err != nil || string(pt) != "x" {
+		t.Fatalf("Decrypt = %q, %v", pt, err)
+	}
+}
 
-func (o aeadOnly) Encrypt(pt, ad []byte) ([]byte, error) { return o.a.Encrypt(pt, ad) }
-func (o aeadOnly) Decrypt(ct, ad []byte) ([]byte, error) { return o.a.Decrypt(ct, ad) }
+// ctxOnlyKEK implements only tink.AEADWithContext, like a cloud KMS AEAD, and checks the ctx it
+// gets.
+type ctxOnlyKEK struct {
+	a               tink.AEAD
+	want            func(context.Context) bool
+	calls, wrongCtx int
+}
+
+func (k *ctxOnlyKEK) check(ctx context.Context) {
+	k.calls++
+	if !k.want(ctx) {
+		k.wrongCtx++
+	}
+}
+
+func (k *ctxOnlyKEK) EncryptWithContext(ctx context.Context, pt, ad []byte) ([]byte, error) {
+	k.check(ctx)
+	return k.a.Encrypt(pt, ad)
+}
+
+func (k *ctxOnlyKEK) DecryptWithContext(ctx context.Context, ct, ad []byte) ([]byte, error) {
+	k.check(ctx)
+	return k.a.Decrypt(ct, ad)
+}
 
 // assertSameKeys checks that a and b hold the same keys: same key list, and each opens what the
 // other seals.
@@ -376,4 +425,28 @@ func FuzzOpen(f *testing.F) {
 		}
 		crypto.KeyIDOf(ct)
 	})
+}
+
+// TestZeroKeyring: a zero or nil Keyring fails every operation with ErrKeyset, without panicking.
+func TestZeroKeyring(t *testing.T) {
+	ctx := context.Background()
+	for name, k := range map[string]*crypto.Keyring{"zero": {}, "nil": nil} {
+		t.Run(name, func(t *testing.T) {
+			in := &destination.Integration{ID: "i", WorkspaceID: "w"}
+			_, sealErr := k.Seal([]byte("x"), nil)
+			_, openErr := k.Open([]byte("x"), nil)
+			_, sealSecretErr := k.SealSecret(in, destination.SecretAccessKey, "x")
+			_, addErr := k.AddKey()
+			_, reErr := crypto.Reencrypt(ctx, newStore(), k, crypto.ReencryptOptions{})
+			for i, err := range []error{sealErr, openErr, sealSecretErr, addErr, k.Promote(1), k.Disable(1),
+				k.WriteInsecureCleartext(&bytes.Buffer{}), k.WriteEncrypted(ctx, &bytes.Buffer{}, newKEK(t), nil), reErr} {
+				if !errors.Is(err, crypto.ErrKeyset) {
+					t.Errorf("operation %d: err = %v, want ErrKeyset", i, err)
+				}
+			}
+			if k.PrimaryKeyID() != 0 || k.Keys() != nil || k.String() != "crypto.Keyring{}" {
+				t.Errorf("zero keyring reports %v %v %s", k.PrimaryKeyID(), k.Keys(), k)
+			}
+		})
+	}
 }

@@ -55,7 +55,10 @@ func (k *Keyring) WriteEncrypted(ctx context.Context, w io.Writer, kek tink.AEAD
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	h := k.state.Load().handle
+	h := k.load().handle
+	if h == nil {
+		return errUninitialized
+	}
 	jw := keyset.NewJSONWriter(w)
 	var err error
 	if kc, ok := kek.(tink.AEADWithContext); ok {
@@ -87,8 +90,28 @@ func ReadInsecureCleartextKeyring(r io.Reader) (*Keyring, error) {
 // WriteInsecureCleartext writes the keyring's keyset as cleartext JSON, raw key material
 // included. Use it only for development and tests; production keysets go through WriteEncrypted.
 func (k *Keyring) WriteInsecureCleartext(w io.Writer) error {
-	if err := insecurecleartextkeyset.Write(k.state.Load().handle, keyset.NewJSONWriter(w)); err != nil {
+	h := k.load().handle
+	if h == nil {
+		return errUninitialized
+	}
+	if err := insecurecleartextkeyset.Write(h, keyset.NewJSONWriter(w)); err != nil {
 		return fmt.Errorf("crypto: writing the cleartext keyset: %w", err)
 	}
 	return nil
+}
+
+// ContextKEK adapts a key-encryption key that offers only the context-aware methods of
+// tink.AEADWithContext (such as the AEADs of tink-go-gcpkms GetAEADWithContext and tink-go-awskms
+// NewAEADWithContext) to the kek parameter of ReadEncryptedKeyring and WriteEncrypted, which pass
+// their ctx through to it. Its context-free Encrypt and Decrypt use context.Background.
+func ContextKEK(a tink.AEADWithContext) tink.AEAD { return contextKEK{a} }
+
+type contextKEK struct{ tink.AEADWithContext }
+
+func (c contextKEK) Encrypt(plaintext, associatedData []byte) ([]byte, error) {
+	return c.EncryptWithContext(context.Background(), plaintext, associatedData)
+}
+
+func (c contextKEK) Decrypt(ciphertext, associatedData []byte) ([]byte, error) {
+	return c.DecryptWithContext(context.Background(), ciphertext, associatedData)
 }

@@ -60,6 +60,12 @@ type ReencryptFailure struct {
 // stats so far, only when s.Scan fails or ctx ends. Once a sweep reports no failures, the old keys
 // can be disabled.
 func Reencrypt(ctx context.Context, s destination.Store, k *Keyring, opts ReencryptOptions) (ReencryptStats, error) {
+	if s == nil {
+		return ReencryptStats{}, errors.New("crypto: reencrypt: nil Store")
+	}
+	if k.load().handle == nil {
+		return ReencryptStats{}, errUninitialized
+	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 100
 	}
@@ -124,7 +130,7 @@ func (k *Keyring) reencryptOne(ctx context.Context, s destination.Store, in *des
 // reseal returns a copy of in whose secrets not sealed by the primary key are sealed again by
 // it, and how many were. With n == 0, out is nil.
 func (k *Keyring) reseal(in *destination.Integration) (out *destination.Integration, n int, err error) {
-	st := k.state.Load() // one snapshot for the whole integration
+	st := k.load() // one snapshot for the whole integration
 	fields := make([]destination.SecretField, 0, len(in.Secrets))
 	for f, sealed := range in.Secrets {
 		if id, ok := KeyIDOf(sealed.Ciphertext); !ok || id != st.primary || sealed.KeyID != id {

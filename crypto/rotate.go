@@ -28,9 +28,12 @@ type KeyInfo struct {
 }
 
 // Keys lists the keyring's keys in keyset order.
-func (k *Keyring) Keys() []KeyInfo { return k.state.Load().keys() }
+func (k *Keyring) Keys() []KeyInfo { return k.load().keys() }
 
 func (st *ringState) keys() []KeyInfo {
+	if st.handle == nil {
+		return nil
+	}
 	info := st.handle.KeysetInfo()
 	out := make([]KeyInfo, 0, len(info.GetKeyInfo()))
 	for _, ki := range info.GetKeyInfo() {
@@ -129,9 +132,12 @@ func (st *ringState) checkKey(keyID uint32, want KeyStatus) error {
 // rotate applies change to a copy of the current keyset and swaps in the result atomically.
 // Errors of change that are ours pass through; Tink's are wrapped.
 func (k *Keyring) rotate(change func(*ringState, *keyset.Manager) error) error {
+	if k.load().handle == nil {
+		return errUninitialized
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	st := k.state.Load()
+	st := k.load()
 	m := keyset.NewManagerFromHandle(st.handle)
 	if err := change(st, m); err != nil {
 		if errors.Is(err, ErrPrimaryKey) || errors.Is(err, ErrUnknownKey) || errors.Is(err, ErrKeyState) {

@@ -310,7 +310,7 @@ func TestNoSecretInOutput(t *testing.T) {
 	_, err := other.Unseal(ctx, in)
 	emit(err)
 
-	st := newMapStore()
+	st := newStore()
 	if _, err := st.Create(ctx, in); err != nil {
 		t.Fatal(err)
 	}

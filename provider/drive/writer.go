@@ -47,6 +47,9 @@ func (b *bucket) NewTypedWriter(ctx context.Context, key, contentType string, op
 	return w, nil
 }
 
+// smallBuffer is the first buffer a writer takes; it grows to ChunkSize only for larger blobs.
+const smallBuffer = 64 << 10
+
 // writer buffers one chunk at a time.
 type writer struct {
 	ctx        context.Context
@@ -80,7 +83,13 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 		take := min(chunk-len(w.buf), len(p))
 		if need := len(w.buf) + take; need > cap(w.buf) {
-			nb := make([]byte, len(w.buf), min(chunk, max(need, 2*cap(w.buf), 64<<10)))
+			// Small blobs get a small buffer; anything larger gets the one chunk buffer the
+			// upload will use throughout.
+			size := chunk
+			if need <= smallBuffer {
+				size = min(chunk, smallBuffer)
+			}
+			nb := make([]byte, len(w.buf), size)
 			copy(nb, w.buf)
 			w.buf = nb
 		}
