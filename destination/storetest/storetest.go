@@ -269,11 +269,17 @@ func testCreateMinimal(t *testing.T, s destination.Store) {
 
 func testCreateDuplicate(t *testing.T, s destination.Store) {
 	ctx := context.Background()
-	in := create(t, s, Fixture(newWorkspace(), "first", base))
+	ws := newWorkspace()
+	def := Fixture(ws, "default", base)
+	def.IsDefault = true
+	def = create(t, s, def)
+	in := create(t, s, Fixture(ws, "first", base))
 	dup := Fixture(in.WorkspaceID, "second", base)
 	dup.ID = in.ID
+	dup.IsDefault = true
 	_, err := s.Create(ctx, dup)
 	wantErr(t, "Create with an existing ID", err, destination.ErrConflict)
+	mustEqual(t, "default after a failed create with IsDefault", def, get(t, s, ws, def.ID))
 	dup.WorkspaceID = newWorkspace()
 	_, err = s.Create(ctx, dup)
 	wantErr(t, "Create with an ID existing in another workspace", err, destination.ErrConflict)
