@@ -159,8 +159,9 @@ func (s *Store) immediateTx(ctx context.Context, fn func(q querier) error) (err 
 	if err != nil {
 		return err
 	}
+	began := false
 	defer func() {
-		if err != nil {
+		if err != nil && began {
 			// Leave the connection clean, even when ctx is done; drop it if that fails.
 			if _, rbErr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
 				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
@@ -182,6 +183,7 @@ func (s *Store) immediateTx(ctx context.Context, fn func(q querier) error) (err 
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
+	began = true
 	if err := fn(conn); err != nil {
 		return err
 	}
