@@ -153,3 +153,26 @@ func BenchmarkRawGet(b *testing.B) {
 		})
 	}
 }
+
+// TestOpenSQLitePaths opens databases whose paths need escaping in a file: URI.
+func TestOpenSQLitePaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"with space.db", "q?mark.db", "hash#x.db", "pct%20.db"} {
+		p := filepath.Join(dir, name)
+		db, err := sqlstore.OpenSQLite(p)
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		var mode string
+		if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+			t.Errorf("%s: journal mode %q, %v; want wal", name, mode, err)
+		}
+		if err := sqlstore.New(db, sqlstore.SQLite, nil).Migrate(context.Background()); err != nil {
+			t.Errorf("%s: Migrate: %v", name, err)
+		}
+		db.Close()
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: database not at its path: %v", name, err)
+		}
+	}
+}
