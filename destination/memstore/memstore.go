@@ -50,10 +50,10 @@ func (s *Store) Create(ctx context.Context, in *destination.Integration) (*desti
 	if _, ok := s.byID[in.ID]; ok {
 		return nil, destination.ErrConflict
 	}
-	c := storekit.Clone(in)
+	c := in.Clone()
 	c.Version = 1
 	s.put(c)
-	return storekit.Clone(c), nil
+	return c.Clone(), nil
 }
 
 // Get returns a copy of the integration id of workspaceID, or destination.ErrNotFound.
@@ -67,7 +67,7 @@ func (s *Store) Get(ctx context.Context, workspaceID, id string) (*destination.I
 	if cur == nil {
 		return nil, destination.ErrNotFound
 	}
-	return storekit.Clone(cur), nil
+	return cur.Clone(), nil
 }
 
 // List returns copies of the workspace's integrations ordered by CreatedAt, then ID. A workspace
@@ -79,7 +79,7 @@ func (s *Store) List(ctx context.Context, workspaceID string) ([]*destination.In
 	s.mu.RLock()
 	out := make([]*destination.Integration, 0, len(s.byWS[workspaceID]))
 	for _, in := range s.byWS[workspaceID] {
-		out = append(out, storekit.Clone(in))
+		out = append(out, in.Clone())
 	}
 	s.mu.RUnlock()
 	slices.SortFunc(out, func(a, b *destination.Integration) int {
@@ -110,11 +110,11 @@ func (s *Store) Update(ctx context.Context, in *destination.Integration) (*desti
 	if cur.Version != in.Version {
 		return nil, destination.ErrConflict
 	}
-	c := storekit.Clone(in)
+	c := in.Clone()
 	c.Version = cur.Version + 1
 	c.CreatedAt = cur.CreatedAt
 	s.put(c)
-	return storekit.Clone(c), nil
+	return c.Clone(), nil
 }
 
 // put stores c (owned by the store from now on) and, when it is the default, clears the
@@ -129,7 +129,7 @@ func (s *Store) put(c *destination.Integration) {
 		for id, other := range ws {
 			if id != c.ID && other.IsDefault {
 				// Replace rather than mutate: copies handed out earlier stay untouched.
-				o := storekit.Clone(other)
+				o := other.Clone()
 				o.IsDefault = false
 				o.Version++
 				if !c.UpdatedAt.IsZero() {
@@ -173,7 +173,7 @@ func (s *Store) GetDefault(ctx context.Context, workspaceID string) (*destinatio
 	defer s.mu.RUnlock()
 	for _, in := range s.byWS[workspaceID] {
 		if in.IsDefault {
-			return storekit.Clone(in), nil
+			return in.Clone(), nil
 		}
 	}
 	return nil, destination.ErrNotFound
@@ -199,7 +199,7 @@ func (s *Store) Scan(ctx context.Context, after string, limit int) ([]*destinati
 	ids = ids[:min(limit, len(ids))]
 	out := make([]*destination.Integration, len(ids))
 	for i, id := range ids {
-		out[i] = storekit.Clone(s.byID[id])
+		out[i] = s.byID[id].Clone()
 	}
 	s.mu.RUnlock()
 	return out, nil

@@ -28,9 +28,16 @@ type Dialect struct {
 	// retryable reports a transient error (lock contention, serialization failure, a concurrent
 	// default switch) after which the whole transaction may run again.
 	retryable func(error) bool
+	// connLost reports a connection that broke under a statement (server restart, failover,
+	// terminated backend): a read may simply run again on a new connection. Errors that
+	// happened before anything reached the server are also safe for writes (see retry).
+	connLost func(error) bool
 	// migrationLock is run first in the migration transaction (PostgreSQL: an advisory lock, so
 	// concurrent Migrate calls apply each migration once).
 	migrationLock string
+	// defaultLock, when set, is run (with the workspace ID) before a transaction switches the
+	// workspace's default, so such transactions queue instead of colliding at the index.
+	defaultLock string
 }
 
 var (
@@ -39,13 +46,14 @@ var (
 	// database's write lock up front (BEGIN IMMEDIATE); SQLITE_BUSY and SQLITE_LOCKED are retried.
 	// OpenSQLite opens a database with the settings the store expects.
 	SQLite = Dialect{name: "sqlite", dir: "migrations/sqlite", trueLit: "1", falseLit: "0",
-		textTime: true, immediate: true, retryable: sqliteRetryable}
+		textTime: true, immediate: true, retryable: sqliteRetryable, connLost: func(error) bool { return false }}
 	// PostgreSQL is the dialect of github.com/jackc/pgx/v5/stdlib (driver name "pgx"). Timestamps
 	// are timestamptz (microsecond precision). Serialization failures, deadlocks and a concurrent
 	// default switch (the one-default index) are retried.
 	PostgreSQL = Dialect{name: "postgres", dir: "migrations/postgres", trueLit: "TRUE", falseLit: "FALSE",
-		dollar: true, retryable: pgRetryable,
-		migrationLock: "SELECT pg_advisory_xact_lock(7245190734416130371)"}
+		dollar: true, retryable: pgRetryable, connLost: pgConnLost,
+		migrationLock: "SELECT pg_advisory_xact_lock(7245190734416130371)",
+		defaultLock:   "SELECT pg_advisory_xact_lock(hashtextextended($1, 7245190734416130371))"}
 )
 
 // String returns the dialect's name: "sqlite" or "postgres".
@@ -95,6 +103,9 @@ func sqliteRetryable(err error) bool {
 }
 
 func pgRetryable(err error) bool {
+	if pgconn.SafeToRetry(err) { // failed before anything reached the server
+		return true
+	}
 	var e *pgconn.PgError
 	if !errors.As(err, &e) {
 		return false
@@ -104,6 +115,15 @@ func pgRetryable(err error) bool {
 		return true
 	case "23505": // unique_violation: only the one-default index is a race worth retrying
 		return e.ConstraintName == "workspace_integrations_one_default"
+	}
+	return false
+}
+
+func pgConnLost(err error) bool {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		// admin_shutdown, crash_shutdown, cannot_connect_now, and the connection exception class.
+		return e.Code == "57P01" || e.Code == "57P02" || e.Code == "57P03" || strings.HasPrefix(e.Code, "08")
 	}
 	return false
 }

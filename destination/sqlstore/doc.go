@@ -26,10 +26,13 @@
 //
 // Create and Update run in a transaction that first clears the workspace's other default, then
 // writes the row with an optimistic version check. On SQLite the transaction takes the write lock
-// up front (BEGIN IMMEDIATE), so writers queue instead of deadlocking; on PostgreSQL (read
-// committed) two concurrent default switches meet at the unique index and the loser runs again.
-// Transient failures (SQLITE_BUSY/LOCKED, serialization failures, deadlocks, that index) are
-// retried with jittered backoff for up to Options.RetryFor (15 s by default).
+// up front (BEGIN IMMEDIATE), so writers queue instead of deadlocking, and a Store queues its own
+// writers in Go rather than in SQLite's sleeping busy handler. On PostgreSQL (read committed) a
+// transaction that sets a default first takes a transaction-scoped advisory lock on the
+// workspace, so default switches queue; a writer that bypasses the Store still meets the unique
+// index. Transient failures (SQLITE_BUSY/LOCKED, serialization failures, deadlocks, that index,
+// a connection lost under a read or before a transaction began) are retried with jittered
+// backoff for up to Options.RetryFor (15 s by default).
 //
 // # Precision and values
 //

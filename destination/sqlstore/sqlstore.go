@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/ilovevideoeditor/outputs/destination"
@@ -27,6 +28,14 @@ type Store struct {
 	d        Dialect
 	retryFor time.Duration
 	q        queries
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // the read statements, prepared on first use
+
+	// writeSem queues this Store's SQLite write transactions in Go: SQLite's busy handler polls
+	// with sleeps of up to 100 ms, which makes contended writers wait far longer than the work.
+	// Other processes (and Stores) still meet at SQLite's lock.
+	writeSem chan struct{}
 }
 
 var _ destination.Store = (*Store)(nil)
@@ -43,7 +52,7 @@ func New(db *sql.DB, d Dialect, opts *Options) *Store {
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Store{db: db, d: d, retryFor: opts.RetryFor}
+	s := &Store{db: db, d: d, retryFor: opts.RetryFor, writeSem: make(chan struct{}, 1)}
 	if s.retryFor == 0 {
 		s.retryFor = 15 * time.Second
 	}
@@ -78,6 +87,12 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// beginError is a failure to start a transaction.
+type beginError struct{ err error }
+
+func (e beginError) Error() string { return e.err.Error() }
+func (e beginError) Unwrap() error { return e.err }
+
 // errDone ends a transaction body early with a result that is not a database failure (the
 // transaction is rolled back and the wrapped error returned as is).
 type errDone struct{ err error }
@@ -85,12 +100,18 @@ type errDone struct{ err error }
 func (e errDone) Error() string { return e.err.Error() }
 
 // retry runs fn until it succeeds, fails for good, or keeps failing transiently for longer
-// than Options.RetryFor.
-func (s *Store) retry(ctx context.Context, fn func() error) error {
+// than Options.RetryFor. A read (idempotent) also runs again when its connection was lost; a
+// write only when the failure happened before anything reached the server, so a commit whose
+// outcome is unknown is never applied twice.
+func (s *Store) retry(ctx context.Context, read bool, fn func() error) error {
 	deadline := time.Now().Add(s.retryFor)
 	for attempt := 1; ; attempt++ {
 		err := fn()
-		if err == nil || !s.d.retryable(err) || time.Now().After(deadline) {
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		var begin beginError
+		if !s.d.retryable(err) && !((read || errors.As(err, &begin)) && s.d.connLost(err)) {
 			return err
 		}
 		// Jittered exponential backoff from 1ms, capped at 50ms.
@@ -105,13 +126,13 @@ func (s *Store) retry(ctx context.Context, fn func() error) error {
 
 // tx runs fn in a write transaction, retried as a whole on transient failures.
 func (s *Store) tx(ctx context.Context, fn func(q querier) error) error {
-	err := s.retry(ctx, func() error {
+	err := s.retry(ctx, false, func() error {
 		if s.d.immediate {
 			return s.immediateTx(ctx, fn)
 		}
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
-			return err
+			return beginError{err} // nothing ran: safe to run again whatever broke
 		}
 		if err := fn(tx); err != nil {
 			_ = tx.Rollback()
@@ -128,12 +149,19 @@ func (s *Store) tx(ctx context.Context, fn func(q querier) error) error {
 
 // immediateTx runs fn between BEGIN IMMEDIATE and COMMIT on one connection (SQLite).
 func (s *Store) immediateTx(ctx context.Context, fn func(q querier) error) (err error) {
+	select {
+	case s.writeSem <- struct{}{}:
+		defer func() { <-s.writeSem }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
+	began := false
 	defer func() {
-		if err != nil {
+		if err != nil && began {
 			// Leave the connection clean, even when ctx is done; drop it if that fails.
 			if _, rbErr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
 				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
@@ -155,6 +183,7 @@ func (s *Store) immediateTx(ctx context.Context, fn func(q querier) error) (err 
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
+	began = true
 	if err := fn(conn); err != nil {
 		return err
 	}
@@ -199,7 +228,7 @@ func (s *Store) Create(ctx context.Context, in *destination.Integration) (*desti
 	}
 	err = s.tx(ctx, func(q querier) error {
 		if c.IsDefault {
-			if _, err := q.ExecContext(ctx, s.q.clearDefault, s.d.timeArg(c.UpdatedAt), c.WorkspaceID, c.ID); err != nil {
+			if err := s.clearDefault(ctx, q, c); err != nil {
 				return err
 			}
 		}
@@ -223,13 +252,24 @@ func (s *Store) Create(ctx context.Context, in *destination.Integration) (*desti
 // normalized returns a deep copy of in with its timestamps as the store keeps them: UTC,
 // truncated to the microsecond.
 func normalized(in *destination.Integration) *destination.Integration {
-	c := storekit.Clone(in)
+	c := in.Clone()
 	c.CreatedAt = c.CreatedAt.Truncate(time.Microsecond).UTC()
 	c.UpdatedAt = c.UpdatedAt.Truncate(time.Microsecond).UTC()
 	if c.LastTest != nil {
 		c.LastTest.TestedAt = c.LastTest.TestedAt.Truncate(time.Microsecond).UTC()
 	}
 	return c
+}
+
+// clearDefault takes the workspace's default lock (PostgreSQL) and clears its other default.
+func (s *Store) clearDefault(ctx context.Context, q querier, c *destination.Integration) error {
+	if s.d.defaultLock != "" {
+		if _, err := q.ExecContext(ctx, s.d.defaultLock, c.WorkspaceID); err != nil {
+			return err
+		}
+	}
+	_, err := q.ExecContext(ctx, s.q.clearDefault, s.d.timeArg(c.UpdatedAt), c.WorkspaceID, c.ID)
+	return err
 }
 
 // Get returns the integration id of workspaceID, destination.ErrNotFound, or a *CorruptError
@@ -245,11 +285,57 @@ func (s *Store) GetDefault(ctx context.Context, workspaceID string) (*destinatio
 	return in, wrap("get default integration", err)
 }
 
+// stmt returns query prepared on the database, or nil when it cannot be prepared (yet): the
+// caller then runs it unprepared. Prepared statements spare SQLite parsing each read again.
+func (s *Store) stmt(ctx context.Context, query string) *sql.Stmt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.stmts[query]; st != nil {
+		return st
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]*sql.Stmt{}
+	}
+	s.stmts[query] = st
+	return st
+}
+
+// Close releases the statements the Store prepared. It does not close the database; the Store
+// remains usable (it prepares them again).
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	s.stmts = nil
+	return errors.Join(errs...)
+}
+
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := s.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.db.QueryRowContext(ctx, query, args...)
+}
+
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := s.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.db.QueryContext(ctx, query, args...)
+}
+
 func (s *Store) one(ctx context.Context, query string, args ...any) (*destination.Integration, error) {
 	var in *destination.Integration
-	err := s.retry(ctx, func() error {
+	err := s.retry(ctx, true, func() error {
 		var err error
-		in, err = scanRow(s.db.QueryRowContext(ctx, query, args...))
+		in, err = scanRow(s.queryRow(ctx, query, args...))
 		return err
 	})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -284,9 +370,9 @@ func (s *Store) many(ctx context.Context, query string, args ...any) ([]*destina
 		out     []*destination.Integration
 		corrupt *CorruptError
 	)
-	err := s.retry(ctx, func() error {
+	err := s.retry(ctx, true, func() error {
 		out, corrupt = []*destination.Integration{}, nil
-		rows, err := s.db.QueryContext(ctx, query, args...)
+		rows, err := s.query(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -352,7 +438,7 @@ func (s *Store) Update(ctx context.Context, in *destination.Integration) (*desti
 		}
 		c.CreatedAt = t
 		if c.IsDefault {
-			if _, err := q.ExecContext(ctx, s.q.clearDefault, s.d.timeArg(c.UpdatedAt), c.WorkspaceID, c.ID); err != nil {
+			if err := s.clearDefault(ctx, q, c); err != nil {
 				return err
 			}
 		}
@@ -377,7 +463,9 @@ func (s *Store) Update(ctx context.Context, in *destination.Integration) (*desti
 
 // Delete removes the integration id of workspaceID, or gives destination.ErrNotFound.
 func (s *Store) Delete(ctx context.Context, workspaceID, id string) error {
-	err := s.retry(ctx, func() error {
+	// Delete is idempotent, but a second run after a lost commit would report ErrNotFound: it
+	// runs again only on the transient failures writes retry.
+	err := s.retry(ctx, false, func() error {
 		res, err := s.db.ExecContext(ctx, s.q.delete, workspaceID, id)
 		if err != nil {
 			return err

@@ -363,3 +363,36 @@ func TestDatabaseDown(t *testing.T) {
 		})
 	}
 }
+
+// TestSchemaOneDefault checks that the schema itself refuses a second default in a workspace,
+// for writers that bypass the Store.
+func TestSchemaOneDefault(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *sqlstore.Store, db *sql.DB, d sqlstore.Dialect) {
+		ctx := context.Background()
+		a := storetest.Fixture("ws", "a", t0)
+		a.IsDefault = true
+		if _, err := s.Create(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.Create(ctx, storetest.Fixture("ws", "b", t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := s.Create(ctx, storetest.Fixture("ws2", "other", t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := "UPDATE workspace_integrations SET is_default = TRUE WHERE id = ?"
+		if d.String() == "postgres" {
+			q = strings.Replace(q, "?", "$1", 1)
+		} else {
+			q = strings.Replace(q, "TRUE", "1", 1)
+		}
+		if _, err := db.Exec(q, b.ID); err == nil {
+			t.Fatal("the database accepted a second default in a workspace")
+		}
+		if _, err := db.Exec(q, other.ID); err != nil {
+			t.Fatalf("a default in another workspace: %v", err)
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
@@ -102,6 +103,7 @@ func TestConformance(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			d.need(t)
+			t.Parallel() // the dialects use separate databases
 			storetest.Run(t, func(t *testing.T) destination.Store {
 				s, _ := newStore(t, d.open)
 				return s
@@ -119,5 +121,58 @@ func BenchmarkStore(b *testing.B) {
 				return s
 			})
 		})
+	}
+}
+
+// BenchmarkRawGet is the baseline for BenchmarkStore/*/Get: the same primary-key SELECT through
+// database/sql, scanned into untyped values, without decoding.
+func BenchmarkRawGet(b *testing.B) {
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) {
+			d.need(b)
+			s, db := newStore(b, d.open)
+			in, err := s.Create(context.Background(), storetest.Fixture("ws", "raw", time.Now()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			q := "SELECT * FROM workspace_integrations WHERE workspace_id = ? AND id = ?"
+			if d.name == "PostgreSQL" {
+				q = "SELECT * FROM workspace_integrations WHERE workspace_id = $1 AND id = $2"
+			}
+			vals := make([]any, 17)
+			ptrs := make([]any, len(vals))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := db.QueryRow(q, "ws", in.ID).Scan(ptrs...); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestOpenSQLitePaths opens databases whose paths need escaping in a file: URI.
+func TestOpenSQLitePaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"with space.db", "q?mark.db", "hash#x.db", "pct%20.db"} {
+		p := filepath.Join(dir, name)
+		db, err := sqlstore.OpenSQLite(p)
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		var mode string
+		if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+			t.Errorf("%s: journal mode %q, %v; want wal", name, mode, err)
+		}
+		if err := sqlstore.New(db, sqlstore.SQLite, nil).Migrate(context.Background()); err != nil {
+			t.Errorf("%s: Migrate: %v", name, err)
+		}
+		db.Close()
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: database not at its path: %v", name, err)
+		}
 	}
 }

@@ -37,7 +37,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ilovevideoeditor/outputs/destination"
-	"github.com/ilovevideoeditor/outputs/destination/internal/storekit"
 )
 
 // Run runs the conformance suite. newStore is called once per subtest and must return an empty
@@ -167,7 +166,7 @@ func Equal(want, got *destination.Integration) string {
 }
 
 func normalize(in *destination.Integration) *destination.Integration {
-	c := storekit.Clone(in)
+	c := in.Clone()
 	if len(c.Secrets) == 0 {
 		c.Secrets = nil
 	}
@@ -228,7 +227,7 @@ func wantErr(t *testing.T, what string, err, target error) {
 
 // stored returns what the store should hold after creating in: in with version 1.
 func stored(in *destination.Integration, version int64) *destination.Integration {
-	c := storekit.Clone(in)
+	c := in.Clone()
 	c.Version = version
 	return c
 }
@@ -270,11 +269,17 @@ func testCreateMinimal(t *testing.T, s destination.Store) {
 
 func testCreateDuplicate(t *testing.T, s destination.Store) {
 	ctx := context.Background()
-	in := create(t, s, Fixture(newWorkspace(), "first", base))
+	ws := newWorkspace()
+	def := Fixture(ws, "default", base)
+	def.IsDefault = true
+	def = create(t, s, def)
+	in := create(t, s, Fixture(ws, "first", base))
 	dup := Fixture(in.WorkspaceID, "second", base)
 	dup.ID = in.ID
+	dup.IsDefault = true
 	_, err := s.Create(ctx, dup)
 	wantErr(t, "Create with an existing ID", err, destination.ErrConflict)
+	mustEqual(t, "default after a failed create with IsDefault", def, get(t, s, ws, def.ID))
 	dup.WorkspaceID = newWorkspace()
 	_, err = s.Create(ctx, dup)
 	wantErr(t, "Create with an ID existing in another workspace", err, destination.ErrConflict)

@@ -12,9 +12,11 @@ state=$OUTPUTS_STATE/postgres
 log() { echo "postgres: $*" >&2; }
 
 pg_bindir() {
+  # The newest installed server (a machine may have a newer client than server).
   local d
-  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-  if [ -n "$d" ] && [ -x "$d/postgres" ]; then echo "$d"; return; fi
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV); do
+    if [ -x "$d/postgres" ]; then echo "$d"; return; fi
+  done
   if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/postgres" ]; then pg_config --bindir; fi
 }
 
@@ -31,7 +33,7 @@ install_postgres() {
   # Skip the distribution's default cluster: the tests bring their own.
   mkdir -p /etc/postgresql-common
   [ -e /etc/postgresql-common/createcluster.conf ] || echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
-  export DEBIAN_FRONTEND=noninteractive
+  export DEBIAN_FRONTEND=noninteractive UCF_FORCE_CONFFOLD=1
   apt-get update -qq >&2
   apt-get install -y -qq -o Dpkg::Options::=--force-confold postgresql >&2
 }

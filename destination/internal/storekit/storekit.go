@@ -1,5 +1,5 @@
-// Package storekit holds the small pieces every Store implementation of this module shares:
-// the input checks of Create and Update, and the deep copy that the copy semantics need.
+// Package storekit holds what every Store implementation of this module shares: the input
+// checks of Create and Update.
 package storekit
 
 import (
@@ -29,16 +29,6 @@ func Check(op string, in *destination.Integration) error {
 		}
 	}
 	return p.Err()
-}
-
-// Clone returns a deep copy of in, including LastTest.Warnings (which Integration.Clone
-// shares with the original).
-func Clone(in *destination.Integration) *destination.Integration {
-	c := in.Clone()
-	if c != nil && c.LastTest != nil && c.LastTest.Warnings != nil {
-		c.LastTest.Warnings = append([]string(nil), c.LastTest.Warnings...)
-	}
-	return c
 }
 
 var allSecrets = []destination.SecretField{destination.SecretAccessKey, destination.SecretGCSServiceAcct,

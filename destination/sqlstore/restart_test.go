@@ -1,0 +1,45 @@
+package sqlstore_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ilovevideoeditor/outputs/destination/storetest"
+)
+
+// TestPostgresConnectionsKilled terminates every server connection of the store (as a failover
+// or an administrator would) and checks that reads recover on their own, and writes after them.
+func TestPostgresConnectionsKilled(t *testing.T) {
+	needPostgres(t)
+	s, _ := newStore(t, openPostgres)
+	ctx := context.Background()
+	in, err := s.Create(ctx, storetest.Fixture("ws", "x", t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		if _, err := s.Get(ctx, "ws", in.ID); err != nil {
+			t.Fatalf("round %d, before: %v", round, err)
+		}
+		admin, _ := openPostgres(t)
+		if _, err := admin.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = ''`); err != nil {
+			t.Fatal(err)
+		}
+		admin.Close()
+		in.Name = "first after the kill"
+		if in, err = s.Update(ctx, in); err != nil {
+			t.Fatalf("round %d, update first after the kill: %v", round, err)
+		}
+		if _, err := s.Get(ctx, "ws", in.ID); err != nil {
+			t.Fatalf("round %d, read after the kill: %v", round, err)
+		}
+		if _, err := s.List(ctx, "ws"); err != nil {
+			t.Fatalf("round %d, list after the kill: %v", round, err)
+		}
+		in.Name = "round"
+		if in, err = s.Update(ctx, in); err != nil {
+			t.Fatalf("round %d, update after the kill: %v", round, err)
+		}
+	}
+}
