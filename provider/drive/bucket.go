@@ -79,6 +79,9 @@ type bucket struct {
 	flight  singleflight.Group
 }
 
+// maxCachedFolders bounds the folder cache of one bucket.
+const maxCachedFolders = 4096
+
 type cachedFolder struct {
 	id      string
 	expires time.Time
@@ -176,6 +179,9 @@ func (b *bucket) folder(ctx context.Context, dir string, create bool) (string, e
 			return "", err
 		}
 		b.mu.Lock()
+		if len(b.folders) >= maxCachedFolders {
+			b.folders = map[string]cachedFolder{} // bounded: start over rather than grow
+		}
 		b.folders[dir] = cachedFolder{id: id, expires: time.Now().Add(b.opts.FolderCacheTTL)}
 		b.mu.Unlock()
 		return id, nil

@@ -3,6 +3,7 @@ package drive
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -121,7 +122,8 @@ func TestOAuthEndToEnd(t *testing.T) {
 		len(conn.Scopes) != 1 || conn.Scopes[0] != drive.DriveFileScope {
 		t.Fatalf("connection %v", conn)
 	}
-	for _, s := range []string{conn.String(), fmt.Sprintf("%v %+v %#v", conn, conn, conn)} {
+	js, _ := json.Marshal(conn)
+	for _, s := range []string{conn.String(), fmt.Sprintf("%v %+v %#v", conn, conn, conn), string(js)} {
 		if strings.Contains(s, conn.RefreshToken) {
 			t.Errorf("connection prints its refresh token: %s", s)
 		}
