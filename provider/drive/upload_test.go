@@ -179,12 +179,7 @@ func TestConcurrentFolderCreation(t *testing.T) {
 // uses the oldest.
 func TestOldestDuplicateFolder(t *testing.T) {
 	ctx := context.Background()
-	srv := drivetest.NewServer(drivetest.Options{})
-	defer srv.Close()
-	svc, err := srv.Service(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, svc := drivetest.NewTestServer(t, drivetest.Options{})
 	var ids []string
 	for range 2 {
 		f, err := svc.Files.Create(&drive.File{Name: "dup", MimeType: FolderMimeType}).Fields("id").Do()

@@ -2,7 +2,6 @@ package drivetest_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
@@ -34,13 +33,7 @@ func recorder(srv *drivetest.Server) func() []string {
 // X-GUploader-No-308 and "bytes a-b/*" chunks) against the fake, including a size that is an
 // exact multiple of the chunk size (an empty final "bytes */N" request) and an update.
 func TestGeneratedClientResumable(t *testing.T) {
-	ctx := context.Background()
-	srv := drivetest.NewServer(drivetest.Options{})
-	defer srv.Close()
-	svc, err := srv.Service(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, svc := drivetest.NewTestServer(t, drivetest.Options{})
 	ranges := recorder(srv)
 	data := bytes.Repeat([]byte("0123456789abcdef"), 512<<10/16) // 512 KiB: two chunks exactly
 	sum := md5.Sum(data)
@@ -91,13 +84,7 @@ func TestGeneratedClientResumable(t *testing.T) {
 // TestSharedDriveVisibility: shared-drive items need supportsAllDrives (and, to be listed,
 // includeItemsFromAllDrives), as on Drive.
 func TestSharedDriveVisibility(t *testing.T) {
-	ctx := context.Background()
-	srv := drivetest.NewServer(drivetest.Options{})
-	defer srv.Close()
-	svc, err := srv.Service(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, svc := drivetest.NewTestServer(t, drivetest.Options{})
 	team := srv.AddSharedDrive("team")
 	if _, err := svc.Files.Create(&drive.File{Name: "x", Parents: []string{team}}).Do(); !isCode(err, 404) {
 		t.Fatalf("create without supportsAllDrives: %v", err)
@@ -121,20 +108,12 @@ func TestSharedDriveVisibility(t *testing.T) {
 
 // TestErrorsAndAuth: Google's error JSON, and 401 without a token when auth is required.
 func TestErrorsAndAuth(t *testing.T) {
-	ctx := context.Background()
-	srv := drivetest.NewServer(drivetest.Options{RequireAuth: true})
-	defer srv.Close()
-	svc, err := srv.Service(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, svc := drivetest.NewTestServer(t, drivetest.Options{RequireAuth: true})
 	if _, err := svc.Files.List().Do(); !isCode(err, 401) {
 		t.Errorf("no token: %v", err)
 	}
-	srv2 := drivetest.NewServer(drivetest.Options{})
-	defer srv2.Close()
-	svc2, _ := srv2.Service(ctx, nil)
-	_, err = svc2.Files.List().Q("size > 3").Do()
+	_, svc2 := drivetest.NewTestServer(t, drivetest.Options{})
+	_, err := svc2.Files.List().Q("size > 3").Do()
 	var ge *googleapi.Error
 	if !errors.As(err, &ge) || ge.Code != 400 || ge.Errors[0].Reason != "invalid" {
 		t.Errorf("bad query: %v", err)
