@@ -34,10 +34,39 @@ type DriverOptions struct {
 // Driver interface.
 type Driver struct {
 	opts DriverOptions
+
+	mu     sync.Mutex
+	shared map[string]*integrationState // integration ID → state shared by its buckets
 }
 
+// integrationState is what the buckets of one integration share: the folder cache (one folder
+// creation per process) and the pacer (Drive's rate limits are per user).
+type integrationState struct {
+	folders *folderCache
+	pacer   *pacer
+}
+
+// maxIntegrations bounds Driver's shared state.
+const maxIntegrations = 4096
+
 // NewDriver returns a Driver.
-func NewDriver(opts DriverOptions) *Driver { return &Driver{opts: opts} }
+func NewDriver(opts DriverOptions) *Driver {
+	return &Driver{opts: opts, shared: map[string]*integrationState{}}
+}
+
+func (d *Driver) state(id string) *integrationState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st, ok := d.shared[id]
+	if !ok {
+		if len(d.shared) >= maxIntegrations {
+			d.shared = map[string]*integrationState{}
+		}
+		st = &integrationState{folders: newFolderCache(), pacer: newPacer(d.opts.Retry)}
+		d.shared[id] = st
+	}
+	return st
+}
 
 // Providers returns [destination.Drive].
 func (d *Driver) Providers() []destination.Provider { return []destination.Provider{destination.Drive} }
@@ -65,7 +94,15 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 		ts.save = func(rt string) error { return d.opts.TokenRotated(base, in, rt) }
 	}
 	client := &http.Client{Transport: &oauth2.Transport{Source: ts, Base: hc.Transport}, Timeout: hc.Timeout}
-	return OpenBucket(ctx, client, cfg.DriveFolderID, &d.opts.Options)
+	b, err := openBucket(ctx, client, cfg.DriveFolderID, &d.opts.Options)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil && in.ID != "" {
+		st := d.state(in.WorkspaceID + "\x00" + in.ID)
+		b.folders, b.pacer = st.folders, st.pacer
+	}
+	return blob.NewBucket(b), nil
 }
 
 // ObjectURL returns the file's webViewLink. With DriverOptions.LinkSharing it first gives
