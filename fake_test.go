@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ilovevideoeditor/outputs/crypto"
 	"github.com/ilovevideoeditor/outputs/destination"
 )
 
@@ -65,3 +66,6 @@ func (f *fakeUploader) Upload(ctx context.Context, in *destination.Integration, 
 }
 
 var errPermanent = errors.New("permanent")
+
+// newStateKeyring is the OAuth state keyset: separate from the secrets keyset.
+func newStateKeyring() (*crypto.Keyring, error) { return crypto.NewInsecureDevelopmentKeyring() }

@@ -48,6 +48,8 @@ type Options struct {
 	Delivery DeliveryOptions
 	// Resolve configures ResolveDestinations (prefix nesting or replacement, maximum count).
 	Resolve resolve.Options
+	// Drive, when set, enables the Google Drive OAuth connection (see drive.NewConnector).
+	Drive DriveConnector
 }
 
 // Service implements the public API of the library over a Store, a Keyring and an Uploader. It is

@@ -246,17 +246,19 @@ func TestDefaultUniquenessAndInactive(t *testing.T) {
 	}
 	wg.Wait()
 	list, _ := h.svc.ListIntegrations(ctx, wsA)
-	n := 0
+	n, other := 0, ""
 	for _, v := range list {
 		if v.IsDefault {
 			n++
+		} else {
+			other = v.ID
 		}
 	}
 	if n != 1 {
 		t.Fatalf("%d defaults after racing writers", n)
 	}
 	// An inactive integration cannot become the default.
-	off, _ := h.svc.UpdateIntegration(ctx, wsA, ids[1], outputs.UpdateInput{IsActive: ptr(false), IsDefault: ptr(false)})
+	off, _ := h.svc.UpdateIntegration(ctx, wsA, other, outputs.UpdateInput{IsActive: ptr(false)})
 	if _, err := h.svc.SetDefault(ctx, wsA, off.ID); !errors.Is(err, destination.ErrInactive) {
 		t.Fatalf("inactive default: %v", err)
 	}

@@ -30,7 +30,8 @@ const maxParseProblems = 50
 // ("destinations[2].provider"): malformed JSON or a videoJSON that is not an object (field
 // "videoJSON"), "destinations" not an array, an entry not an object, a field of the wrong type,
 // and a member repeated within one object (code destination.CodeDuplicate: parsers disagree on
-// which copy wins, so neither is taken). Messages never quote the input.
+// which copy wins, so neither is taken). Messages never quote the input, and at most 50
+// problems are listed.
 func ParseVideoJSON(videoJSON []byte) (Request, error) {
 	var p parser
 	var raw json.RawMessage

@@ -66,8 +66,10 @@ func New(store destination.Store, opts Options) *Resolver {
 // an explicit array (true, possibly empty: exactly these destinations). A non-empty Destinations
 // counts as specified whatever Specified says.
 type Request struct {
+	// Destinations are the entries, in the order the render listed them.
 	Destinations []destination.Destination
-	Specified    bool
+	// Specified reports that the render had a "destinations" array.
+	Specified bool
 }
 
 // Resolve returns the targets a render delivers to, besides the platform CDN copy, which is
@@ -136,7 +138,9 @@ func (r *Resolver) resolve(ctx context.Context, caller destination.Caller, dests
 	}
 
 	// Requests are small (MaxDestinations), so the caches are slices scanned linearly: cheaper
-	// than maps at this size, and the work stays bounded by MaxDestinations².
+	// than maps at this size, and the work stays bounded by MaxDestinations². fetched gets at
+	// most one element per entry, so it never outgrows its capacity and pointers into it stay
+	// valid.
 	fetched := make([]fetchedIntegration, 0, len(dests))
 	seen := make([]seenEntry, 0, len(dests))
 	targets := make([]destination.Target, 0, len(dests))

@@ -455,3 +455,86 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// FuzzResolve builds two-entry requests from the fixture's IDs and arbitrary providers and
+// prefixes, and checks the invariants of any result: targets only for active integrations of the
+// caller's workspace with the named provider, prefixes normalized, nested under the integration's
+// (unless replacing), within MaxPrefixLen and never repeated; otherwise a client-safe
+// *destination.ValidationError.
+func FuzzResolve(f *testing.F) {
+	f.Add(uint8(0), "r2", "campaigns/summer-2026/", uint8(1), "s3", "", false)
+	f.Add(uint8(0), "r2", "a", uint8(0), "r2", "a/", false)
+	f.Add(uint8(0), "r2", "", uint8(0), "r2", "renders", true)
+	f.Add(uint8(5), "s3", strings.Repeat("x/", 60), uint8(6), "r2", "../", false)
+	f.Add(uint8(2), "gcs", " a ", uint8(3), "azure", "a//b", true)
+	store := memstore.New()
+	seed(f, store)
+	ids := []string{idR2, idS3, idGCS, idAzure, idDrive, idLong, idOther, idInactDef, idMissing, ""}
+	f.Fuzz(func(t *testing.T, i1 uint8, p1, x1 string, i2 uint8, p2, x2 string, replace bool) {
+		req := given(dest(ids[int(i1)%len(ids)], destination.Provider(p1), x1), dest(ids[int(i2)%len(ids)], destination.Provider(p2), x2))
+		ts, err := resolve.New(store, resolve.Options{ReplacePrefix: replace}).Resolve(context.Background(), user, req)
+		if err != nil {
+			checkValidationError(t, err)
+			assertClientSafe(t, err)
+			return
+		}
+		if len(ts) != 2 {
+			t.Fatalf("%d targets for 2 entries", len(ts))
+		}
+		for k, tg := range ts {
+			d := req.Destinations[k]
+			in := tg.Integration
+			if in.ID != d.IntegrationID || in.WorkspaceID != wsAcme || !in.IsActive || in.Provider != d.Provider {
+				t.Fatalf("target %d: %+v for %+v", k, in, d)
+			}
+			if len(tg.Prefix) > destination.MaxPrefixLen || (tg.Prefix != "" && !strings.HasSuffix(tg.Prefix, "/")) {
+				t.Fatalf("target %d: prefix %q", k, tg.Prefix)
+			}
+			if np, err := destination.NormalizePrefix(tg.Prefix); err != nil || np != tg.Prefix {
+				t.Fatalf("target %d: prefix %q is not normalized", k, tg.Prefix)
+			}
+			if !replace && !strings.HasPrefix(tg.Prefix, in.Config.PathPrefix) {
+				t.Fatalf("target %d: prefix %q not under %q", k, tg.Prefix, in.Config.PathPrefix)
+			}
+		}
+		if ts[0].Integration.ID == ts[1].Integration.ID && ts[0].Prefix == ts[1].Prefix {
+			t.Fatalf("duplicate targets %q", describe(ts))
+		}
+		if ts[0].Integration == ts[1].Integration {
+			t.Fatal("targets share an integration")
+		}
+	})
+}
+
+// leakyStore breaks the Store contract: it returns integrations of any workspace.
+type leakyStore struct{ destination.Store }
+
+func (s leakyStore) Get(ctx context.Context, _, id string) (*destination.Integration, error) {
+	return s.Store.Get(ctx, wsOther, id)
+}
+
+func (s leakyStore) GetDefault(ctx context.Context, _ string) (*destination.Integration, error) {
+	return s.Store.GetDefault(ctx, wsOther)
+}
+
+// Even a store that leaks rows across workspaces cannot make the resolver deliver to them.
+func TestLeakyStoreStillScoped(t *testing.T) {
+	store := memstore.New()
+	seed(t, store)
+	r := resolve.New(leakyStore{store}, resolve.Options{})
+	_, err := r.Resolve(context.Background(), user, given(dest(idOther, destination.R2, "")))
+	if fe, ok := fieldError(err, "destinations[0].integrationId"); !ok || fe.Code != destination.CodeNotFound {
+		t.Fatalf("err = %v", err)
+	}
+	if ts, err := r.Resolve(context.Background(), user, resolve.Request{}); err != nil || ts != nil {
+		t.Fatalf("omitted: %q, %v", describe(ts), err)
+	}
+}
+
+func fieldError(err error, field string) (destination.FieldError, bool) {
+	var ve *destination.ValidationError
+	if !errors.As(err, &ve) {
+		return destination.FieldError{}, false
+	}
+	return ve.Field(field)
+}

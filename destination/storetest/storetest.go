@@ -297,6 +297,27 @@ func testCreateInvalid(t *testing.T, s destination.Store) {
 	wantErr(t, "Create without workspace", err, destination.ErrInvalid)
 	_, err = s.Update(ctx, nil)
 	wantErr(t, "Update(nil)", err, destination.ErrInvalid)
+	const plaintext = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	for _, f := range []destination.SecretField{destination.SecretAccessKey, destination.SecretGCSServiceAcct,
+		destination.SecretAzureAccountKey, destination.SecretDriveRefresh} {
+		in := Fixture(newWorkspace(), "plaintext", base)
+		in.Config.SetSecret(f, plaintext)
+		_, err = s.Create(ctx, in)
+		wantErr(t, "Create with plaintext "+string(f), err, destination.ErrInvalid)
+		if strings.Contains(err.Error(), plaintext) {
+			t.Fatalf("the error quotes the secret: %v", err)
+		}
+		ok := create(t, s, Fixture(in.WorkspaceID, "sealed", base))
+		ok.Config.SetSecret(f, plaintext)
+		_, err = s.Update(ctx, ok)
+		wantErr(t, "Update with plaintext "+string(f), err, destination.ErrInvalid)
+		if strings.Contains(err.Error(), plaintext) {
+			t.Fatalf("the error quotes the secret: %v", err)
+		}
+		if err := s.Delete(ctx, ok.WorkspaceID, ok.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if page, err := s.Scan(ctx, "", 10); err != nil || len(page) != 0 {
 		t.Fatalf("after invalid creates Scan = %d integrations, %v; want none", len(page), err)
 	}

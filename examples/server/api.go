@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/ilovevideoeditor/outputs"
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/provider/drive"
 )
 
 // maxBody bounds request bodies (a service-account key is a few KiB).
@@ -26,18 +26,10 @@ type api struct {
 	svc  *outputs.Service
 	auth Authenticator
 	log  *slog.Logger
-	// drive, when set, serves the Drive OAuth endpoints.
-	drive driveRoutes
 }
 
-// driveRoutes are the Drive OAuth handlers, set when Drive is configured.
-type driveRoutes interface {
-	AuthURL(ctx context.Context, caller destination.Caller) (string, error)
-	Complete(ctx context.Context, state, code, errParam string) (*destination.Integration, error)
-}
-
-func newHandler(svc *outputs.Service, auth Authenticator, log *slog.Logger, drive driveRoutes) http.Handler {
-	a := &api{svc: svc, auth: auth, log: log, drive: drive}
+func newHandler(svc *outputs.Service, auth Authenticator, log *slog.Logger) http.Handler {
+	a := &api{svc: svc, auth: auth, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/integrations", a.authed(a.list))
 	mux.HandleFunc("POST /v1/integrations", a.authed(a.create))
@@ -168,24 +160,27 @@ func (a *api) resolve(w http.ResponseWriter, r *http.Request, c destination.Call
 }
 
 func (a *api) driveAuthURL(w http.ResponseWriter, r *http.Request, c destination.Caller) {
-	if a.drive == nil {
-		a.reply(w, r, 0, nil, destination.ErrUnsupported)
-		return
-	}
-	u, err := a.drive.AuthURL(r.Context(), c)
+	u, err := a.svc.DriveAuthURL(r.Context(), c)
 	a.reply(w, r, http.StatusOK, map[string]string{"url": u}, err)
 }
 
 // driveCallback is reached by the user's browser coming back from Google: the sealed state, not
 // a session, says whose workspace it is.
 func (a *api) driveCallback(w http.ResponseWriter, r *http.Request) {
-	if a.drive == nil {
-		a.reply(w, r, 0, nil, destination.ErrUnsupported)
-		return
-	}
 	q := r.URL.Query()
-	v, err := a.drive.Complete(r.Context(), q.Get("state"), q.Get("code"), q.Get("error"))
+	v, err := a.svc.CompleteDrive(r.Context(), q.Get("state"), q.Get("code"), q.Get("error"))
 	a.reply(w, r, http.StatusOK, v, err)
+}
+
+// isDriveAuthError reports the Drive connection's client-facing errors (their texts are safe).
+func isDriveAuthError(err error) bool {
+	for _, e := range []error{drive.ErrStateInvalid, drive.ErrStateExpired, drive.ErrStateReplayed, drive.ErrAccessDenied,
+		drive.ErrAuthorizationFailed, drive.ErrExchangeFailed, drive.ErrNoRefreshToken, drive.ErrScopeNotGranted} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
@@ -231,6 +226,8 @@ func (a *api) reply(w http.ResponseWriter, r *http.Request, status int, v any, e
 		writeJSON(w, http.StatusNotFound, errorBody{apiError{Code: "not_found", Message: "not found"}})
 	case errors.Is(err, destination.ErrConflict):
 		writeJSON(w, http.StatusConflict, errorBody{apiError{Code: "conflict", Message: destination.ErrConflict.Error()}})
+	case isDriveAuthError(err):
+		writeJSON(w, http.StatusBadRequest, errorBody{apiError{Code: "authorization_failed", Message: err.Error()}})
 	case errors.Is(err, destination.ErrUnsupported):
 		writeJSON(w, http.StatusNotImplemented, errorBody{apiError{Code: "unsupported", Message: "not available on this server"}})
 	default:

@@ -22,7 +22,7 @@ func TestRESTAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(newHandler(svc, devAuth, slog.New(slog.DiscardHandler), nil))
+	ts := httptest.NewServer(newHandler(svc, devAuth, slog.New(slog.DiscardHandler)))
 	defer ts.Close()
 	call := func(method, path, token, body string) (int, string) {
 		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))

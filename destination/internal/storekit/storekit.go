@@ -8,8 +8,9 @@ import (
 	"github.com/ilovevideoeditor/outputs/destination"
 )
 
-// Check reports why in cannot be stored by op ("create" or "update"): nil, or an empty ID or
-// workspace ID. The error is a *destination.ValidationError (errors.Is ErrInvalid).
+// Check reports why in cannot be stored by op ("create" or "update"): nil, an empty ID or
+// workspace ID, or a plaintext secret in Config (stores keep secrets only sealed, in Secrets).
+// The error is a *destination.ValidationError (errors.Is ErrInvalid) that never quotes a value.
 func Check(op string, in *destination.Integration) error {
 	var p destination.Problems
 	if in == nil {
@@ -21,6 +22,11 @@ func Check(op string, in *destination.Integration) error {
 	}
 	if in.WorkspaceID == "" {
 		p.Add("workspaceId", destination.CodeRequired, "is required")
+	}
+	for _, f := range allSecrets {
+		if in.Config.Secret(f) != "" {
+			p.Add("config."+string(f), destination.CodeNotAllowed, "plaintext secrets are never stored; seal it into Secrets")
+		}
 	}
 	return p.Err()
 }
@@ -34,3 +40,6 @@ func Clone(in *destination.Integration) *destination.Integration {
 	}
 	return c
 }
+
+var allSecrets = []destination.SecretField{destination.SecretAccessKey, destination.SecretGCSServiceAcct,
+	destination.SecretAzureAccountKey, destination.SecretDriveRefresh}

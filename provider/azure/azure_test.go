@@ -1,0 +1,131 @@
+package azure_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/internal/emulator"
+	"github.com/ilovevideoeditor/outputs/provider"
+	"github.com/ilovevideoeditor/outputs/provider/azure"
+)
+
+const blockSize = 5 << 20
+
+func newClient(t *testing.T, u destination.Unsealer, rec *emulator.Recorder) *provider.Client {
+	opts := provider.Options{PartSize: blockSize, Concurrency: 2}
+	if rec != nil {
+		opts.WrapTransport = rec.Wrap
+	}
+	return emulator.NewClient(t, u, opts, nil, azure.NewDriver(azure.Options{}))
+}
+
+func TestRoundTrip(t *testing.T) {
+	cfg := emulator.Azure(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.Azure, cfg)
+	rec := &emulator.Recorder{}
+	c := newClient(t, &u, rec)
+	ctx := context.Background()
+	body := []byte("a small render\x00\x01")
+	res, err := c.Upload(ctx, in, "renders/r1.mov", bytes.NewReader(body), destination.UploadOptions{})
+	if err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	if want := cfg.Endpoint + "/" + cfg.AzureAccountName + "/" + cfg.AzureContainerName + "/renders/r1.mov"; res.URL != want || res.Size != int64(len(body)) {
+		t.Errorf("result %+v, want URL %s", res, want)
+	}
+	b, err := c.Bucket(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.ReadAll(ctx, "renders/r1.mov")
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("read back %q, %v", got, err)
+	}
+	if a, err := b.Attributes(ctx, "renders/r1.mov"); err != nil || a.ContentType != "video/quicktime" || a.Size != int64(len(body)) {
+		t.Fatalf("attributes %+v, %v", a, err)
+	}
+	if err := b.Delete(ctx, "renders/r1.mov"); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rec.Requests() {
+		if !strings.HasPrefix(r.URL.Path, "/"+cfg.AzureAccountName+"/"+cfg.AzureContainerName+"/") {
+			t.Errorf("%s %s: not the path-style emulator URL", r.Method, r.URL)
+		}
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "SharedKey "+cfg.AzureAccountName+":") {
+			t.Errorf("%s %s: not signed with the shared key", r.Method, r.URL)
+		}
+	}
+}
+
+// TestBlocks records a multi-block upload: equal-size staged blocks, then one Put Block List.
+func TestBlocks(t *testing.T) {
+	cfg := emulator.Azure(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.Azure, cfg)
+	rec := &emulator.Recorder{}
+	c := newClient(t, &u, rec)
+	const size = 2*blockSize + 99
+	if _, err := c.Upload(context.Background(), in, "b/big.mp4", emulator.NewData(size, 2), destination.UploadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var blocks []int64
+	var lists int
+	for _, r := range rec.Requests() {
+		switch q := r.URL.Query(); {
+		case r.Method == http.MethodPut && q.Get("comp") == "block":
+			blocks = append(blocks, r.BodyBytes)
+		case r.Method == http.MethodPut && q.Get("comp") == "blocklist":
+			lists++
+		}
+	}
+	if len(blocks) != 3 || blocks[0] != blockSize || blocks[1] != blockSize || lists != 1 {
+		t.Fatalf("blocks %v, block lists %d; want 3 blocks of %d (last shorter) and 1 list", blocks, lists, blockSize)
+	}
+}
+
+func TestBigUpload(t *testing.T) {
+	cfg := emulator.Azure(t)
+	var u emulator.Unsealer
+	emulator.CheckBigUpload(t, newClient(t, &u, nil), u.Integration(destination.Azure, cfg), 200<<20)
+}
+
+func TestCancelledUpload(t *testing.T) {
+	srv := emulator.NeedAzure(t)
+	cfg := srv.Container(t)
+	var u emulator.Unsealer
+	emulator.CheckCancelledUpload(t, newClient(t, &u, nil), u.Integration(destination.Azure, cfg), blockSize)
+}
+
+func TestProbe(t *testing.T) {
+	good := emulator.Azure(t)
+	wrongKey := base64.StdEncoding.EncodeToString([]byte("wrong-azure-key-DO-NOT-LEAK-0123456789abcdef"))
+	cases := append(emulator.StandardProbeCases(t),
+		emulator.ProbeCase{Name: "wrong secret", Code: provider.CodeInvalidCredentials,
+			Mutate: func(c destination.Config) destination.Config { c.AzureAccountKey = wrongKey; return c }},
+		emulator.ProbeCase{Name: "missing container", Code: provider.CodeBucketNotFound,
+			Mutate: func(c destination.Config) destination.Config {
+				c.AzureContainerName = emulator.Name("missing-")
+				return c
+			}},
+	)
+	emulator.CheckProbes(t, destination.Azure, good, cases, azure.NewDriver(azure.Options{MaxRetries: -1}))
+}
+
+func TestServiceURL(t *testing.T) {
+	for _, tc := range []struct{ endpoint, want string }{
+		{"", "https://acct.blob.core.windows.net"},
+		{"https://acct.blob.core.chinacloudapi.cn", "https://acct.blob.core.chinacloudapi.cn"},
+		{"http://127.0.0.1:10000", "http://127.0.0.1:10000/acct"},
+	} {
+		got, err := azure.ServiceURL(destination.Config{AzureAccountName: "acct", Endpoint: tc.endpoint})
+		if err != nil || got != tc.want {
+			t.Errorf("ServiceURL(%q) = %q, %v; want %q", tc.endpoint, got, err, tc.want)
+		}
+	}
+}

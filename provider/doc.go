@@ -1,0 +1,16 @@
+// Package provider talks to storage: it opens a *blob.Bucket per integration with the
+// integration's own credentials, streams uploads into it, probes it ("test connection"), reports
+// the public URL of an object, and classifies every storage error into a stable code with a
+// sanitized, actionable message.
+//
+// A Client is built once per process with New and a Driver per provider family (provider/s3 for
+// s3, r2, b2 and wasabi; provider/gcs; provider/azure; provider/drive). Every driver receives the
+// same shared *http.Client, whose dialer refuses loopback, private, link-local, CGNAT, metadata
+// and other special-purpose addresses at dial time (after DNS resolution, so DNS rebinding does
+// not get through) and which never follows redirects. Options.AllowedNetworks opens that guard
+// for tests and private deployments.
+//
+// Buckets are cached per (integration ID, version): credentials are unsealed only when an
+// integration is first used or has changed, and a bucket is closed when it is evicted or when the
+// Client is closed.
+package provider

@@ -1,0 +1,294 @@
+// Package s3 is the provider.Driver for the S3-compatible providers: Amazon S3, Cloudflare R2,
+// Backblaze B2 and Wasabi, over gocloud.dev/blob/s3blob and aws-sdk-go-v2.
+//
+// Each integration gets its own client, built with s3.New from its own keys (never from the
+// environment or shared config files), with the provider's quirks:
+//
+//   - Every store other than AWS (r2, b2, wasabi, and s3 with a custom endpoint) computes and
+//     validates checksums only when an operation requires them, on the client and in the
+//     transfer manager (s3blob.Options): no x-amz-checksum-*, no x-amz-sdk-checksum-algorithm,
+//     no aws-chunked encoding, which those stores reject. AWS keeps the SDK's default checksums.
+//   - R2 signs for region "auto" and uses path-style addressing; B2 takes its region from its
+//     endpoint (s3.<region>.backblazeb2.com); Wasabi's endpoint comes from its region; AWS uses
+//     virtual-host addressing; a custom S3 endpoint uses path-style addressing.
+//   - No ACL header is ever sent unless Options.ACL asks for one.
+//   - Multipart uploads use equal-size parts (R2 rejects unequal ones) and abort on a fresh
+//     context (Options.FailTimeout) so a cancelled upload leaves no parts behind.
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/s3blob"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/provider"
+)
+
+// Options configures the driver. The zero value is usable.
+type Options struct {
+	// ACL is a canned ACL ("public-read", "bucket-owner-full-control") sent with every upload and
+	// probe. Empty (the default) sends no ACL header: R2, B2, GCS with uniform access and new AWS
+	// buckets reject ACL headers.
+	ACL string
+	// PresignR2 makes ObjectURL return a presigned GET URL for an R2 integration without a
+	// publicUrl (R2 has no public URL of its own); without it such outputs have no URL.
+	PresignR2 bool
+	// PresignTTL is how long presigned URLs stay valid (default 24h, at most 7 days).
+	PresignTTL time.Duration
+	// FailTimeout bounds the cleanup (AbortMultipartUpload) of a failed or cancelled upload,
+	// which runs on a fresh context (default 30s).
+	FailTimeout time.Duration
+	// RetryMaxAttempts is the SDK's attempts per request (default 3).
+	RetryMaxAttempts int
+}
+
+// Driver opens S3-compatible buckets. Create it with NewDriver.
+type Driver struct {
+	opts Options
+}
+
+var (
+	_ provider.Driver           = (*Driver)(nil)
+	_ provider.WriterConfigurer = (*Driver)(nil)
+	_ provider.MultipartProber  = (*Driver)(nil)
+)
+
+// NewDriver returns a driver for s3, r2, b2 and wasabi.
+func NewDriver(opts Options) *Driver {
+	if opts.PresignTTL <= 0 {
+		opts.PresignTTL = 24 * time.Hour
+	}
+	if opts.PresignTTL > 7*24*time.Hour {
+		opts.PresignTTL = 7 * 24 * time.Hour
+	}
+	if opts.FailTimeout <= 0 {
+		opts.FailTimeout = 30 * time.Second
+	}
+	if opts.RetryMaxAttempts <= 0 {
+		opts.RetryMaxAttempts = 3
+	}
+	return &Driver{opts: opts}
+}
+
+// Providers returns s3, r2, b2 and wasabi.
+func (d *Driver) Providers() []destination.Provider {
+	return []destination.Provider{destination.S3, destination.R2, destination.B2, destination.Wasabi}
+}
+
+// settings are the client settings an integration's provider and config imply.
+type settings struct {
+	region    string
+	endpoint  string // "" for AWS's own endpoints
+	pathStyle bool
+	aws       bool // real AWS: default checksums
+}
+
+// ErrConfig is matched by the errors of a config the driver cannot use.
+var ErrConfig = errors.New("s3: unusable configuration")
+
+func settingsFor(p destination.Provider, c destination.Config) (settings, error) {
+	s := settings{region: c.Region, endpoint: strings.TrimRight(c.Endpoint, "/")}
+	switch p {
+	case destination.S3:
+		s.aws = s.endpoint == ""
+		s.pathStyle = !s.aws
+		if s.region == "" && !s.aws {
+			s.region = "us-east-1"
+		}
+	case destination.R2:
+		s.region, s.pathStyle = "auto", true
+	case destination.B2:
+		if r := regionFromHost(s.endpoint, ".backblazeb2.com"); r != "" {
+			s.region = r
+		}
+	case destination.Wasabi:
+		if s.region == "" {
+			s.region = "us-east-1"
+		}
+		if s.endpoint == "" {
+			s.endpoint = "https://s3." + s.region + ".wasabisys.com"
+		}
+	default:
+		return s, fmt.Errorf("%w: provider %q is not S3-compatible", ErrConfig, p)
+	}
+	if s.region == "" {
+		return s, fmt.Errorf("%w: config.region is required", ErrConfig)
+	}
+	if !s.aws && s.endpoint == "" {
+		return s, fmt.Errorf("%w: config.endpoint is required for %s", ErrConfig, p)
+	}
+	return s, nil
+}
+
+func regionFromHost(endpoint, suffix string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return ""
+	}
+	h := strings.ToLower(u.Hostname())
+	if !strings.HasPrefix(h, "s3.") || !strings.HasSuffix(h, suffix) {
+		return ""
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(h, "s3."), suffix)
+}
+
+func (s settings) checksums() (aws.RequestChecksumCalculation, aws.ResponseChecksumValidation) {
+	if s.aws {
+		return aws.RequestChecksumCalculationWhenSupported, aws.ResponseChecksumValidationWhenSupported
+	}
+	return aws.RequestChecksumCalculationWhenRequired, aws.ResponseChecksumValidationWhenRequired
+}
+
+// Open builds an S3 client from the integration's access key and secret over hc and opens the
+// bucket. It makes no request.
+func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg destination.Config, hc *http.Client) (*blob.Bucket, error) {
+	if hc == nil {
+		return nil, errors.New("s3: Open needs an HTTP client")
+	}
+	s, err := settingsFor(in.Provider, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.AccessKeyID == "" || cfg.SecretAccessKey == "" || cfg.Bucket == "" {
+		return nil, fmt.Errorf("%w: bucket, accessKeyId and secretAccessKey are required", ErrConfig)
+	}
+	req, resp := s.checksums()
+	o := s3.Options{
+		Region:                     s.region,
+		Credentials:                credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, ""),
+		HTTPClient:                 hc,
+		UsePathStyle:               s.pathStyle,
+		RequestChecksumCalculation: req,
+		ResponseChecksumValidation: resp,
+		RetryMaxAttempts:           d.opts.RetryMaxAttempts,
+		// Uploads through the transfer manager without checksums would log a warning per read.
+		DisableLogOutputChecksumValidationSkipped: true,
+	}
+	if s.endpoint != "" {
+		o.BaseEndpoint = aws.String(s.endpoint)
+	}
+	return s3blob.OpenBucket(ctx, s3.New(o), cfg.Bucket, &s3blob.Options{RequestChecksumCalculation: req})
+}
+
+// ConfigureWriter replaces the writer's transfer manager with one whose multipart threshold is
+// the part size (so every non-final part has the same size), whose failure cleanup runs on a
+// fresh context, and whose checksum setting is the provider's; it adds the ACL when one is set.
+func (d *Driver) ConfigureWriter(b *blob.Bucket, in *destination.Integration, wo *blob.WriterOptions) {
+	var client *s3.Client
+	if !b.As(&client) {
+		return
+	}
+	s, err := settingsFor(in.Provider, in.Config)
+	if err != nil {
+		return
+	}
+	calc, _ := s.checksums()
+	part, conc := int64(wo.BufferSize), wo.MaxConcurrency
+	prev := wo.BeforeWrite
+	wo.BeforeWrite = func(as func(any) bool) error {
+		var tm *transfermanager.Client
+		if as(&tm) {
+			*tm = *transfermanager.New(client, func(o *transfermanager.Options) {
+				o.RequestChecksumCalculation = calc
+				if part > 0 {
+					o.PartSizeBytes, o.MultipartUploadThreshold = part, part
+				}
+				if conc > 0 {
+					o.Concurrency = conc
+				}
+				o.FailTimeout = d.opts.FailTimeout
+			})
+		}
+		var req *transfermanager.UploadObjectInput
+		if d.opts.ACL != "" && as(&req) {
+			req.ACL = tmtypes.ObjectCannedACL(d.opts.ACL)
+		}
+		if prev != nil {
+			return prev(as)
+		}
+		return nil
+	}
+}
+
+// ProbeMultipart writes key through CreateMultipartUpload, one small UploadPart and
+// CompleteMultipartUpload, then deletes it; a failed upload is aborted.
+func (d *Driver) ProbeMultipart(ctx context.Context, b *blob.Bucket, in *destination.Integration, key string) error {
+	var client *s3.Client
+	if !b.As(&client) {
+		return nil
+	}
+	bucket := aws.String(in.Config.Bucket)
+	create := &s3.CreateMultipartUploadInput{Bucket: bucket, Key: aws.String(key), ContentType: aws.String("text/plain")}
+	if d.opts.ACL != "" {
+		create.ACL = types.ObjectCannedACL(d.opts.ACL)
+	}
+	mpu, err := client.CreateMultipartUpload(ctx, create)
+	if err != nil {
+		return err
+	}
+	abort := func() {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.FailTimeout)
+		defer cancel()
+		_, _ = client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: bucket, Key: aws.String(key), UploadId: mpu.UploadId})
+	}
+	part, err := client.UploadPart(ctx, &s3.UploadPartInput{Bucket: bucket, Key: aws.String(key), UploadId: mpu.UploadId,
+		PartNumber: aws.Int32(1), Body: bytes.NewReader([]byte("outputs multipart connection test; safe to delete\n"))})
+	if err != nil {
+		abort()
+		return err
+	}
+	_, err = client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: bucket, Key: aws.String(key), UploadId: mpu.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{ETag: part.ETag, PartNumber: aws.Int32(1),
+			ChecksumCRC32: part.ChecksumCRC32}}}})
+	if err != nil {
+		abort()
+		return err
+	}
+	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: aws.String(key)}); err != nil {
+		return &provider.ProbeCleanupError{Key: key, Err: err}
+	}
+	return nil
+}
+
+// ObjectURL returns publicUrl + key when the integration has a publicUrl; otherwise the
+// canonical URL of the object: virtual-host style on AWS (path style for bucket names with
+// dots, which the wildcard certificate does not cover), path style on the endpoint for B2,
+// Wasabi and custom S3 endpoints. R2 has no public URL of its own: it gets a presigned GET URL
+// when Options.PresignR2 is set, else "".
+func (d *Driver) ObjectURL(ctx context.Context, b *blob.Bucket, in *destination.Integration, key string) (string, error) {
+	c := in.Config
+	if c.PublicURL != "" {
+		return provider.JoinURL(c.PublicURL, key), nil
+	}
+	s, err := settingsFor(in.Provider, c)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case in.Provider == destination.R2:
+		if !d.opts.PresignR2 {
+			return "", nil
+		}
+		return b.SignedURL(ctx, key, &blob.SignedURLOptions{Expiry: d.opts.PresignTTL, Method: http.MethodGet})
+	case s.aws && !strings.Contains(c.Bucket, "."):
+		return provider.JoinURL("https://"+c.Bucket+".s3."+s.region+".amazonaws.com", key), nil
+	case s.aws:
+		return provider.JoinURL("https://s3."+s.region+".amazonaws.com/"+c.Bucket, key), nil
+	}
+	return provider.JoinURL(s.endpoint+"/"+url.PathEscape(c.Bucket), key), nil
+}

@@ -1,0 +1,214 @@
+package s3_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/internal/emulator"
+	"github.com/ilovevideoeditor/outputs/provider"
+	"github.com/ilovevideoeditor/outputs/provider/s3"
+)
+
+const partSize = 5 << 20
+
+// newClient returns a provider.Client with the S3 driver, allowed to reach loopback, recording
+// requests into rec when non-nil.
+func newClient(t *testing.T, u destination.Unsealer, rec *emulator.Recorder, dopts s3.Options) *provider.Client {
+	t.Helper()
+	opts := provider.Options{PartSize: partSize, Concurrency: 2}
+	if rec != nil {
+		opts.WrapTransport = rec.Wrap
+	}
+	return emulator.NewClient(t, u, opts, nil, s3.NewDriver(dopts))
+}
+
+func TestRoundTrip(t *testing.T) {
+	cfg := emulator.S3(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.S3, cfg)
+	c := newClient(t, &u, nil, s3.Options{})
+	ctx := context.Background()
+	body := []byte("a small render\x00\x01\x02")
+	var progress int64
+	res, err := c.Upload(ctx, in, "renders/r1.mp4", bytes.NewReader(body), destination.UploadOptions{Progress: func(n int64) { progress = n }})
+	if err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	if res.Size != int64(len(body)) || progress != res.Size || res.Key != "renders/r1.mp4" {
+		t.Errorf("result %+v, progress %d; want size %d", res, progress, len(body))
+	}
+	if want := cfg.Endpoint + "/" + cfg.Bucket + "/renders/r1.mp4"; res.URL != want {
+		t.Errorf("URL %q, want %q", res.URL, want)
+	}
+	b, err := c.Bucket(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.ReadAll(ctx, "renders/r1.mp4")
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("read back %q, %v", got, err)
+	}
+	attrs, err := b.Attributes(ctx, "renders/r1.mp4")
+	if err != nil || attrs.ContentType != "video/mp4" || attrs.Size != int64(len(body)) {
+		t.Fatalf("attributes %+v, %v", attrs, err)
+	}
+	if err := b.Delete(ctx, "renders/r1.mp4"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := b.Exists(ctx, "renders/r1.mp4"); ok {
+		t.Fatal("object still exists after Delete")
+	}
+	if u.Calls() != 1 {
+		t.Errorf("Unseal ran %d times for one integration version, want 1", u.Calls())
+	}
+}
+
+// TestNonAWSQuirks records what the client sends to a real S3 server (versitygw) for every
+// non-AWS provider: no checksum headers or aws-chunked bodies, no ACL, path-style addressing,
+// equal-size multipart parts.
+func TestNonAWSQuirks(t *testing.T) {
+	srv := emulator.NeedS3(t)
+	for _, p := range []destination.Provider{destination.S3, destination.B2, destination.Wasabi} {
+		t.Run(string(p), func(t *testing.T) {
+			cfg := srv.Bucket(t)
+			var u emulator.Unsealer
+			in := u.Integration(p, cfg)
+			rec := &emulator.Recorder{}
+			c := newClient(t, &u, rec, s3.Options{})
+			const size = 2*partSize + 1234
+			if _, err := c.Upload(context.Background(), in, "q/big.mp4", emulator.NewData(size, 1), destination.UploadOptions{}); err != nil {
+				t.Fatalf("Upload: %v", err)
+			}
+			if r := c.Test(context.Background(), in); !r.OK {
+				t.Fatalf("Test: %+v", r)
+			}
+			var parts []int64
+			for _, r := range rec.Requests() {
+				checkNoQuirkHeaders(t, r)
+				if !strings.HasPrefix(r.URL.Path, "/"+cfg.Bucket+"/") {
+					t.Errorf("%s %s: not path-style", r.Method, r.URL)
+				}
+				if r.Method == http.MethodPut && r.URL.Query().Has("partNumber") && strings.Contains(r.URL.Path, "big.mp4") {
+					parts = append(parts, r.BodyBytes)
+				}
+			}
+			if len(parts) != 3 {
+				t.Fatalf("parts %v, want 3", parts)
+			}
+			var sum int64
+			for i, n := range parts {
+				sum += n
+				if i < len(parts)-1 && n != partSize {
+					t.Errorf("part %d has %d bytes, want %d (equal-size parts)", i+1, n, partSize)
+				}
+			}
+			if sum != size {
+				t.Errorf("parts sum to %d, want %d", sum, size)
+			}
+		})
+	}
+}
+
+func checkNoQuirkHeaders(t *testing.T, r emulator.Request) {
+	t.Helper()
+	for k, v := range r.Header {
+		lk := strings.ToLower(k)
+		switch {
+		case strings.HasPrefix(lk, "x-amz-checksum-"), lk == "x-amz-sdk-checksum-algorithm", lk == "x-amz-trailer",
+			lk == "x-amz-acl", strings.HasPrefix(lk, "x-amz-grant-"):
+			t.Errorf("%s %s sent %s: %v", r.Method, r.URL.Path, k, v)
+		case lk == "content-encoding" && strings.Contains(strings.Join(v, ","), "aws-chunked"),
+			lk == "x-amz-content-sha256" && strings.HasPrefix(v[0], "STREAMING-"):
+			t.Errorf("%s %s sent %s: %v (aws-chunked)", r.Method, r.URL.Path, k, v)
+		}
+	}
+}
+
+// TestRouting records (without sending) what the client would send to the real providers.
+func TestRouting(t *testing.T) {
+	cases := []struct {
+		name        string
+		p           destination.Provider
+		cfg         destination.Config
+		opts        s3.Options
+		host, path  string
+		region      string
+		checksummed bool
+		acl         string
+	}{
+		{name: "aws", p: destination.S3, cfg: destination.Config{Region: "eu-west-1"},
+			host: "videos-bucket.s3.eu-west-1.amazonaws.com", path: "/k.mp4", region: "eu-west-1", checksummed: true},
+		{name: "aws-acl", p: destination.S3, cfg: destination.Config{Region: "us-east-2"}, opts: s3.Options{ACL: "bucket-owner-full-control"},
+			host: "videos-bucket.s3.us-east-2.amazonaws.com", path: "/k.mp4", region: "us-east-2", checksummed: true, acl: "bucket-owner-full-control"},
+		{name: "r2", p: destination.R2, cfg: destination.Config{Endpoint: "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"},
+			host: "0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com", path: "/videos-bucket/k.mp4", region: "auto"},
+		{name: "b2", p: destination.B2, cfg: destination.Config{Endpoint: "https://s3.us-west-004.backblazeb2.com"},
+			host: "videos-bucket.s3.us-west-004.backblazeb2.com", path: "/k.mp4", region: "us-west-004"},
+		{name: "wasabi", p: destination.Wasabi, cfg: destination.Config{Region: "eu-central-1"},
+			host: "videos-bucket.s3.eu-central-1.wasabisys.com", path: "/k.mp4", region: "eu-central-1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Bucket, cfg.AccessKeyID, cfg.SecretAccessKey = "videos-bucket", "AKIDEXAMPLE", "routing-secret-value"
+			var u emulator.Unsealer
+			in := u.Integration(tc.p, cfg)
+			rec := &emulator.Recorder{Stub: true}
+			c := newClient(t, &u, rec, tc.opts)
+			_, err := c.Upload(context.Background(), in, "k.mp4", strings.NewReader("hello"), destination.UploadOptions{})
+			if !errors.Is(err, emulator.ErrStub) {
+				t.Fatalf("Upload error %v, want the stub's", err)
+			}
+			reqs := rec.Requests()
+			if len(reqs) == 0 {
+				t.Fatal("no request recorded")
+			}
+			r := reqs[0]
+			if r.Method != http.MethodPut || r.Host != tc.host || !strings.HasSuffix(r.URL.Path, tc.path) {
+				t.Errorf("sent %s %s%s, want PUT %s ...%s", r.Method, r.Host, r.URL.Path, tc.host, tc.path)
+			}
+			if auth := r.Header.Get("Authorization"); !strings.Contains(auth, "/"+tc.region+"/s3/aws4_request") {
+				t.Errorf("Authorization %q does not sign for region %s", auth, tc.region)
+			}
+			var hasChecksum bool
+			for k := range r.Header {
+				lk := strings.ToLower(k)
+				hasChecksum = hasChecksum || strings.HasPrefix(lk, "x-amz-checksum-") || lk == "x-amz-sdk-checksum-algorithm"
+			}
+			if hasChecksum != tc.checksummed {
+				t.Errorf("checksum headers sent: %v, want %v (%v)", hasChecksum, tc.checksummed, r.Header)
+			}
+			if got := r.Header.Get("X-Amz-Acl"); got != tc.acl {
+				t.Errorf("x-amz-acl %q, want %q", got, tc.acl)
+			}
+			if !tc.checksummed {
+				checkNoQuirkHeaders(t, r)
+			}
+		})
+	}
+}
+
+func TestBigUpload(t *testing.T) {
+	cfg := emulator.S3(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.S3, cfg)
+	emulator.CheckBigUpload(t, newClient(t, &u, nil, s3.Options{}), in, 200<<20)
+}
+
+// TestCancelledUpload cancels an upload after two parts went out: no object and no multipart
+// upload may remain.
+func TestCancelledUpload(t *testing.T) {
+	srv := emulator.NeedS3(t)
+	cfg := srv.Bucket(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.S3, cfg)
+	emulator.CheckCancelledUpload(t, newClient(t, &u, nil, s3.Options{}), in, partSize)
+	if n := srv.MultipartUploads(t, cfg.Bucket); n != 0 {
+		t.Fatalf("%d multipart uploads left after a cancelled upload", n)
+	}
+}
