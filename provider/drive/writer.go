@@ -86,7 +86,6 @@ func (w *writer) Write(p []byte) (int, error) {
 			w.grow(need)
 		}
 		w.buf = append(w.buf, p[:take]...)
-		w.md5.Write(p[:take])
 		n += take
 		p = p[take:]
 	}
@@ -111,7 +110,6 @@ func (w *writer) Upload(r io.Reader) error {
 			w.grow(len(w.buf) + 1)
 		}
 		n, err := io.ReadFull(r, w.buf[len(w.buf):cap(w.buf)])
-		w.md5.Write(w.buf[len(w.buf) : len(w.buf)+n])
 		w.buf = w.buf[:len(w.buf)+n]
 		switch {
 		case err == io.EOF || err == io.ErrUnexpectedEOF:
@@ -145,9 +143,10 @@ func (w *writer) Close() error {
 	}
 	var err error
 	if w.session == "" {
+		w.md5.Write(w.buf)
 		err = w.uploadOnce()
 	} else {
-		err = w.putChunk(w.buf, true)
+		err = w.sendChunk(true)
 	}
 	w.buf = nil
 	if err != nil {
@@ -267,11 +266,24 @@ func (w *writer) flush() error {
 			return err
 		}
 	}
-	if err := w.putChunk(w.buf, false); err != nil {
+	if err := w.sendChunk(false); err != nil {
 		return err
 	}
 	w.buf = w.buf[:0]
 	return nil
+}
+
+// sendChunk sends the buffer as a chunk while hashing it: the MD5 runs alongside the network
+// transfer instead of before it.
+func (w *writer) sendChunk(final bool) error {
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		w.md5.Write(w.buf)
+	}()
+	err := w.putChunk(w.buf, final)
+	<-hashed
+	return err
 }
 
 // start opens a resumable upload session.
