@@ -74,10 +74,21 @@ type bucket struct {
 	opts      Options
 	pacer     *pacer
 
-	mu      sync.Mutex
-	folders map[string]cachedFolder // key prefix ("a/b/") → folder
-	flight  singleflight.Group
+	folders *folderCache
 }
+
+// folderCache maps key prefixes to folder IDs. Buckets that a Driver opens for one integration
+// share one, so a process creates each folder once however many buckets it opens.
+type folderCache struct {
+	mu     sync.Mutex
+	m      map[string]cachedFolder // root + "\x00" + key prefix ("a/b/") → folder
+	flight singleflight.Group
+}
+
+func newFolderCache() *folderCache { return &folderCache{m: map[string]cachedFolder{}} }
+
+// maxCachedFolders bounds the folder cache of one bucket.
+const maxCachedFolders = 4096
 
 type cachedFolder struct {
 	id      string
@@ -115,7 +126,7 @@ func openBucket(ctx context.Context, hc *http.Client, folderID string, opts *Opt
 		folderID = "root"
 	}
 	return &bucket{svc: svc, hc: hc, uploadURL: base.ResolveReference(&url.URL{Path: "/upload/drive/v3/files"}).String(),
-		root: folderID, opts: o, pacer: newPacer(o.Retry), folders: map[string]cachedFolder{}}, nil
+		root: folderID, opts: o, pacer: newPacer(o.Retry), folders: newFolderCache()}, nil
 }
 
 // ErrorCode implements driver.Bucket.
@@ -152,17 +163,19 @@ func (b *bucket) folder(ctx context.Context, dir string, create bool) (string, e
 	if dir == "" {
 		return b.root, nil
 	}
-	b.mu.Lock()
-	c, ok := b.folders[dir]
-	b.mu.Unlock()
+	fc := b.folders
+	cacheKey := b.root + "\x00" + dir
+	fc.mu.Lock()
+	c, ok := fc.m[cacheKey]
+	fc.mu.Unlock()
 	if ok && time.Now().Before(c.expires) {
 		return c.id, nil
 	}
-	flightKey := "find:" + dir
+	flightKey := "find:" + cacheKey
 	if create {
-		flightKey = "make:" + dir
+		flightKey = "make:" + cacheKey
 	}
-	v, err, _ := b.flight.Do(flightKey, func() (any, error) {
+	v, err, _ := fc.flight.Do(flightKey, func() (any, error) {
 		parentDir, name := splitKey(dir[:len(dir)-1])
 		parent, err := b.folder(ctx, parentDir, create)
 		if err != nil {
@@ -175,9 +188,12 @@ func (b *bucket) folder(ctx context.Context, dir string, create bool) (string, e
 		if err != nil {
 			return "", err
 		}
-		b.mu.Lock()
-		b.folders[dir] = cachedFolder{id: id, expires: time.Now().Add(b.opts.FolderCacheTTL)}
-		b.mu.Unlock()
+		fc.mu.Lock()
+		if len(fc.m) >= maxCachedFolders {
+			fc.m = map[string]cachedFolder{} // bounded: start over rather than grow
+		}
+		fc.m[cacheKey] = cachedFolder{id: id, expires: time.Now().Add(b.opts.FolderCacheTTL)}
+		fc.mu.Unlock()
 		return id, nil
 	})
 	if err != nil {
@@ -188,9 +204,9 @@ func (b *bucket) folder(ctx context.Context, dir string, create bool) (string, e
 
 // forgetFolders drops cached folders (after Drive said one is gone).
 func (b *bucket) forgetFolders() {
-	b.mu.Lock()
-	b.folders = map[string]cachedFolder{}
-	b.mu.Unlock()
+	b.folders.mu.Lock()
+	b.folders.m = map[string]cachedFolder{}
+	b.folders.mu.Unlock()
 }
 
 // findChild returns the oldest live child of parent with exactly the given segment name, that

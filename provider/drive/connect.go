@@ -118,10 +118,11 @@ type Connector struct {
 // Connection is a completed authorization: who connected which workspace, and the refresh token
 // to seal and store in the workspace's drive integration.
 type Connection struct {
-	WorkspaceID  string
-	UserID       string
-	RefreshToken string
-	Scopes       []string
+	WorkspaceID string   `json:"workspaceId"`
+	UserID      string   `json:"userId"`
+	Scopes      []string `json:"scopes"`
+	// RefreshToken is the secret to seal; it is never marshalled or printed.
+	RefreshToken string `json:"-"`
 }
 
 // String leaves out the refresh token.

@@ -3,8 +3,10 @@ package drive
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"sync"
@@ -121,7 +123,8 @@ func TestOAuthEndToEnd(t *testing.T) {
 		len(conn.Scopes) != 1 || conn.Scopes[0] != drive.DriveFileScope {
 		t.Fatalf("connection %v", conn)
 	}
-	for _, s := range []string{conn.String(), fmt.Sprintf("%v %+v %#v", conn, conn, conn)} {
+	js, _ := json.Marshal(conn)
+	for _, s := range []string{conn.String(), fmt.Sprintf("%v %+v %#v", conn, conn, conn), string(js)} {
 		if strings.Contains(s, conn.RefreshToken) {
 			t.Errorf("connection prints its refresh token: %s", s)
 		}
@@ -299,4 +302,44 @@ func TestCallbackErrors(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+}
+
+// TestAccessTokenRevoked: when Drive refuses an access token before it expires (401), the
+// driver refreshes once and retries.
+func TestAccessTokenRevoked(t *testing.T) {
+	ctx := context.Background()
+	srv := drivetest.NewServer(drivetest.Options{RequireAuth: true})
+	defer srv.Close()
+	d := NewDriver(DriverOptions{OAuth: srv.OAuthConfig(""), Options: Options{Endpoint: srv.Endpoint(), Retry: fastRetry, ChunkSize: 256 << 10}})
+	in := &destination.Integration{ID: "i", WorkspaceID: "w", Provider: destination.Drive}
+	b, err := d.Open(ctx, in, destination.Config{DriveRefreshToken: srv.IssueRefreshToken(drive.DriveFileScope)}, srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.WriteAll(ctx, "a/one", []byte("1"), nil); err != nil {
+		t.Fatal(err)
+	}
+	srv.ExpireAccessTokens()
+	if got, err := b.ReadAll(ctx, "a/one"); err != nil || string(got) != "1" {
+		t.Fatalf("read after revocation of the access token: %q, %v", got, err)
+	}
+	// A resumable upload whose chunks meet a revoked access token.
+	w, err := b.NewWriter(ctx, "a/two", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(w, randomReader(4, 300<<10)); err != nil {
+		t.Fatal(err)
+	}
+	srv.ExpireAccessTokens()
+	if _, err := io.Copy(w, randomReader(5, 300<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Calls("oauth.token"); n != 3 {
+		t.Errorf("%d token requests, want 3", n)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 
@@ -34,10 +35,39 @@ type DriverOptions struct {
 // Driver interface.
 type Driver struct {
 	opts DriverOptions
+
+	mu     sync.Mutex
+	shared map[string]*integrationState // integration ID → state shared by its buckets
 }
 
+// integrationState is what the buckets of one integration share: the folder cache (one folder
+// creation per process) and the pacer (Drive's rate limits are per user).
+type integrationState struct {
+	folders *folderCache
+	pacer   *pacer
+}
+
+// maxIntegrations bounds Driver's shared state.
+const maxIntegrations = 4096
+
 // NewDriver returns a Driver.
-func NewDriver(opts DriverOptions) *Driver { return &Driver{opts: opts} }
+func NewDriver(opts DriverOptions) *Driver {
+	return &Driver{opts: opts, shared: map[string]*integrationState{}}
+}
+
+func (d *Driver) state(id string) *integrationState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st, ok := d.shared[id]
+	if !ok {
+		if len(d.shared) >= maxIntegrations {
+			d.shared = map[string]*integrationState{}
+		}
+		st = &integrationState{folders: newFolderCache(), pacer: newPacer(d.opts.Retry)}
+		d.shared[id] = st
+	}
+	return st
+}
 
 // Providers returns [destination.Drive].
 func (d *Driver) Providers() []destination.Provider { return []destination.Provider{destination.Drive} }
@@ -59,13 +89,22 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 	}
 	// The token source keeps its context for every later refresh: it must outlive ctx.
 	base := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, hc)
-	ts := &rotatingTokenSource{src: d.opts.OAuth.TokenSource(base, &oauth2.Token{RefreshToken: cfg.DriveRefreshToken}),
-		last: cfg.DriveRefreshToken}
+	ts := &rotatingTokenSource{conf: d.opts.OAuth, ctx: base, last: cfg.DriveRefreshToken}
+	ts.src = ts.fresh()
 	if d.opts.TokenRotated != nil {
 		ts.save = func(rt string) error { return d.opts.TokenRotated(base, in, rt) }
 	}
-	client := &http.Client{Transport: &oauth2.Transport{Source: ts, Base: hc.Transport}, Timeout: hc.Timeout}
-	return OpenBucket(ctx, client, cfg.DriveFolderID, &d.opts.Options)
+	client := &http.Client{Transport: &reauthTransport{base: &oauth2.Transport{Source: ts, Base: hc.Transport}, ts: ts},
+		Timeout: hc.Timeout}
+	b, err := openBucket(ctx, client, cfg.DriveFolderID, &d.opts.Options)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil && in.ID != "" {
+		st := d.state(in.WorkspaceID + "\x00" + in.ID)
+		b.folders, b.pacer = st.folders, st.pacer
+	}
+	return blob.NewBucket(b), nil
 }
 
 // ObjectURL returns the file's webViewLink. With DriverOptions.LinkSharing it first gives
@@ -103,18 +142,37 @@ func (b *bucket) share(ctx context.Context, id string) error {
 	return nil
 }
 
-// rotatingTokenSource reports a changed refresh token to save, and turns invalid_grant into a
-// *ReconnectError.
+// rotatingTokenSource reports a changed refresh token to save, turns invalid_grant into a
+// *ReconnectError, and can drop its access token when Drive refuses it.
 type rotatingTokenSource struct {
-	src  oauth2.TokenSource
+	conf *oauth2.Config
+	ctx  context.Context
 	save func(refreshToken string) error
 
 	mu   sync.Mutex
-	last string
+	src  oauth2.TokenSource
+	last string // the newest refresh token
 }
 
+// fresh returns a token source that refreshes with the newest refresh token. Call with mu held
+// or before the source is shared.
+func (s *rotatingTokenSource) fresh() oauth2.TokenSource {
+	return s.conf.TokenSource(s.ctx, &oauth2.Token{RefreshToken: s.last})
+}
+
+// invalidate forgets the access token, so the next request refreshes.
+func (s *rotatingTokenSource) invalidate() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.src = s.fresh()
+}
+
+// Token implements oauth2.TokenSource.
 func (s *rotatingTokenSource) Token() (*oauth2.Token, error) {
-	t, err := s.src.Token()
+	s.mu.Lock()
+	src := s.src
+	s.mu.Unlock()
+	t, err := src.Token()
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
@@ -133,4 +191,32 @@ func (s *rotatingTokenSource) Token() (*oauth2.Token, error) {
 		s.last = t.RefreshToken
 	}
 	return t, nil
+}
+
+// reauthTransport retries a request once with a newly refreshed access token when Drive answers
+// 401: Google can revoke an access token before it expires, and oauth2 alone would keep sending
+// it until then.
+type reauthTransport struct {
+	base http.RoundTripper
+	ts   *rotatingTokenSource
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *reauthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+		return resp, err
+	}
+	retry := req.Clone(req.Context())
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return resp, nil
+		}
+		retry.Body = body
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	_ = resp.Body.Close()
+	t.ts.invalidate()
+	return t.base.RoundTrip(retry)
 }

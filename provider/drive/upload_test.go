@@ -135,20 +135,31 @@ func TestResumableUploadWithFaults(t *testing.T) {
 	}
 }
 
-// TestConcurrentFolderCreation writes into one new folder chain from many goroutines: each
-// folder is created exactly once.
+// TestConcurrentFolderCreation writes into one new folder chain from many goroutines, through
+// four buckets a Driver opened for one integration: each folder is created exactly once.
 func TestConcurrentFolderCreation(t *testing.T) {
 	ctx := context.Background()
 	srv := drivetest.NewServer(drivetest.Options{})
 	defer srv.Close()
-	b := openTestBucket(t, srv, Options{})
+	d := NewDriver(DriverOptions{OAuth: srv.OAuthConfig(""), Options: Options{Endpoint: srv.Endpoint(), Retry: fastRetry}})
+	in := &destination.Integration{ID: "i", WorkspaceID: "w", Provider: destination.Drive}
+	cfg := destination.Config{DriveRefreshToken: srv.IssueRefreshToken(drive.DriveFileScope)}
+	var buckets []*blob.Bucket
+	for range 4 {
+		b, err := d.Open(ctx, in, cfg, srv.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		buckets = append(buckets, b)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for i := range 16 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- b.WriteAll(ctx, fmt.Sprintf("campaigns/summer/week1/render-%d.mp4", i), []byte("x"), nil)
+			errs <- buckets[i%4].WriteAll(ctx, fmt.Sprintf("campaigns/summer/week1/render-%d.mp4", i), []byte("x"), nil)
 		}()
 	}
 	wg.Wait()
@@ -179,12 +190,7 @@ func TestConcurrentFolderCreation(t *testing.T) {
 // uses the oldest.
 func TestOldestDuplicateFolder(t *testing.T) {
 	ctx := context.Background()
-	srv := drivetest.NewServer(drivetest.Options{})
-	defer srv.Close()
-	svc, err := srv.Service(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, svc := drivetest.NewTestServer(t, drivetest.Options{})
 	var ids []string
 	for range 2 {
 		f, err := svc.Files.Create(&drive.File{Name: "dup", MimeType: FolderMimeType}).Fields("id").Do()

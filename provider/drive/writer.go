@@ -83,22 +83,54 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 		take := min(chunk-len(w.buf), len(p))
 		if need := len(w.buf) + take; need > cap(w.buf) {
-			// Small blobs get a small buffer; anything larger gets the one chunk buffer the
-			// upload will use throughout.
-			size := chunk
-			if need <= smallBuffer {
-				size = min(chunk, smallBuffer)
-			}
-			nb := make([]byte, len(w.buf), size)
-			copy(nb, w.buf)
-			w.buf = nb
+			w.grow(need)
 		}
 		w.buf = append(w.buf, p[:take]...)
-		w.md5.Write(p[:take])
 		n += take
 		p = p[take:]
 	}
 	return n, nil
+}
+
+// Upload implements driver.Uploader: it reads r straight into the chunk buffer, saving the
+// portable layer's copy. The portable layer calls Close afterwards.
+func (w *writer) Upload(r io.Reader) error {
+	if w.err != nil {
+		return w.err
+	}
+	chunk := w.b.opts.ChunkSize
+	for {
+		if len(w.buf) == chunk {
+			if err := w.flush(); err != nil {
+				w.err = err
+				return err
+			}
+		}
+		if len(w.buf) == cap(w.buf) {
+			w.grow(len(w.buf) + 1)
+		}
+		n, err := io.ReadFull(r, w.buf[len(w.buf):cap(w.buf)])
+		w.buf = w.buf[:len(w.buf)+n]
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			return nil
+		case err != nil:
+			w.err = err
+			return err
+		}
+	}
+}
+
+// grow replaces the buffer by one that holds need bytes: small for small blobs, else the one
+// chunk buffer the upload will use throughout.
+func (w *writer) grow(need int) {
+	size := w.b.opts.ChunkSize
+	if need <= smallBuffer {
+		size = min(size, smallBuffer)
+	}
+	nb := make([]byte, len(w.buf), size)
+	copy(nb, w.buf)
+	w.buf = nb
 }
 
 // Close finishes the upload.
@@ -111,9 +143,10 @@ func (w *writer) Close() error {
 	}
 	var err error
 	if w.session == "" {
+		w.md5.Write(w.buf)
 		err = w.uploadOnce()
 	} else {
-		err = w.putChunk(w.buf, true)
+		err = w.sendChunk(true)
 	}
 	w.buf = nil
 	if err != nil {
@@ -233,11 +266,24 @@ func (w *writer) flush() error {
 			return err
 		}
 	}
-	if err := w.putChunk(w.buf, false); err != nil {
+	if err := w.sendChunk(false); err != nil {
 		return err
 	}
 	w.buf = w.buf[:0]
 	return nil
+}
+
+// sendChunk sends the buffer as a chunk while hashing it: the MD5 runs alongside the network
+// transfer instead of before it.
+func (w *writer) sendChunk(final bool) error {
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		w.md5.Write(w.buf)
+	}()
+	err := w.putChunk(w.buf, final)
+	<-hashed
+	return err
 }
 
 // start opens a resumable upload session.

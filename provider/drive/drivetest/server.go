@@ -26,6 +26,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	drive "google.golang.org/api/drive/v3"
@@ -410,4 +411,18 @@ func writeJSON(w http.ResponseWriter, status int, v any, fields string) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// NewTestServer starts a Server that tb closes at the end of the test, and returns it with a
+// Drive client for it (unauthenticated; with Options.RequireAuth, build your own from an
+// OAuth token).
+func NewTestServer(tb testing.TB, opts Options) (*Server, *drive.Service) {
+	tb.Helper()
+	s := NewServer(opts)
+	tb.Cleanup(s.Close)
+	svc, err := s.Service(context.Background(), nil)
+	if err != nil {
+		tb.Fatalf("drivetest: %v", err)
+	}
+	return s, svc
 }
