@@ -1,0 +1,135 @@
+package gcs_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/internal/emulator"
+	"github.com/ilovevideoeditor/outputs/provider"
+	"github.com/ilovevideoeditor/outputs/provider/gcs"
+)
+
+const chunk = 8 << 20
+
+func driver() *gcs.Driver {
+	return gcs.NewDriver(gcs.Options{AllowedTokenHosts: []string{emulator.TokenHost()}})
+}
+
+func newClient(t *testing.T, u destination.Unsealer, rec *emulator.Recorder) *provider.Client {
+	opts := provider.Options{PartSize: chunk, Concurrency: 2}
+	if rec != nil {
+		opts.WrapTransport = rec.Wrap
+	}
+	return emulator.NewClient(t, u, opts, nil, driver())
+}
+
+func TestRoundTrip(t *testing.T) {
+	cfg := emulator.GCS(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.GCS, cfg)
+	rec := &emulator.Recorder{}
+	c := newClient(t, &u, rec)
+	ctx := context.Background()
+	body := []byte("a small render\x00\x01")
+	res, err := c.Upload(ctx, in, "renders/r1.webm", bytes.NewReader(body), destination.UploadOptions{})
+	if err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	if want := cfg.Endpoint + "/" + cfg.Bucket + "/renders/r1.webm"; res.URL != want || res.Size != int64(len(body)) {
+		t.Errorf("result %+v, want URL %s", res, want)
+	}
+	b, err := c.Bucket(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.ReadAll(ctx, "renders/r1.webm")
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("read back %q, %v", got, err)
+	}
+	if a, err := b.Attributes(ctx, "renders/r1.webm"); err != nil || a.ContentType != "video/webm" || a.Size != int64(len(body)) {
+		t.Fatalf("attributes %+v, %v", a, err)
+	}
+	if err := b.Delete(ctx, "renders/r1.webm"); err != nil {
+		t.Fatal(err)
+	}
+	var tokenReqs, authorized int
+	for _, r := range rec.Requests() {
+		switch {
+		case r.Host == emulator.TokenHost():
+			tokenReqs++
+		case strings.HasPrefix(r.Header.Get("Authorization"), "Bearer test-token-"):
+			authorized++
+		default:
+			t.Errorf("%s %s sent without the service account's token", r.Method, r.URL)
+		}
+	}
+	if tokenReqs != 1 || authorized == 0 {
+		t.Errorf("%d token requests, %d authorized requests; want 1 token request (reused)", tokenReqs, authorized)
+	}
+}
+
+// TestResumable records a multi-chunk upload: one resumable session, equal 256 KiB-aligned chunks.
+func TestResumable(t *testing.T) {
+	cfg := emulator.GCS(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.GCS, cfg)
+	rec := &emulator.Recorder{}
+	c := newClient(t, &u, rec)
+	const size = 2*chunk + 99
+	if _, err := c.Upload(context.Background(), in, "b/big.mp4", emulator.NewData(size, 2), destination.UploadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var chunks []int64
+	for _, r := range rec.Requests() {
+		if r.URL.Query().Get("upload_id") != "" && r.BodyBytes > 0 {
+			chunks = append(chunks, r.BodyBytes)
+		}
+	}
+	if len(chunks) != 3 || chunks[0] != chunk || chunks[1] != chunk || chunks[2] != 99 {
+		t.Fatalf("chunks %v, want %d, %d, 99", chunks, chunk, chunk)
+	}
+}
+
+func TestBigUpload(t *testing.T) {
+	cfg := emulator.GCS(t)
+	var u emulator.Unsealer
+	emulator.CheckBigUpload(t, newClient(t, &u, nil), u.Integration(destination.GCS, cfg), 200<<20)
+}
+
+func TestCancelledUpload(t *testing.T) {
+	cfg := emulator.GCS(t)
+	var u emulator.Unsealer
+	emulator.CheckCancelledUpload(t, newClient(t, &u, nil), u.Integration(destination.GCS, cfg), chunk)
+}
+
+func TestProbe(t *testing.T) {
+	good := emulator.GCS(t)
+	wrongKey := emulator.ServiceAccountJSON(t, "unknown@outputs-test.iam.gserviceaccount.com", false)
+	cases := append(emulator.StandardProbeCases(t),
+		emulator.ProbeCase{Name: "wrong secret", Code: provider.CodeInvalidCredentials,
+			Mutate: func(c destination.Config) destination.Config { c.GCSServiceAccountJSON = wrongKey; return c }},
+		emulator.ProbeCase{Name: "missing bucket", Code: provider.CodeBucketNotFound,
+			Mutate: func(c destination.Config) destination.Config { c.Bucket = emulator.Name("missing-"); return c }},
+	)
+	emulator.CheckProbes(t, destination.GCS, good, cases, driver())
+}
+
+// TestTokenURI: a key whose token_uri is not Google's is refused before any request.
+func TestTokenURI(t *testing.T) {
+	cfg := emulator.GCS(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.GCS, cfg)
+	rec := &emulator.Recorder{}
+	c := emulator.NewClient(t, &u, provider.Options{WrapTransport: rec.Wrap}, nil, gcs.NewDriver(gcs.Options{}))
+	r := c.Test(context.Background(), in)
+	if r.OK || !strings.Contains(r.Message, "token_uri") || r.Code != provider.CodeInvalidCredentials {
+		t.Fatalf("Test = %+v, want a refusal naming token_uri", r)
+	}
+	if n := len(rec.Requests()); n != 0 {
+		t.Fatalf("%d requests sent with a foreign token_uri", n)
+	}
+	emulator.NoSecrets(t, cfg, destination.GCS, r.Message)
+}
