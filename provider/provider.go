@@ -28,7 +28,9 @@ type Driver interface {
 	// keep cfg's secrets beyond what the client needs, nor read process-wide credentials.
 	Open(ctx context.Context, in *destination.Integration, cfg destination.Config, hc *http.Client) (*blob.Bucket, error)
 	// ObjectURL returns the URL an output reports for key (publicUrl + escaped key, the canonical
-	// public URL, an R2 presigned GET when enabled, or "" when none can work).
+	// public URL, an R2 presigned GET when enabled, or "" when none can work). The Client
+	// answers integrations with a publicUrl itself (JoinURL) and asks the driver only for
+	// those without one.
 	ObjectURL(ctx context.Context, b *blob.Bucket, in *destination.Integration, key string) (string, error)
 }
 

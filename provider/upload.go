@@ -42,7 +42,7 @@ func (c *Client) Upload(ctx context.Context, in *destination.Integration, key st
 		return destination.UploadResult{Key: key}, fmt.Errorf("provider: upload to %s integration %s: %w", in.Provider, in.ID, err)
 	}
 	res := destination.UploadResult{Key: key, Size: n}
-	u, err := e.drv.ObjectURL(ctx, e.b, in, key)
+	u, err := c.objectURL(ctx, e, in, key)
 	if err != nil {
 		// The object is there; only its URL is missing. Report it, do not fail the delivery.
 		c.opts.Logger.Warn("object URL", "integration", in.ID, "error", Classify(err).Message)
@@ -50,6 +50,28 @@ func (c *Client) Upload(ctx context.Context, in *destination.Integration, key st
 		res.URL = u
 	}
 	return res, nil
+}
+
+// ObjectURL returns the URL an output reports for key: the integration's publicUrl joined with
+// the escaped key when set, else the driver's URL (the provider's canonical public URL, a
+// presigned URL, or "" when none can work).
+func (c *Client) ObjectURL(ctx context.Context, in *destination.Integration, key string) (string, error) {
+	if in != nil && in.Config.PublicURL != "" {
+		return JoinURL(in.Config.PublicURL, key), nil
+	}
+	e, err := c.acquire(ctx, in)
+	if err != nil {
+		return "", err
+	}
+	defer c.release(e)
+	return c.objectURL(ctx, e, in, key)
+}
+
+func (c *Client) objectURL(ctx context.Context, e *entry, in *destination.Integration, key string) (string, error) {
+	if in.Config.PublicURL != "" {
+		return JoinURL(in.Config.PublicURL, key), nil
+	}
+	return e.drv.ObjectURL(ctx, e.b, in, key)
 }
 
 // write copies src into one writer and closes it on every path; on failure it cancels the
@@ -149,6 +171,15 @@ func (e *ProbeCleanupError) Error() string { return "deleting probe " + e.Key + 
 
 // Unwrap returns the delete's error.
 func (e *ProbeCleanupError) Unwrap() error { return e.Err }
+
+// ProbeDeleted returns nil when the delete of a probe object succeeded (err is nil), else a
+// *ProbeCleanupError: a MultipartProber's last step.
+func ProbeDeleted(key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ProbeCleanupError{Key: key, Err: err}
+}
 
 // probeKey returns a fresh probe object key under prefix.
 func probeKey(prefix string) string {

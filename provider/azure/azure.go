@@ -124,19 +124,14 @@ func (d *Driver) ProbeMultipart(ctx context.Context, b *blob.Bucket, in *destina
 	if _, err := bb.CommitBlockList(ctx, []string{id}, nil); err != nil {
 		return err
 	}
-	if _, err := bb.Delete(ctx, nil); err != nil {
-		return &provider.ProbeCleanupError{Key: key, Err: err}
-	}
-	return nil
+	_, err := bb.Delete(ctx, nil)
+	return provider.ProbeDeleted(key, err)
 }
 
-// ObjectURL returns publicUrl + key when set, else the blob's URL on the service endpoint.
+// ObjectURL returns the blob's URL on the service endpoint.
 // Whether it is readable depends on the container's public access level.
 func (d *Driver) ObjectURL(_ context.Context, _ *blob.Bucket, in *destination.Integration, key string) (string, error) {
 	c := in.Config
-	if c.PublicURL != "" {
-		return provider.JoinURL(c.PublicURL, key), nil
-	}
 	svc, err := ServiceURL(c)
 	if err != nil {
 		return "", err

@@ -1,7 +1,6 @@
 package azure_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"net/http"
@@ -30,29 +29,8 @@ func TestRoundTrip(t *testing.T) {
 	in := u.Integration(destination.Azure, cfg)
 	rec := &emulator.Recorder{}
 	c := newClient(t, &u, rec)
-	ctx := context.Background()
-	body := []byte("a small render\x00\x01")
-	res, err := c.Upload(ctx, in, "renders/r1.mov", bytes.NewReader(body), destination.UploadOptions{})
-	if err != nil {
-		t.Fatalf("Upload: %v", err)
-	}
-	if want := cfg.Endpoint + "/" + cfg.AzureAccountName + "/" + cfg.AzureContainerName + "/renders/r1.mov"; res.URL != want || res.Size != int64(len(body)) {
-		t.Errorf("result %+v, want URL %s", res, want)
-	}
-	b, err := c.Bucket(ctx, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := b.ReadAll(ctx, "renders/r1.mov")
-	if err != nil || !bytes.Equal(got, body) {
-		t.Fatalf("read back %q, %v", got, err)
-	}
-	if a, err := b.Attributes(ctx, "renders/r1.mov"); err != nil || a.ContentType != "video/quicktime" || a.Size != int64(len(body)) {
-		t.Fatalf("attributes %+v, %v", a, err)
-	}
-	if err := b.Delete(ctx, "renders/r1.mov"); err != nil {
-		t.Fatal(err)
-	}
+	emulator.CheckRoundTrip(t, c, in, "renders/r1.mov", "video/quicktime",
+		cfg.Endpoint+"/"+cfg.AzureAccountName+"/"+cfg.AzureContainerName+"/renders/r1.mov")
 	for _, r := range rec.Requests() {
 		if !strings.HasPrefix(r.URL.Path, "/"+cfg.AzureAccountName+"/"+cfg.AzureContainerName+"/") {
 			t.Errorf("%s %s: not the path-style emulator URL", r.Method, r.URL)

@@ -141,20 +141,14 @@ func (d *Driver) ProbeMultipart(ctx context.Context, b *blob.Bucket, in *destina
 	if err := w.Close(); err != nil {
 		return err
 	}
-	if err := obj.Delete(ctx); err != nil {
-		return &provider.ProbeCleanupError{Key: key, Err: err}
-	}
-	return nil
+	return provider.ProbeDeleted(key, obj.Delete(ctx))
 }
 
-// ObjectURL returns publicUrl + key when set; else https://storage.googleapis.com/<bucket>/<key>
+// ObjectURL returns https://storage.googleapis.com/<bucket>/<key>
 // (or the same path on the endpoint override). Whether it is readable depends on the bucket's
 // access settings.
 func (d *Driver) ObjectURL(_ context.Context, _ *blob.Bucket, in *destination.Integration, key string) (string, error) {
 	c := in.Config
-	if c.PublicURL != "" {
-		return provider.JoinURL(c.PublicURL, key), nil
-	}
 	base := "https://storage.googleapis.com"
 	if c.Endpoint != "" {
 		base = strings.TrimRight(c.Endpoint, "/")

@@ -1,7 +1,6 @@
 package gcs_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -32,29 +31,7 @@ func TestRoundTrip(t *testing.T) {
 	in := u.Integration(destination.GCS, cfg)
 	rec := &emulator.Recorder{}
 	c := newClient(t, &u, rec)
-	ctx := context.Background()
-	body := []byte("a small render\x00\x01")
-	res, err := c.Upload(ctx, in, "renders/r1.webm", bytes.NewReader(body), destination.UploadOptions{})
-	if err != nil {
-		t.Fatalf("Upload: %v", err)
-	}
-	if want := cfg.Endpoint + "/" + cfg.Bucket + "/renders/r1.webm"; res.URL != want || res.Size != int64(len(body)) {
-		t.Errorf("result %+v, want URL %s", res, want)
-	}
-	b, err := c.Bucket(ctx, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := b.ReadAll(ctx, "renders/r1.webm")
-	if err != nil || !bytes.Equal(got, body) {
-		t.Fatalf("read back %q, %v", got, err)
-	}
-	if a, err := b.Attributes(ctx, "renders/r1.webm"); err != nil || a.ContentType != "video/webm" || a.Size != int64(len(body)) {
-		t.Fatalf("attributes %+v, %v", a, err)
-	}
-	if err := b.Delete(ctx, "renders/r1.webm"); err != nil {
-		t.Fatal(err)
-	}
+	emulator.CheckRoundTrip(t, c, in, "renders/r1.webm", "video/webm", cfg.Endpoint+"/"+cfg.Bucket+"/renders/r1.webm")
 	var tokenReqs, authorized int
 	for _, r := range rec.Requests() {
 		switch {

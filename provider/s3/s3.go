@@ -256,22 +256,16 @@ func (d *Driver) ProbeMultipart(ctx context.Context, b *blob.Bucket, in *destina
 		abort()
 		return err
 	}
-	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: aws.String(key)}); err != nil {
-		return &provider.ProbeCleanupError{Key: key, Err: err}
-	}
-	return nil
+	_, err = client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: aws.String(key)})
+	return provider.ProbeDeleted(key, err)
 }
 
-// ObjectURL returns publicUrl + key when the integration has a publicUrl; otherwise the
-// canonical URL of the object: virtual-host style on AWS (path style for bucket names with
+// ObjectURL returns the canonical URL of the object: virtual-host style on AWS (path style for bucket names with
 // dots, which the wildcard certificate does not cover), path style on the endpoint for B2,
 // Wasabi and custom S3 endpoints. R2 has no public URL of its own: it gets a presigned GET URL
 // when Options.PresignR2 is set, else "".
 func (d *Driver) ObjectURL(ctx context.Context, b *blob.Bucket, in *destination.Integration, key string) (string, error) {
 	c := in.Config
-	if c.PublicURL != "" {
-		return provider.JoinURL(c.PublicURL, key), nil
-	}
 	s, err := settingsFor(in.Provider, c)
 	if err != nil {
 		return "", err

@@ -1,7 +1,6 @@
 package s3_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -32,37 +31,7 @@ func TestRoundTrip(t *testing.T) {
 	var u emulator.Unsealer
 	in := u.Integration(destination.S3, cfg)
 	c := newClient(t, &u, nil, s3.Options{})
-	ctx := context.Background()
-	body := []byte("a small render\x00\x01\x02")
-	var progress int64
-	res, err := c.Upload(ctx, in, "renders/r1.mp4", bytes.NewReader(body), destination.UploadOptions{Progress: func(n int64) { progress = n }})
-	if err != nil {
-		t.Fatalf("Upload: %v", err)
-	}
-	if res.Size != int64(len(body)) || progress != res.Size || res.Key != "renders/r1.mp4" {
-		t.Errorf("result %+v, progress %d; want size %d", res, progress, len(body))
-	}
-	if want := cfg.Endpoint + "/" + cfg.Bucket + "/renders/r1.mp4"; res.URL != want {
-		t.Errorf("URL %q, want %q", res.URL, want)
-	}
-	b, err := c.Bucket(ctx, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := b.ReadAll(ctx, "renders/r1.mp4")
-	if err != nil || !bytes.Equal(got, body) {
-		t.Fatalf("read back %q, %v", got, err)
-	}
-	attrs, err := b.Attributes(ctx, "renders/r1.mp4")
-	if err != nil || attrs.ContentType != "video/mp4" || attrs.Size != int64(len(body)) {
-		t.Fatalf("attributes %+v, %v", attrs, err)
-	}
-	if err := b.Delete(ctx, "renders/r1.mp4"); err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := b.Exists(ctx, "renders/r1.mp4"); ok {
-		t.Fatal("object still exists after Delete")
-	}
+	emulator.CheckRoundTrip(t, c, in, "renders/r1.mp4", "video/mp4", cfg.Endpoint+"/"+cfg.Bucket+"/renders/r1.mp4")
 	if u.Calls() != 1 {
 		t.Errorf("Unseal ran %d times for one integration version, want 1", u.Calls())
 	}
