@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,7 +63,8 @@ func TestBlocks(t *testing.T) {
 			lists++
 		}
 	}
-	if len(blocks) != 3 || blocks[0] != blockSize || blocks[1] != blockSize || lists != 1 {
+	slices.Sort(blocks) // blocks go out concurrently
+	if len(blocks) != 3 || blocks[2] != blockSize || blocks[1] != blockSize || lists != 1 {
 		t.Fatalf("blocks %v, block lists %d; want 3 blocks of %d (last shorter) and 1 list", blocks, lists, blockSize)
 	}
 }
@@ -105,5 +107,15 @@ func TestServiceURL(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("ServiceURL(%q) = %q, %v; want %q", tc.endpoint, got, err, tc.want)
 		}
+	}
+}
+
+func TestObjectURL(t *testing.T) {
+	var u emulator.Unsealer
+	cfg := destination.Config{AzureAccountName: "acct", AzureAccountKey: base64.StdEncoding.EncodeToString([]byte("k")), AzureContainerName: "videos"}
+	c := emulator.NewClient(t, &u, provider.Options{}, nil, azure.NewDriver(azure.Options{}))
+	got, err := c.ObjectURL(context.Background(), u.Integration(destination.Azure, cfg), "a b/c.mp4")
+	if want := "https://acct.blob.core.windows.net/videos/a%20b/c.mp4"; got != want || err != nil {
+		t.Errorf("ObjectURL = %q, %v; want %q", got, err, want)
 	}
 }

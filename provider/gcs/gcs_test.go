@@ -110,3 +110,13 @@ func TestTokenURI(t *testing.T) {
 	}
 	emulator.NoSecrets(t, cfg, destination.GCS, r.Message)
 }
+
+func TestObjectURL(t *testing.T) {
+	var u emulator.Unsealer
+	cfg := destination.Config{Bucket: "videos", GCSServiceAccountJSON: emulator.ServiceAccountJSON(t, "x@p.iam.gserviceaccount.com", false)}
+	c := emulator.NewClient(t, &u, provider.Options{}, nil, driver())
+	got, err := c.ObjectURL(context.Background(), u.Integration(destination.GCS, cfg), "a b/c.mp4")
+	if want := "https://storage.googleapis.com/videos/a%20b/c.mp4"; got != want || err != nil {
+		t.Errorf("ObjectURL = %q, %v; want %q", got, err, want)
+	}
+}

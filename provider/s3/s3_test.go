@@ -56,26 +56,20 @@ func TestNonAWSQuirks(t *testing.T) {
 			if r := c.Test(context.Background(), in); !r.OK {
 				t.Fatalf("Test: %+v", r)
 			}
-			var parts []int64
+			parts := map[string]int64{} // part number → bytes (parts go out concurrently)
 			for _, r := range rec.Requests() {
 				checkNoQuirkHeaders(t, r)
 				if !strings.HasPrefix(r.URL.Path, "/"+cfg.Bucket+"/") {
 					t.Errorf("%s %s: not path-style", r.Method, r.URL)
 				}
 				if r.Method == http.MethodPut && r.URL.Query().Has("partNumber") && strings.Contains(r.URL.Path, "big.mp4") {
-					parts = append(parts, r.BodyBytes)
+					parts[r.URL.Query().Get("partNumber")] = r.BodyBytes
 				}
 			}
-			if len(parts) != 3 {
-				t.Fatalf("parts %v, want 3", parts)
+			if len(parts) != 3 || parts["1"] != partSize || parts["2"] != partSize {
+				t.Fatalf("parts %v, want 1 and 2 of %d bytes and a shorter 3 (equal-size parts)", parts, partSize)
 			}
-			var sum int64
-			for i, n := range parts {
-				sum += n
-				if i < len(parts)-1 && n != partSize {
-					t.Errorf("part %d has %d bytes, want %d (equal-size parts)", i+1, n, partSize)
-				}
-			}
+			sum := parts["1"] + parts["2"] + parts["3"]
 			if sum != size {
 				t.Errorf("parts sum to %d, want %d", sum, size)
 			}
@@ -179,5 +173,51 @@ func TestCancelledUpload(t *testing.T) {
 	emulator.CheckCancelledUpload(t, newClient(t, &u, nil, s3.Options{}), in, partSize)
 	if n := srv.MultipartUploads(t, cfg.Bucket); n != 0 {
 		t.Fatalf("%d multipart uploads left after a cancelled upload", n)
+	}
+}
+
+func TestObjectURL(t *testing.T) {
+	const secret = "url-secret-DO-NOT-LEAK"
+	base := destination.Config{Bucket: "videos", AccessKeyID: "AKID", SecretAccessKey: secret}
+	r2 := destination.Config{Endpoint: "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"}
+	cases := []struct {
+		name string
+		p    destination.Provider
+		cfg  destination.Config
+		opts s3.Options
+		want string // prefix for presigned URLs
+	}{
+		{"aws", destination.S3, destination.Config{Region: "eu-west-1"}, s3.Options{}, "https://videos.s3.eu-west-1.amazonaws.com/a%20b/c.mp4"},
+		{"aws dotted", destination.S3, destination.Config{Region: "eu-west-1", Bucket: "my.videos"}, s3.Options{}, "https://s3.eu-west-1.amazonaws.com/my.videos/a%20b/c.mp4"},
+		{"public url", destination.S3, destination.Config{Region: "eu-west-1", PublicURL: "https://cdn.example.com/v"}, s3.Options{}, "https://cdn.example.com/v/a%20b/c.mp4"},
+		{"custom endpoint", destination.S3, destination.Config{Endpoint: "https://minio.example.com"}, s3.Options{}, "https://minio.example.com/videos/a%20b/c.mp4"},
+		{"b2", destination.B2, destination.Config{Endpoint: "https://s3.us-west-004.backblazeb2.com"}, s3.Options{}, "https://s3.us-west-004.backblazeb2.com/videos/a%20b/c.mp4"},
+		{"wasabi", destination.Wasabi, destination.Config{Region: "eu-central-1"}, s3.Options{}, "https://s3.eu-central-1.wasabisys.com/videos/a%20b/c.mp4"},
+		{"r2 without signing", destination.R2, r2, s3.Options{}, ""},
+		{"r2 presigned", destination.R2, r2, s3.Options{PresignR2: true}, "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com/videos/a%20b/c.mp4?"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			if cfg.Bucket == "" {
+				cfg.Bucket = base.Bucket
+			}
+			cfg.AccessKeyID, cfg.SecretAccessKey = base.AccessKeyID, base.SecretAccessKey
+			var u emulator.Unsealer
+			in := u.Integration(tc.p, cfg)
+			c := newClient(t, &u, &emulator.Recorder{Stub: true}, tc.opts)
+			got, err := c.ObjectURL(context.Background(), in, "a b/c.mp4")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasSuffix(tc.want, "?") {
+				if !strings.HasPrefix(got, tc.want) || !strings.Contains(got, "X-Amz-Signature=") || !strings.Contains(got, "X-Amz-Expires=86400") {
+					t.Errorf("ObjectURL = %q, want a presigned GET under %s", got, tc.want)
+				}
+			} else if got != tc.want {
+				t.Errorf("ObjectURL = %q, want %q", got, tc.want)
+			}
+			emulator.NoSecrets(t, cfg, tc.p, got)
+		})
 	}
 }
