@@ -119,3 +119,16 @@ func TestObjectURL(t *testing.T) {
 		t.Errorf("ObjectURL = %q, %v; want %q", got, err, want)
 	}
 }
+
+// FuzzServiceURL: any endpoint gives an error or an absolute URL naming the account.
+func FuzzServiceURL(f *testing.F) {
+	for _, s := range []string{"", "http://127.0.0.1:10000", "https://acct.blob.core.chinacloudapi.cn", "::", "http://[::1]:1/x?y#z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, endpoint string) {
+		got, err := azure.ServiceURL(destination.Config{AzureAccountName: "acct", Endpoint: endpoint})
+		if err == nil && (!strings.Contains(got, "acct") || !strings.Contains(got, "://")) {
+			t.Fatalf("ServiceURL(%q) = %q", endpoint, got)
+		}
+	})
+}

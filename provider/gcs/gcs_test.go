@@ -2,6 +2,8 @@ package gcs_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -119,4 +121,26 @@ func TestObjectURL(t *testing.T) {
 	if want := "https://storage.googleapis.com/videos/a%20b/c.mp4"; got != want || err != nil {
 		t.Errorf("ObjectURL = %q, %v; want %q", got, err, want)
 	}
+}
+
+// FuzzOpen: any key JSON either opens or fails with an error that never quotes its private key.
+func FuzzOpen(f *testing.F) {
+	f.Add("service_account", "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n", "https://oauth2.googleapis.com/token")
+	f.Add("authorized_user", "x", "http://169.254.169.254/token")
+	f.Add("service_account", "PRIVATE KEY", "https://evil.example.com/token")
+	d := driver()
+	hc := &http.Client{}
+	f.Fuzz(func(t *testing.T, typ, key, tokenURI string) {
+		js, _ := json.Marshal(map[string]string{"type": typ, "private_key": key, "client_email": "a@b.iam.gserviceaccount.com", "token_uri": tokenURI})
+		cfg := destination.Config{Bucket: "videos", GCSServiceAccountJSON: string(js)}
+		in := &destination.Integration{ID: "i", Provider: destination.GCS, Config: cfg.WithoutSecrets()}
+		b, err := d.Open(context.Background(), in, cfg, hc)
+		if err == nil {
+			b.Close()
+			return
+		}
+		if len(key) >= 8 && strings.Contains(err.Error(), key) {
+			t.Fatalf("error quotes the private key: %v", err)
+		}
+	})
 }
