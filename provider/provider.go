@@ -73,6 +73,8 @@ type Options struct {
 
 	// PartSize is the part (S3), block (Azure) or chunk (GCS) size of an upload in bytes
 	// (default 8 MiB, at least 5 MiB). Memory per upload is about PartSize × (Concurrency+2).
+	// An S3 multipart upload has at most 10,000 parts, so S3 objects are limited to
+	// PartSize × 10,000 (78 GiB at 8 MiB).
 	PartSize int
 	// Concurrency is how many parts of one upload are in flight at once (default 4).
 	Concurrency int
