@@ -137,13 +137,33 @@ func GCS(t testing.TB) destination.Config {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("create bucket on fake-gcs-server: %s", resp.Status)
 	}
-	t.Cleanup(func() {
-		req, _ := http.NewRequest(http.MethodDelete, endpoint+"/storage/v1/b/"+name, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	})
+	t.Cleanup(func() { removeGCSBucket(endpoint, name) })
 	email := Name("sa-") + "@outputs-test.iam.gserviceaccount.com"
 	return destination.Config{Bucket: name, GCSServiceAccountJSON: ServiceAccountJSON(t, email, true),
 		GCSProjectID: "outputs-test", Endpoint: endpoint}
+}
+
+// removeGCSBucket deletes the bucket's objects (fake-gcs-server keeps them in memory) and the
+// bucket, best effort.
+func removeGCSBucket(endpoint, name string) {
+	del := func(u string) {
+		req, _ := http.NewRequest(http.MethodDelete, u, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	resp, err := http.Get(endpoint + "/storage/v1/b/" + name + "/o")
+	if err == nil {
+		var list struct {
+			Items []struct {
+				Name string `json:"name"`
+			} `json:"items"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		for _, it := range list.Items {
+			del(endpoint + "/storage/v1/b/" + name + "/o/" + url.PathEscape(it.Name))
+		}
+	}
+	del(endpoint + "/storage/v1/b/" + name)
 }
