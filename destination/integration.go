@@ -53,6 +53,7 @@ func (i *Integration) Clone() *Integration {
 	}
 	if i.LastTest != nil {
 		t := *i.LastTest
+		t.Warnings = append([]string(nil), t.Warnings...)
 		c.LastTest = &t
 	}
 	return &c

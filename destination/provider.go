@@ -77,4 +77,3 @@ func (p *Provider) UnmarshalText(b []byte) error {
 
 // MarshalText returns the provider's API name.
 func (p Provider) MarshalText() ([]byte, error) { return []byte(p), nil }
-

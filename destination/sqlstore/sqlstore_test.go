@@ -1,0 +1,123 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/destination/sqlstore"
+	"github.com/ilovevideoeditor/outputs/destination/storetest"
+	"github.com/ilovevideoeditor/outputs/internal/testenv"
+)
+
+// dialects are the databases every test runs on.
+var dialects = []struct {
+	name string
+	need func(t testing.TB) // skips (or fails under CI) when the server is missing
+	open func(t testing.TB) (*sql.DB, sqlstore.Dialect)
+}{
+	{"SQLite", func(testing.TB) {}, openSQLite},
+	// A database opened without OpenSQLite's settings (no WAL, no busy timeout): the store's own
+	// BEGIN IMMEDIATE and retries must carry it.
+	{"SQLiteBare", func(t testing.TB) { testenv.Short(t, "SQLite without WAL or busy timeout is slow under contention") }, openSQLiteBare},
+	{"PostgreSQL", needPostgres, openPostgres},
+}
+
+func needPostgres(t testing.TB) { testenv.Need(t, "OUTPUTS_TEST_POSTGRES_DSN", "PostgreSQL") }
+
+// openSQLite opens a new SQLite database file in a temporary directory.
+func openSQLite(t testing.TB) (*sql.DB, sqlstore.Dialect) {
+	db, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "outputs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, sqlstore.SQLite
+}
+
+// openSQLiteBare opens a new SQLite database file with the driver's defaults.
+func openSQLiteBare(t testing.TB) (*sql.DB, sqlstore.Dialect) {
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "bare.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, sqlstore.SQLite
+}
+
+var schemaSeq atomic.Int64
+
+// openPostgres opens the test server's database in a new schema of its own, dropped at cleanup.
+func openPostgres(t testing.TB) (*sql.DB, sqlstore.Dialect) {
+	dsn := testenv.Need(t, "OUTPUTS_TEST_POSTGRES_DSN", "PostgreSQL")
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	schema := fmt.Sprintf("t_%d_%d", os.Getpid(), schemaSeq.Add(1))
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(20)
+	t.Cleanup(func() { db.Close() })
+	return db, sqlstore.PostgreSQL
+}
+
+// newStore opens and migrates a store on a fresh database of the dialect.
+func newStore(t testing.TB, open func(testing.TB) (*sql.DB, sqlstore.Dialect)) (*sqlstore.Store, *sql.DB) {
+	db, d := open(t)
+	s := sqlstore.New(db, d, nil)
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s, db
+}
+
+func TestConformance(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			d.need(t)
+			storetest.Run(t, func(t *testing.T) destination.Store {
+				s, _ := newStore(t, d.open)
+				return s
+			})
+		})
+	}
+}
+
+func BenchmarkStore(b *testing.B) {
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) {
+			d.need(b)
+			storetest.Benchmark(b, func(b *testing.B) destination.Store {
+				s, _ := newStore(b, d.open)
+				return s
+			})
+		})
+	}
+}

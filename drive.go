@@ -1,0 +1,94 @@
+package outputs
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/provider/drive"
+)
+
+// DriveConnector runs the Google Drive OAuth flow; *drive.Connector implements it.
+type DriveConnector interface {
+	AuthURL(ctx context.Context, caller destination.Caller) (string, error)
+	Complete(ctx context.Context, state, code, errParam string) (*drive.Connection, error)
+}
+
+// driveName names a Drive integration created by the OAuth connection.
+const driveName = "Google Drive"
+
+// DriveAuthURL returns the Google authorization URL that connects the caller's workspace to
+// Google Drive (offline access, consent, PKCE, a sealed single-use state). Without
+// Options.Drive it returns destination.ErrUnsupported.
+func (s *Service) DriveAuthURL(ctx context.Context, caller destination.Caller) (string, error) {
+	if err := requireWorkspace(caller); err != nil {
+		return "", err
+	}
+	if s.opts.Drive == nil {
+		return "", fmt.Errorf("outputs: Google Drive is not configured: %w", destination.ErrUnsupported)
+	}
+	return s.opts.Drive.AuthURL(ctx, caller)
+}
+
+// CompleteDrive finishes the OAuth flow from the callback's query parameters (state, code and
+// error) and creates the workspace's drive integration, or, on reconnect, updates the one it
+// has with the new refresh token, keeping its ID, name, folder and flags. The state, not a
+// session, names the workspace. Errors are the drive package's typed errors (tampered, expired
+// or replayed state, access denied, ...); none contains a token or code.
+func (s *Service) CompleteDrive(ctx context.Context, state, code, errParam string) (*destination.Integration, error) {
+	if s.opts.Drive == nil {
+		return nil, fmt.Errorf("outputs: Google Drive is not configured: %w", destination.ErrUnsupported)
+	}
+	conn, err := s.opts.Drive.Complete(ctx, state, code, errParam)
+	if err != nil {
+		return nil, err
+	}
+	caller := destination.Caller{WorkspaceID: conn.WorkspaceID, UserID: conn.UserID}
+	list, err := s.store.List(ctx, conn.WorkspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("outputs: connect drive: %w", err)
+	}
+	for _, in := range list {
+		if in.Provider == destination.Drive {
+			v, err := s.setDriveToken(ctx, caller, in.ID, conn.RefreshToken)
+			if err == nil {
+				s.log.InfoContext(ctx, "drive reconnected", "workspace", conn.WorkspaceID, "integration", in.ID, "user", conn.UserID)
+			}
+			return v, err
+		}
+	}
+	id, err := s.newID()
+	if err != nil {
+		return nil, fmt.Errorf("outputs: new integration ID: %w", err)
+	}
+	now := s.now().UTC()
+	in := &destination.Integration{ID: id, WorkspaceID: conn.WorkspaceID, Provider: destination.Drive, Name: driveName,
+		IsActive: true, CreatedAt: now, UpdatedAt: now}
+	if err := s.sealConfig(in, destination.Config{DriveRefreshToken: conn.RefreshToken}, nil); err != nil {
+		return nil, err
+	}
+	stored, err := s.store.Create(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("outputs: connect drive: %w", err)
+	}
+	s.log.InfoContext(ctx, "drive connected", "workspace", conn.WorkspaceID, "integration", stored.ID, "user", conn.UserID)
+	return View(stored), nil
+}
+
+// SaveDriveToken seals and stores a rotated refresh token for a drive integration. Wire it as
+// drive.DriverOptions.TokenRotated so that token rotation by Google is never lost.
+func (s *Service) SaveDriveToken(ctx context.Context, in *destination.Integration, refreshToken string) error {
+	_, err := s.setDriveToken(ctx, destination.Caller{WorkspaceID: in.WorkspaceID}, in.ID, refreshToken)
+	return err
+}
+
+func (s *Service) setDriveToken(ctx context.Context, caller destination.Caller, id, refreshToken string) (*destination.Integration, error) {
+	return s.modify(ctx, caller, id, 0, func(cur *destination.Integration) error {
+		if cur.Provider != destination.Drive {
+			return fmt.Errorf("outputs: integration is not a drive integration: %w", destination.ErrProviderMismatch)
+		}
+		cfg := cur.Config
+		cfg.DriveRefreshToken = refreshToken
+		return s.sealConfig(cur, cfg, cur.Secrets)
+	})
+}

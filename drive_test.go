@@ -1,0 +1,135 @@
+package outputs_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ilovevideoeditor/outputs"
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/provider/drive"
+	"github.com/ilovevideoeditor/outputs/provider/drive/drivetest"
+)
+
+const driveRedirect = "https://app.example.com/v1/integrations/drive/callback"
+
+func newDriveHarness(t *testing.T) (*harness, *drivetest.Server) {
+	t.Helper()
+	srv := drivetest.NewServer(drivetest.Options{})
+	t.Cleanup(srv.Close)
+	h := newHarness(t, func(o *outputs.Options) {
+		stateKeys, err := newStateKeyring()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := drive.NewConnector(drive.ConnectorOptions{OAuth: srv.OAuthConfig(driveRedirect), State: stateKeys, HTTPClient: srv.Client()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Drive = c
+	})
+	return h, srv
+}
+
+func connectDrive(t *testing.T, h *harness, srv *drivetest.Server, caller destination.Caller) (*destination.Integration, error) {
+	t.Helper()
+	u, err := h.svc.DriveAuthURL(context.Background(), caller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := srv.Authorize(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := back.Query()
+	return h.svc.CompleteDrive(context.Background(), q.Get("state"), q.Get("code"), q.Get("error"))
+}
+
+func TestDriveConnectionCreatesThenUpdates(t *testing.T) {
+	h, srv := newDriveHarness(t)
+	ctx := context.Background()
+	v, err := connectDrive(t, h, srv, wsA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Provider != destination.Drive || !v.IsActive || v.Name != "Google Drive" {
+		t.Fatalf("%+v", v)
+	}
+	stored, _ := h.store.Get(ctx, "ws-a", v.ID)
+	cfg, err := h.kr.Unseal(ctx, stored)
+	if err != nil || cfg.DriveRefreshToken == "" {
+		t.Fatalf("refresh token not sealed: %v", err)
+	}
+	first := cfg.DriveRefreshToken
+	// The user picks a folder and renames it; a reconnect keeps ID, name and folder.
+	if _, err := h.svc.UpdateIntegration(ctx, wsA, v.ID, outputs.UpdateInput{Name: ptr("Team Drive"), Config: &destination.Config{DriveFolderID: "folder_1"}}); err != nil {
+		t.Fatal(err)
+	}
+	v2, err := connectDrive(t, h, srv, wsA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v2.ID != v.ID || v2.Name != "Team Drive" || v2.Config.DriveFolderID != "folder_1" {
+		t.Fatalf("reconnect changed the integration: %+v", v2)
+	}
+	stored, _ = h.store.Get(ctx, "ws-a", v.ID)
+	cfg, _ = h.kr.Unseal(ctx, stored)
+	if cfg.DriveRefreshToken == first || cfg.DriveRefreshToken == "" {
+		t.Fatal("reconnect did not store the new refresh token")
+	}
+	if list, _ := h.svc.ListIntegrations(ctx, wsA); len(list) != 1 {
+		t.Fatalf("%d integrations after reconnect", len(list))
+	}
+	// Nothing the library emits carries a token.
+	for _, tok := range srv.RefreshTokens() {
+		if bytes.Contains(h.logs.Bytes(), []byte(tok)) || strings.Contains(v2.Config.String(), tok) {
+			t.Fatal("refresh token leaked")
+		}
+	}
+	// A rotated token is saved through the hook.
+	if err := h.svc.SaveDriveToken(ctx, stored, "1//rotated-token"); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ = h.store.Get(ctx, "ws-a", v.ID)
+	if cfg, _ := h.kr.Unseal(ctx, stored); cfg.DriveRefreshToken != "1//rotated-token" {
+		t.Fatal("rotated token not stored")
+	}
+	// Drive cannot be created directly, and the refresh token cannot be set through the API.
+	if _, err := h.svc.CreateIntegration(ctx, wsA, outputs.CreateInput{Provider: destination.Drive, Name: "x"}); !errors.Is(err, destination.ErrInvalid) {
+		t.Fatal(err)
+	}
+	if _, err := outputs.DecodeUpdateInput([]byte(`{"config":{"driveRefreshToken":"x"}}`)); !errors.Is(err, destination.ErrInvalid) {
+		t.Fatal(err)
+	}
+}
+
+func TestDriveStateAttacks(t *testing.T) {
+	h, srv := newDriveHarness(t)
+	u, _ := h.svc.DriveAuthURL(context.Background(), wsA)
+	back, err := srv.Authorize(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := back.Query()
+	if _, err := h.svc.CompleteDrive(context.Background(), q.Get("state")+"x", q.Get("code"), ""); !errors.Is(err, drive.ErrStateInvalid) {
+		t.Fatalf("tampered: %v", err)
+	}
+	if _, err := h.svc.CompleteDrive(context.Background(), q.Get("state"), q.Get("code"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.CompleteDrive(context.Background(), q.Get("state"), q.Get("code"), ""); !errors.Is(err, drive.ErrStateReplayed) {
+		t.Fatalf("replayed: %v", err)
+	}
+	if _, err := h.svc.CompleteDrive(context.Background(), q.Get("state"), "", "access_denied"); err == nil {
+		t.Fatal("access_denied accepted")
+	}
+	if _, err := h.svc.DriveAuthURL(context.Background(), destination.Caller{APIKeyOnly: true}); !errors.Is(err, destination.ErrNoWorkspace) {
+		t.Fatal(err)
+	}
+	plain := newHarness(t)
+	if _, err := plain.svc.DriveAuthURL(context.Background(), wsA); !errors.Is(err, destination.ErrUnsupported) {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,66 @@
+package outputs_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/ilovevideoeditor/outputs"
+	"github.com/ilovevideoeditor/outputs/crypto"
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/destination/memstore"
+)
+
+// Create an R2 integration and show the view a client gets back: the secret is sealed at rest
+// and only its masked hint is shown.
+func ExampleService_CreateIntegration() {
+	kr, err := crypto.NewInsecureDevelopmentKeyring() // production: crypto.ReadEncryptedKeyring with a KMS KEK
+	if err != nil {
+		panic(err)
+	}
+	svc, err := outputs.New(outputs.Options{Store: memstore.New(), Keyring: kr})
+	if err != nil {
+		panic(err)
+	}
+	caller := destination.Caller{WorkspaceID: "ws_123", UserID: "user_1"}
+	v, err := svc.CreateIntegration(context.Background(), caller, outputs.CreateInput{
+		Provider: destination.R2, Name: "Marketing R2", IsDefault: true,
+		Config: destination.Config{
+			Endpoint: "https://account.r2.cloudflarestorage.com", Bucket: "ilovevideoeditor-outputs",
+			AccessKeyID: "access-key", SecretAccessKey: "a-very-secret-key-1234",
+			PublicURL: "https://cdn.example.com", PathPrefix: "renders",
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v.Config)
+	fmt.Println(v.Provider, v.IsDefault, v.Version)
+	// Output:
+	// {
+	//   "bucket": "ilovevideoeditor-outputs",
+	//   "accessKeyId": "access-key",
+	//   "secretAccessKey": "••••1234",
+	//   "endpoint": "https://account.r2.cloudflarestorage.com",
+	//   "region": "auto",
+	//   "publicUrl": "https://cdn.example.com",
+	//   "pathPrefix": "renders/"
+	// }
+	// r2 true 1
+}
+
+// Resolve the destinations of a render's videoJSON when it is submitted: a bad destination fails
+// before any rendering, with every problem positioned.
+func ExampleService_ResolveDestinations() {
+	kr, _ := crypto.NewInsecureDevelopmentKeyring()
+	svc, _ := outputs.New(outputs.Options{Store: memstore.New(), Keyring: kr})
+	caller := destination.Caller{WorkspaceID: "ws_123"}
+	_, err := svc.ResolveDestinations(context.Background(), caller,
+		[]byte(`{"name":"Promo","destinations":[{"integrationId":"018f0000-0000-7000-8000-000000000001","provider":"r2"}]}`))
+	fmt.Println(err)
+	// Output:
+	// invalid input: destinations[0].integrationId: no integration with this ID in the caller's workspace
+}

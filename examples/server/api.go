@@ -1,0 +1,250 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/ilovevideoeditor/outputs"
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/provider/drive"
+)
+
+// maxBody bounds request bodies (a service-account key is a few KiB).
+const maxBody = 64 << 10
+
+// Authenticator maps a request to its caller. A real host checks a JWT or an API key here.
+type Authenticator func(*http.Request) (destination.Caller, error)
+
+// errUnauthenticated is returned by an Authenticator that cannot identify the caller.
+var errUnauthenticated = errors.New("unauthenticated")
+
+// api serves the documented REST API over an outputs.Service.
+type api struct {
+	svc  *outputs.Service
+	auth Authenticator
+	log  *slog.Logger
+}
+
+func newHandler(svc *outputs.Service, auth Authenticator, log *slog.Logger) http.Handler {
+	a := &api{svc: svc, auth: auth, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/integrations", a.authed(a.list))
+	mux.HandleFunc("POST /v1/integrations", a.authed(a.create))
+	mux.HandleFunc("GET /v1/integrations/{id}", a.authed(a.get))
+	mux.HandleFunc("PATCH /v1/integrations/{id}", a.authed(a.update))
+	mux.HandleFunc("DELETE /v1/integrations/{id}", a.authed(a.delete))
+	mux.HandleFunc("POST /v1/integrations/{id}/test", a.authed(a.test))
+	mux.HandleFunc("GET /v1/integrations/drive/auth-url", a.authed(a.driveAuthURL))
+	mux.HandleFunc("GET /v1/integrations/drive/callback", a.driveCallback)
+	mux.HandleFunc("GET /v1/destination", a.authed(a.getDefault))
+	mux.HandleFunc("PUT /v1/destination", a.authed(a.putDefault))
+	mux.HandleFunc("DELETE /v1/destination", a.authed(a.deleteDefault))
+	mux.HandleFunc("POST /v1/destination/test", a.authed(a.testDefault))
+	mux.HandleFunc("POST /v1/renders/resolve", a.authed(a.resolve))
+	return mux
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, c destination.Caller)
+
+func (a *api) authed(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := a.auth(r)
+		if err != nil {
+			writeJSON(w, http.StatusUnauthorized, errorBody{Error: apiError{Code: "unauthenticated", Message: "missing or invalid credentials"}})
+			return
+		}
+		h(w, r, c)
+	}
+}
+
+func (a *api) list(w http.ResponseWriter, r *http.Request, c destination.Caller) {
+	v, err := a.svc.ListIntegrations(r.Context(), c)
+	a.reply(w, r, http.StatusOK, map[string]any{"integrations": v}, err)
+}
+
+func (a *api) create(w http.ResponseWriter, r *http.Request, c destination.Caller) {
+	body, err := readBody(w, r)
+	if err != nil {
+		a.reply(w, r, 0, nil, err)
+		return
+	}
+	in, err := outputs.DecodeCreateInput(body)
+	if err != nil {
+		a.reply(w, r, 0, nil, err)
+		return
+	}
+	v, err := a.svc.CreateIntegration(r.Context(), c, in)
+	a.reply(w, r, http.StatusCreated, v, err)
+}
+
+func (a *api) get(w http.ResponseWriter, r *http.Request, c destination.Caller) {
+	v, err := a.svc.GetIntegration(r.Context(), c, r.PathValue("id"))
+	a.reply(w, r, http.StatusOK, v, err)
+}
+
+func (a *api) update(w http.ResponseWriter, r *http.Request, c destination.Caller) {
+	body, err := readBody(w, r)
+	if err != nil {
+		a.reply(w, r, 0, nil, err)
+		return
+	}
+	in, err := outputs.DecodeUpdateInput(body)
+	if err != nil {
+		a.reply(w, r, 0, nil, err)
+		return
+	}
+	v, err := a.svc.UpdateIntegration(r.Context(), c, r.PathValue("id"), in)
+	a.reply(w, r, http.StatusOK, v, err)
+}
+
+func (a *api) delete(w http.ResponseWriter, r *http.Request, c destination.Caller) {
+	err := a.svc.DeleteIntegration(r.Context(), c, r.PathValue("id"))
+	a.reply(w, r, http.StatusNoContent, nil, err)
+}
+
+func (a *api) test(w http.ResponseWriter, r *http.Request, c destination.Caller) {
+	res, err := a.svc.TestIntegration(r.Context(), c, r.PathValue("id"))
+	a.reply(w, r, http.StatusOK, res, err)
+}
+
+func (a *api) getDefault(w http.ResponseWriter, r *http.Request, c destination.Caller) {
+	v, err := a.svc.GetDefault(r.Context(), c)
+	a.reply(w, r, http.StatusOK, v, err)
+}
+
+func (a *api) putDefault(w http.ResponseWriter, r *http.Request, c destination.Caller) {
+	body, err := readBody(w, r)
+	if err != nil {
+		a.reply(w, r, 0, nil, err)
+		return
+	}
+	in, err := outputs.DecodeCreateInput(body)
+	if err != nil {
+		a.reply(w, r, 0, nil, err)
+		return
+	}
+	v, err := a.svc.PutDefault(r.Context(), c, in)
+	a.reply(w, r, http.StatusOK, v, err)
+}
+
+func (a *api) deleteDefault(w http.ResponseWriter, r *http.Request, c destination.Caller) {
+	a.reply(w, r, http.StatusNoContent, nil, a.svc.DeleteDefault(r.Context(), c))
+}
+
+func (a *api) testDefault(w http.ResponseWriter, r *http.Request, c destination.Caller) {
+	res, err := a.svc.TestDefault(r.Context(), c)
+	a.reply(w, r, http.StatusOK, res, err)
+}
+
+// resolve checks a videoJSON's destinations without rendering: the targets it would deliver to.
+func (a *api) resolve(w http.ResponseWriter, r *http.Request, c destination.Caller) {
+	body, err := readBody(w, r)
+	if err != nil {
+		a.reply(w, r, 0, nil, err)
+		return
+	}
+	targets, err := a.svc.ResolveDestinations(r.Context(), c, body)
+	type target struct {
+		IntegrationID string               `json:"integrationId"`
+		Provider      destination.Provider `json:"provider"`
+		PathPrefix    string               `json:"pathPrefix"`
+	}
+	out := make([]target, len(targets))
+	for i, t := range targets {
+		out[i] = target{t.Integration.ID, t.Integration.Provider, t.Prefix}
+	}
+	a.reply(w, r, http.StatusOK, map[string]any{"destinations": out}, err)
+}
+
+func (a *api) driveAuthURL(w http.ResponseWriter, r *http.Request, c destination.Caller) {
+	u, err := a.svc.DriveAuthURL(r.Context(), c)
+	a.reply(w, r, http.StatusOK, map[string]string{"url": u}, err)
+}
+
+// driveCallback is reached by the user's browser coming back from Google: the sealed state, not
+// a session, says whose workspace it is.
+func (a *api) driveCallback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	v, err := a.svc.CompleteDrive(r.Context(), q.Get("state"), q.Get("code"), q.Get("error"))
+	a.reply(w, r, http.StatusOK, v, err)
+}
+
+// isDriveAuthError reports the Drive connection's client-facing errors (their texts are safe).
+func isDriveAuthError(err error) bool {
+	for _, e := range []error{drive.ErrStateInvalid, drive.ErrStateExpired, drive.ErrStateReplayed, drive.ErrAccessDenied,
+		drive.ErrAuthorizationFailed, drive.ErrExchangeFailed, drive.ErrNoRefreshToken, drive.ErrScopeNotGranted} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return nil, &destination.ValidationError{Errors: []destination.FieldError{{Code: destination.CodeTooLong, Message: "request body too large or unreadable"}}}
+	}
+	return b, nil
+}
+
+type apiError struct {
+	Code    string                   `json:"code"`
+	Message string                   `json:"message"`
+	Fields  []destination.FieldError `json:"fields,omitempty"`
+}
+
+type errorBody struct {
+	Error apiError `json:"error"`
+}
+
+// reply writes v with status, or maps err to its HTTP status and a client-safe body.
+func (a *api) reply(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
+	if err == nil {
+		if status == http.StatusNoContent {
+			w.WriteHeader(status)
+			return
+		}
+		writeJSON(w, status, v)
+		return
+	}
+	var ve *destination.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		code, st := "invalid", http.StatusBadRequest
+		switch {
+		case errors.Is(err, destination.ErrNoWorkspace):
+			code, st = "no_workspace", http.StatusForbidden
+		case errors.Is(err, destination.ErrNotFound):
+			code = "not_found"
+		}
+		writeJSON(w, st, errorBody{apiError{Code: code, Message: "the request has invalid fields", Fields: ve.Errors}})
+	case errors.Is(err, destination.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, errorBody{apiError{Code: "not_found", Message: "not found"}})
+	case errors.Is(err, destination.ErrConflict):
+		writeJSON(w, http.StatusConflict, errorBody{apiError{Code: "conflict", Message: destination.ErrConflict.Error()}})
+	case isDriveAuthError(err):
+		writeJSON(w, http.StatusBadRequest, errorBody{apiError{Code: "authorization_failed", Message: err.Error()}})
+	case errors.Is(err, destination.ErrUnsupported):
+		writeJSON(w, http.StatusNotImplemented, errorBody{apiError{Code: "unsupported", Message: "not available on this server"}})
+	default:
+		var pub interface{ PublicMessage() string }
+		msg := "internal error"
+		if errors.As(err, &pub) {
+			msg = pub.PublicMessage()
+		}
+		a.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", err)
+		writeJSON(w, http.StatusInternalServerError, errorBody{apiError{Code: "internal", Message: msg}})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,136 @@
+package drive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+	"gocloud.dev/blob"
+	"golang.org/x/oauth2"
+	drive "google.golang.org/api/drive/v3"
+)
+
+// DriverOptions configures a Driver.
+type DriverOptions struct {
+	// OAuth is the OAuth client the refresh tokens were issued to: ClientID, ClientSecret and
+	// Endpoint (google.Endpoint in production, drivetest.Server.OAuthEndpoint in tests).
+	// Required.
+	OAuth *oauth2.Config
+	// Options are the bucket options: Drive endpoint, chunk size, retry and pacing, trash or
+	// permanent delete.
+	Options
+	// LinkSharing makes ObjectURL first share the file with "anyone with the link" as reader.
+	LinkSharing bool
+	// TokenRotated, when set, is called when Google returns a new refresh token for in, so the
+	// caller can seal and store it. If it fails, the request that caused the refresh fails and the
+	// next one tries to save again.
+	TokenRotated func(ctx context.Context, in *destination.Integration, refreshToken string) error
+}
+
+// Driver opens Drive integrations as buckets. It has the method set of the provider package's
+// Driver interface.
+type Driver struct {
+	opts DriverOptions
+}
+
+// NewDriver returns a Driver.
+func NewDriver(opts DriverOptions) *Driver { return &Driver{opts: opts} }
+
+// Providers returns [destination.Drive].
+func (d *Driver) Providers() []destination.Provider { return []destination.Provider{destination.Drive} }
+
+// Open returns a bucket for the integration's Drive folder (cfg.DriveFolderID, or My Drive's
+// root), authenticated with the unsealed refresh token cfg.DriveRefreshToken over hc (nil: the
+// default client). The refresh token stays in the token source's memory; a rotated one is handed
+// to DriverOptions.TokenRotated. A revoked or expired grant makes calls fail with an error that
+// matches destination.ErrReconnectRequired (gcerrors.PermissionDenied).
+func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg destination.Config, hc *http.Client) (*blob.Bucket, error) {
+	if d.opts.OAuth == nil {
+		return nil, errors.New("drive: DriverOptions.OAuth is not set")
+	}
+	if cfg.DriveRefreshToken == "" {
+		return nil, fmt.Errorf("drive: no refresh token stored: %w", destination.ErrReconnectRequired)
+	}
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	// The token source keeps its context for every later refresh: it must outlive ctx.
+	base := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, hc)
+	ts := &rotatingTokenSource{src: d.opts.OAuth.TokenSource(base, &oauth2.Token{RefreshToken: cfg.DriveRefreshToken}),
+		last: cfg.DriveRefreshToken}
+	if d.opts.TokenRotated != nil {
+		ts.save = func(rt string) error { return d.opts.TokenRotated(base, in, rt) }
+	}
+	client := &http.Client{Transport: &oauth2.Transport{Source: ts, Base: hc.Transport}, Timeout: hc.Timeout}
+	return OpenBucket(ctx, client, cfg.DriveFolderID, &d.opts.Options)
+}
+
+// ObjectURL returns the file's webViewLink. With DriverOptions.LinkSharing it first gives
+// "anyone with the link" read access; when that is refused (a Workspace policy can forbid it)
+// the link is returned together with the error.
+func (d *Driver) ObjectURL(ctx context.Context, b *blob.Bucket, in *destination.Integration, key string) (string, error) {
+	attrs, err := b.Attributes(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	var f *drive.File
+	if !attrs.As(&f) {
+		return "", errors.New("drive: ObjectURL needs a bucket opened by this package")
+	}
+	if !d.opts.LinkSharing {
+		return f.WebViewLink, nil
+	}
+	var bk *bucket
+	if !b.As(&bk) {
+		return f.WebViewLink, errors.New("drive: ObjectURL needs a bucket opened by this package")
+	}
+	return f.WebViewLink, bk.share(ctx, f.Id)
+}
+
+// share gives anyone with the link read access to a file.
+func (b *bucket) share(ctx context.Context, id string) error {
+	err := b.pacer.call(ctx, func() error {
+		_, err := b.svc.Permissions.Create(id, &drive.Permission{Type: "anyone", Role: "reader"}).
+			SupportsAllDrives(true).Fields("id").Context(ctx).Do()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("drive: sharing with anyone with the link: %w", err)
+	}
+	return nil
+}
+
+// rotatingTokenSource reports a changed refresh token to save, and turns invalid_grant into a
+// *ReconnectError.
+type rotatingTokenSource struct {
+	src  oauth2.TokenSource
+	save func(refreshToken string) error
+
+	mu   sync.Mutex
+	last string
+}
+
+func (s *rotatingTokenSource) Token() (*oauth2.Token, error) {
+	t, err := s.src.Token()
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
+			return nil, &ReconnectError{Code: re.ErrorCode, err: re}
+		}
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.RefreshToken != "" && t.RefreshToken != s.last {
+		if s.save != nil {
+			if err := s.save(t.RefreshToken); err != nil {
+				return nil, fmt.Errorf("drive: saving the rotated refresh token: %w", err)
+			}
+		}
+		s.last = t.RefreshToken
+	}
+	return t, nil
+}

@@ -1,0 +1,40 @@
+package outputs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+)
+
+func isNotFound(err error) bool { return errors.Is(err, destination.ErrNotFound) }
+
+// TestIntegration writes and deletes a small probe object with the integration's stored
+// credentials, records the outcome on the integration (LastTest) and returns it. A failed probe
+// is a result with OK false and a classified, sanitized message, not an error; errors are for
+// a missing integration or a Service without Uploader.
+func (s *Service) TestIntegration(ctx context.Context, caller destination.Caller, id string) (*destination.TestResult, error) {
+	in, err := s.get(ctx, caller, id)
+	if err != nil {
+		return nil, err
+	}
+	if s.uploader == nil {
+		return nil, fmt.Errorf("outputs: test integration: no Uploader configured: %w", destination.ErrUnsupported)
+	}
+	res := s.uploader.Test(ctx, in)
+	if res.TestedAt.IsZero() {
+		res.TestedAt = s.now().UTC()
+	}
+	s.log.InfoContext(ctx, "integration tested", "workspace", in.WorkspaceID, "integration", in.ID,
+		"provider", in.Provider, "ok", res.OK, "code", res.Code)
+	_, err = s.modify(ctx, caller, id, 0, func(cur *destination.Integration) error {
+		r := res
+		cur.LastTest = &r
+		return nil
+	})
+	if err != nil && !isNotFound(err) {
+		s.log.WarnContext(ctx, "could not record the test result", "integration", in.ID, "error", err)
+	}
+	return &res, nil
+}
