@@ -343,18 +343,25 @@ func (c *Client) Close() error {
 	return errors.Join(errs...)
 }
 
-// countingWriter counts the bytes accepted by w and reports the running total.
-type countingWriter struct {
-	w        io.Writer
+// countingReader counts the bytes read from r and reports the running total; a read error
+// other than io.EOF cancels the upload first.
+type countingReader struct {
+	r        io.Reader
 	n        int64
 	progress func(int64)
+	cancel   func()
+	err      error
 }
 
-func (cw *countingWriter) Write(p []byte) (int, error) {
-	n, err := cw.w.Write(p)
-	cw.n += int64(n)
-	if n > 0 && cw.progress != nil {
-		cw.progress(cw.n)
+func (cr *countingReader) Read(p []byte) (int, error) {
+	n, err := cr.r.Read(p)
+	cr.n += int64(n)
+	if n > 0 && cr.progress != nil {
+		cr.progress(cr.n)
+	}
+	if err != nil && err != io.EOF {
+		cr.err = err
+		cr.cancel()
 	}
 	return n, err
 }

@@ -74,8 +74,10 @@ func (c *Client) objectURL(ctx context.Context, e *entry, in *destination.Integr
 	return e.drv.ObjectURL(ctx, e.b, in, key)
 }
 
-// write copies src into one writer and closes it on every path; on failure it cancels the
-// writer's context first, which makes every driver discard the object.
+// write streams src into key with Bucket.Upload, which hands src straight to drivers that read
+// it themselves (s3blob, azureblob: no pipe, no extra copy) and closes the writer on every
+// path. A failing src cancels the upload's context before the error reaches the driver, so
+// every driver discards the object instead of committing what it got.
 func (c *Client) write(ctx context.Context, e *entry, in *destination.Integration, key string, src io.Reader, contentType string, progress func(int64)) (int64, error) {
 	if contentType == "" {
 		contentType = ContentType(key)
@@ -86,22 +88,13 @@ func (c *Client) write(ctx context.Context, e *entry, in *destination.Integratio
 	if wc, ok := e.drv.(WriterConfigurer); ok {
 		wc.ConfigureWriter(e.b, in, wo)
 	}
-	w, err := e.b.NewWriter(wctx, key, wo)
-	if err != nil {
-		return 0, err
+	cr := &countingReader{r: src, progress: progress, cancel: cancel}
+	err := e.b.Upload(wctx, key, cr, wo)
+	if err != nil && cr.err != nil {
+		// Report the source's failure, not the cancellation it caused.
+		err = fmt.Errorf("reading the source: %w", cr.err)
 	}
-	cw := &countingWriter{w: w, progress: progress}
-	// io.CopyBuffer with a small buffer; a src implementing io.WriterTo writes directly.
-	_, err = io.CopyBuffer(cw, src, make([]byte, 64<<10))
-	if err != nil {
-		cancel()
-		_ = w.Close()
-		return cw.n, err
-	}
-	if err := w.Close(); err != nil {
-		return cw.n, err
-	}
-	return cw.n, nil
+	return cr.n, err
 }
 
 // Test probes the integration: it writes a small, uniquely named object under the
