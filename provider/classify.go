@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 	"syscall"
@@ -70,6 +71,17 @@ func Classify(err error) Classification {
 	if err == nil {
 		return mk(CodeOK, false, "")
 	}
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		code := CodeUnknown
+		for _, f := range []destination.SecretField{destination.SecretAccessKey, destination.SecretGCSServiceAcct,
+			destination.SecretAzureAccountKey, destination.SecretDriveRefresh} {
+			if ce.Field == string(f) {
+				code = CodeInvalidCredentials
+			}
+		}
+		return Classification{Code: code, Message: "the integration's configuration cannot be used: " + ce.Error()}
+	}
 	code, transient, detail := classify(err)
 	return mk(code, transient, detail)
 }
@@ -84,6 +96,8 @@ func mk(code string, transient bool, detail string) Classification {
 
 // safeToken keeps a provider's error code only when it looks like one (letters, digits, ".",
 // "_", "-"), so nothing else of a response ever reaches a message.
+var blockedText = regexp.MustCompile(`refusing to connect to ([0-9a-fA-F.:]+): private, loopback or reserved`)
+
 var safeToken = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]{0,63}$`)
 
 func providerCode(c string) string {
@@ -104,6 +118,13 @@ func classify(err error) (code string, transient bool, detail string) {
 		return CodeEndpointUnreachable, false, "the endpoint resolves to " + blocked.Addr.String() + ", a private, loopback or reserved address, which is not allowed"
 	case errors.Is(err, ErrBlockedAddress):
 		return CodeEndpointUnreachable, false, "the endpoint resolves to a private, loopback or reserved address, which is not allowed"
+	}
+	// Some libraries (the OAuth token fetch among them) flatten the errors they wrap with %v, so
+	// the guard's refusal is recognized by its text too.
+	if m := blockedText.FindStringSubmatch(err.Error()); m != nil {
+		if a, perr := netip.ParseAddr(m[1]); perr == nil {
+			return classify(&BlockedAddressError{Addr: a})
+		}
 	}
 	if c, t, d, ok := classifyAPI(err); ok {
 		return c, t, d
@@ -290,8 +311,36 @@ func classifyNet(err error) (code string, transient bool, detail string, ok bool
 		return CodeUnknown, true, "the connection was reset", true
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return CodeTimeout, true, "", true
-	case strings.Contains(err.Error(), "tls: "), strings.Contains(err.Error(), "x509: "):
+	}
+	// Text fallbacks for errors flattened with %v by a library.
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "tls: "), strings.Contains(msg, "x509: "):
 		return CodeTLSError, false, "", true
+	case strings.Contains(msg, "connection refused"):
+		return CodeEndpointUnreachable, true, "connection refused", true
+	case strings.Contains(msg, "no such host"):
+		return CodeEndpointUnreachable, false, "the host name does not resolve", true
+	case strings.Contains(msg, "i/o timeout"), strings.Contains(msg, "deadline exceeded"):
+		return CodeTimeout, true, "", true
 	}
 	return "", false, "", false
 }
+
+// ErrConfig is matched (errors.Is) by every *ConfigError.
+var ErrConfig = errors.New("provider: unusable configuration")
+
+// ConfigError reports an integration config a driver cannot use. Its Field and Message are
+// safe to show: drivers never put a secret's value in them.
+type ConfigError struct {
+	Field   string // the config field, as in the API ("bucket", "gcsServiceAccountJson")
+	Message string
+}
+
+// Error returns "config.<field>: <message>".
+func (e *ConfigError) Error() string { return "config." + e.Field + ": " + e.Message }
+
+// Is matches ErrConfig.
+func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
+
+// BadConfig returns a *ConfigError for field.
+func BadConfig(field, message string) error { return &ConfigError{Field: field, Message: message} }

@@ -28,7 +28,9 @@ type Driver interface {
 	// keep cfg's secrets beyond what the client needs, nor read process-wide credentials.
 	Open(ctx context.Context, in *destination.Integration, cfg destination.Config, hc *http.Client) (*blob.Bucket, error)
 	// ObjectURL returns the URL an output reports for key (publicUrl + escaped key, the canonical
-	// public URL, an R2 presigned GET when enabled, or "" when none can work).
+	// public URL, an R2 presigned GET when enabled, or "" when none can work). The Client
+	// answers integrations with a publicUrl itself (JoinURL) and asks the driver only for
+	// those without one.
 	ObjectURL(ctx context.Context, b *blob.Bucket, in *destination.Integration, key string) (string, error)
 }
 
@@ -71,6 +73,8 @@ type Options struct {
 
 	// PartSize is the part (S3), block (Azure) or chunk (GCS) size of an upload in bytes
 	// (default 8 MiB, at least 5 MiB). Memory per upload is about PartSize × (Concurrency+2).
+	// An S3 multipart upload has at most 10,000 parts, so S3 objects are limited to
+	// PartSize × 10,000 (78 GiB at 8 MiB).
 	PartSize int
 	// Concurrency is how many parts of one upload are in flight at once (default 4).
 	Concurrency int
@@ -339,18 +343,25 @@ func (c *Client) Close() error {
 	return errors.Join(errs...)
 }
 
-// countingWriter counts the bytes accepted by w and reports the running total.
-type countingWriter struct {
-	w        io.Writer
+// countingReader counts the bytes read from r and reports the running total; a read error
+// other than io.EOF cancels the upload first.
+type countingReader struct {
+	r        io.Reader
 	n        int64
 	progress func(int64)
+	cancel   func()
+	err      error
 }
 
-func (cw *countingWriter) Write(p []byte) (int, error) {
-	n, err := cw.w.Write(p)
-	cw.n += int64(n)
-	if n > 0 && cw.progress != nil {
-		cw.progress(cw.n)
+func (cr *countingReader) Read(p []byte) (int, error) {
+	n, err := cr.r.Read(p)
+	cr.n += int64(n)
+	if n > 0 && cr.progress != nil {
+		cr.progress(cr.n)
+	}
+	if err != nil && err != io.EOF {
+		cr.err = err
+		cr.cancel()
 	}
 	return n, err
 }

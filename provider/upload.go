@@ -42,7 +42,7 @@ func (c *Client) Upload(ctx context.Context, in *destination.Integration, key st
 		return destination.UploadResult{Key: key}, fmt.Errorf("provider: upload to %s integration %s: %w", in.Provider, in.ID, err)
 	}
 	res := destination.UploadResult{Key: key, Size: n}
-	u, err := e.drv.ObjectURL(ctx, e.b, in, key)
+	u, err := c.objectURL(ctx, e, in, key)
 	if err != nil {
 		// The object is there; only its URL is missing. Report it, do not fail the delivery.
 		c.opts.Logger.Warn("object URL", "integration", in.ID, "error", Classify(err).Message)
@@ -52,8 +52,32 @@ func (c *Client) Upload(ctx context.Context, in *destination.Integration, key st
 	return res, nil
 }
 
-// write copies src into one writer and closes it on every path; on failure it cancels the
-// writer's context first, which makes every driver discard the object.
+// ObjectURL returns the URL an output reports for key: the integration's publicUrl joined with
+// the escaped key when set, else the driver's URL (the provider's canonical public URL, a
+// presigned URL, or "" when none can work).
+func (c *Client) ObjectURL(ctx context.Context, in *destination.Integration, key string) (string, error) {
+	if in != nil && in.Config.PublicURL != "" {
+		return JoinURL(in.Config.PublicURL, key), nil
+	}
+	e, err := c.acquire(ctx, in)
+	if err != nil {
+		return "", err
+	}
+	defer c.release(e)
+	return c.objectURL(ctx, e, in, key)
+}
+
+func (c *Client) objectURL(ctx context.Context, e *entry, in *destination.Integration, key string) (string, error) {
+	if in.Config.PublicURL != "" {
+		return JoinURL(in.Config.PublicURL, key), nil
+	}
+	return e.drv.ObjectURL(ctx, e.b, in, key)
+}
+
+// write streams src into key with Bucket.Upload, which hands src straight to drivers that read
+// it themselves (s3blob, azureblob: no pipe, no extra copy) and closes the writer on every
+// path. A failing src cancels the upload's context before the error reaches the driver, so
+// every driver discards the object instead of committing what it got.
 func (c *Client) write(ctx context.Context, e *entry, in *destination.Integration, key string, src io.Reader, contentType string, progress func(int64)) (int64, error) {
 	if contentType == "" {
 		contentType = ContentType(key)
@@ -64,22 +88,13 @@ func (c *Client) write(ctx context.Context, e *entry, in *destination.Integratio
 	if wc, ok := e.drv.(WriterConfigurer); ok {
 		wc.ConfigureWriter(e.b, in, wo)
 	}
-	w, err := e.b.NewWriter(wctx, key, wo)
-	if err != nil {
-		return 0, err
+	cr := &countingReader{r: src, progress: progress, cancel: cancel}
+	err := e.b.Upload(wctx, key, cr, wo)
+	if err != nil && cr.err != nil {
+		// Report the source's failure, not the cancellation it caused.
+		err = fmt.Errorf("reading the source: %w", cr.err)
 	}
-	cw := &countingWriter{w: w, progress: progress}
-	// io.CopyBuffer with a small buffer; a src implementing io.WriterTo writes directly.
-	_, err = io.CopyBuffer(cw, src, make([]byte, 64<<10))
-	if err != nil {
-		cancel()
-		_ = w.Close()
-		return cw.n, err
-	}
-	if err := w.Close(); err != nil {
-		return cw.n, err
-	}
-	return cw.n, nil
+	return cr.n, err
 }
 
 // Test probes the integration: it writes a small, uniquely named object under the
@@ -149,6 +164,15 @@ func (e *ProbeCleanupError) Error() string { return "deleting probe " + e.Key + 
 
 // Unwrap returns the delete's error.
 func (e *ProbeCleanupError) Unwrap() error { return e.Err }
+
+// ProbeDeleted returns nil when the delete of a probe object succeeded (err is nil), else a
+// *ProbeCleanupError: a MultipartProber's last step.
+func ProbeDeleted(key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ProbeCleanupError{Key: key, Err: err}
+}
 
 // probeKey returns a fresh probe object key under prefix.
 func probeKey(prefix string) string {

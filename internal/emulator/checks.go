@@ -95,3 +95,37 @@ func (c *cancelAfter) Read(p []byte) (int, error) {
 	c.n -= int64(n)
 	return n, err
 }
+
+// CheckRoundTrip uploads a small object to key, checks the reported size, URL and progress,
+// reads it back byte for byte, checks its content type and size, deletes it and checks it is
+// gone.
+func CheckRoundTrip(t *testing.T, c Uploader, in *destination.Integration, key, wantType, wantURL string) {
+	t.Helper()
+	ctx := context.Background()
+	body := []byte("a small render\x00\x01\x02")
+	var progress int64
+	res, err := c.Upload(ctx, in, key, bytes.NewReader(body), destination.UploadOptions{Progress: func(n int64) { progress = n }})
+	if err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	if res.Size != int64(len(body)) || progress != res.Size || res.Key != key || res.URL != wantURL {
+		t.Errorf("Upload = %+v, progress %d; want size %d, URL %s", res, progress, len(body), wantURL)
+	}
+	b, err := c.Bucket(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.ReadAll(ctx, key)
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("read back %q, %v", got, err)
+	}
+	if a, err := b.Attributes(ctx, key); err != nil || a.ContentType != wantType || a.Size != int64(len(body)) {
+		t.Fatalf("attributes %+v, %v; want type %s", a, err, wantType)
+	}
+	if err := b.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.Exists(ctx, key); ok || err != nil {
+		t.Fatalf("object exists after Delete (%v, %v)", ok, err)
+	}
+}

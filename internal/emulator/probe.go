@@ -3,6 +3,7 @@ package emulator
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -82,7 +83,19 @@ func CheckProbes(t *testing.T, p destination.Provider, good destination.Config, 
 			if accepted != nil && accepted() != 0 {
 				t.Errorf("the SSRF guard let %d connections through to 127.0.0.1", accepted())
 			}
-			NoSecrets(t, cfg, p, r.Message, strings.Join(r.Warnings, "\n"), logs.String())
+			outputs := []string{r.Message, strings.Join(r.Warnings, "\n"), logs.String()}
+			if !r.OK {
+				// The same failure through Upload: its error and classification are secret-free too.
+				_, err := c.Upload(context.Background(), in, "probe/upload.mp4", strings.NewReader("x"), destination.UploadOptions{})
+				if err == nil {
+					t.Fatal("Upload succeeded where Test failed")
+				}
+				if cl := provider.Classify(err); cl.Code != tc.Code {
+					t.Errorf("Upload error classified %s, Test %s", cl.Code, tc.Code)
+				}
+				outputs = append(outputs, err.Error(), fmt.Sprintf("%+v %#v", err, err), provider.Classify(err).Message)
+			}
+			NoSecrets(t, cfg, p, outputs...)
 			t.Logf("%s: %s", r.Code, r.Message)
 		})
 	}

@@ -13,7 +13,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -45,9 +44,6 @@ var (
 	_ provider.MultipartProber = (*Driver)(nil)
 )
 
-// ErrConfig is matched by the errors of a config the driver cannot use.
-var ErrConfig = errors.New("azure: unusable configuration")
-
 // NewDriver returns a driver for azure.
 func NewDriver(opts Options) *Driver {
 	if opts.MaxRetries == 0 {
@@ -63,14 +59,14 @@ func (d *Driver) Providers() []destination.Provider { return []destination.Provi
 // Config.Endpoint override (see the package documentation).
 func ServiceURL(c destination.Config) (string, error) {
 	if c.AzureAccountName == "" {
-		return "", fmt.Errorf("%w: azureAccountName is required", ErrConfig)
+		return "", provider.BadConfig("azureAccountName", "is required")
 	}
 	if c.Endpoint == "" {
 		return "https://" + c.AzureAccountName + ".blob.core.windows.net", nil
 	}
 	u, err := url.Parse(c.Endpoint)
 	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("%w: endpoint is not a URL", ErrConfig)
+		return "", provider.BadConfig("endpoint", "is not a URL")
 	}
 	base := u.Scheme + "://" + u.Host
 	if strings.HasPrefix(strings.ToLower(u.Hostname()), c.AzureAccountName+".") {
@@ -90,15 +86,15 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 		return nil, err
 	}
 	if cfg.AzureContainerName == "" || cfg.AzureAccountKey == "" {
-		return nil, fmt.Errorf("%w: azureContainerName and azureAccountKey are required", ErrConfig)
+		return nil, provider.BadConfig("azureAccountKey", "azureContainerName and azureAccountKey are required")
 	}
 	if _, err := base64.StdEncoding.DecodeString(cfg.AzureAccountKey); err != nil {
 		// Never wrap the decoder's error: it quotes the offending input.
-		return nil, fmt.Errorf("%w: azureAccountKey is not base64", ErrConfig)
+		return nil, provider.BadConfig("azureAccountKey", "is not base64")
 	}
 	cred, err := azblob.NewSharedKeyCredential(cfg.AzureAccountName, cfg.AzureAccountKey)
 	if err != nil {
-		return nil, fmt.Errorf("%w: azureAccountKey is not usable", ErrConfig)
+		return nil, provider.BadConfig("azureAccountKey", "is not usable")
 	}
 	retries := d.opts.MaxRetries
 	if retries < 0 {
@@ -107,7 +103,7 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 	cc, err := container.NewClientWithSharedKeyCredential(svc+"/"+url.PathEscape(cfg.AzureContainerName), cred,
 		&container.ClientOptions{ClientOptions: policy.ClientOptions{Transport: hc, Retry: policy.RetryOptions{MaxRetries: retries}}})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, provider.BadConfig("azureContainerName", "does not form a valid container URL")
 	}
 	return azureblob.OpenBucket(ctx, cc, nil)
 }
@@ -128,19 +124,14 @@ func (d *Driver) ProbeMultipart(ctx context.Context, b *blob.Bucket, in *destina
 	if _, err := bb.CommitBlockList(ctx, []string{id}, nil); err != nil {
 		return err
 	}
-	if _, err := bb.Delete(ctx, nil); err != nil {
-		return &provider.ProbeCleanupError{Key: key, Err: err}
-	}
-	return nil
+	_, err := bb.Delete(ctx, nil)
+	return provider.ProbeDeleted(key, err)
 }
 
-// ObjectURL returns publicUrl + key when set, else the blob's URL on the service endpoint.
+// ObjectURL returns the blob's URL on the service endpoint.
 // Whether it is readable depends on the container's public access level.
 func (d *Driver) ObjectURL(_ context.Context, _ *blob.Bucket, in *destination.Integration, key string) (string, error) {
 	c := in.Config
-	if c.PublicURL != "" {
-		return provider.JoinURL(c.PublicURL, key), nil
-	}
 	svc, err := ServiceURL(c)
 	if err != nil {
 		return "", err

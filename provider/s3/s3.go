@@ -98,9 +98,6 @@ type settings struct {
 	aws       bool // real AWS: default checksums
 }
 
-// ErrConfig is matched by the errors of a config the driver cannot use.
-var ErrConfig = errors.New("s3: unusable configuration")
-
 func settingsFor(p destination.Provider, c destination.Config) (settings, error) {
 	s := settings{region: c.Region, endpoint: strings.TrimRight(c.Endpoint, "/")}
 	switch p {
@@ -124,13 +121,13 @@ func settingsFor(p destination.Provider, c destination.Config) (settings, error)
 			s.endpoint = "https://s3." + s.region + ".wasabisys.com"
 		}
 	default:
-		return s, fmt.Errorf("%w: provider %q is not S3-compatible", ErrConfig, p)
+		return s, provider.BadConfig("provider", fmt.Sprintf("%q is not S3-compatible", p))
 	}
 	if s.region == "" {
-		return s, fmt.Errorf("%w: config.region is required", ErrConfig)
+		return s, provider.BadConfig("region", "is required")
 	}
 	if !s.aws && s.endpoint == "" {
-		return s, fmt.Errorf("%w: config.endpoint is required for %s", ErrConfig, p)
+		return s, provider.BadConfig("endpoint", "is required for "+string(p))
 	}
 	return s, nil
 }
@@ -165,7 +162,7 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 		return nil, err
 	}
 	if cfg.AccessKeyID == "" || cfg.SecretAccessKey == "" || cfg.Bucket == "" {
-		return nil, fmt.Errorf("%w: bucket, accessKeyId and secretAccessKey are required", ErrConfig)
+		return nil, provider.BadConfig("secretAccessKey", "bucket, accessKeyId and secretAccessKey are required")
 	}
 	req, resp := s.checksums()
 	o := s3.Options{
@@ -259,22 +256,16 @@ func (d *Driver) ProbeMultipart(ctx context.Context, b *blob.Bucket, in *destina
 		abort()
 		return err
 	}
-	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: aws.String(key)}); err != nil {
-		return &provider.ProbeCleanupError{Key: key, Err: err}
-	}
-	return nil
+	_, err = client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: aws.String(key)})
+	return provider.ProbeDeleted(key, err)
 }
 
-// ObjectURL returns publicUrl + key when the integration has a publicUrl; otherwise the
-// canonical URL of the object: virtual-host style on AWS (path style for bucket names with
+// ObjectURL returns the canonical URL of the object: virtual-host style on AWS (path style for bucket names with
 // dots, which the wildcard certificate does not cover), path style on the endpoint for B2,
 // Wasabi and custom S3 endpoints. R2 has no public URL of its own: it gets a presigned GET URL
 // when Options.PresignR2 is set, else "".
 func (d *Driver) ObjectURL(ctx context.Context, b *blob.Bucket, in *destination.Integration, key string) (string, error) {
 	c := in.Config
-	if c.PublicURL != "" {
-		return provider.JoinURL(c.PublicURL, key), nil
-	}
 	s, err := settingsFor(in.Provider, c)
 	if err != nil {
 		return "", err

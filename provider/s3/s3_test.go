@@ -1,7 +1,6 @@
 package s3_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -32,37 +31,7 @@ func TestRoundTrip(t *testing.T) {
 	var u emulator.Unsealer
 	in := u.Integration(destination.S3, cfg)
 	c := newClient(t, &u, nil, s3.Options{})
-	ctx := context.Background()
-	body := []byte("a small render\x00\x01\x02")
-	var progress int64
-	res, err := c.Upload(ctx, in, "renders/r1.mp4", bytes.NewReader(body), destination.UploadOptions{Progress: func(n int64) { progress = n }})
-	if err != nil {
-		t.Fatalf("Upload: %v", err)
-	}
-	if res.Size != int64(len(body)) || progress != res.Size || res.Key != "renders/r1.mp4" {
-		t.Errorf("result %+v, progress %d; want size %d", res, progress, len(body))
-	}
-	if want := cfg.Endpoint + "/" + cfg.Bucket + "/renders/r1.mp4"; res.URL != want {
-		t.Errorf("URL %q, want %q", res.URL, want)
-	}
-	b, err := c.Bucket(ctx, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := b.ReadAll(ctx, "renders/r1.mp4")
-	if err != nil || !bytes.Equal(got, body) {
-		t.Fatalf("read back %q, %v", got, err)
-	}
-	attrs, err := b.Attributes(ctx, "renders/r1.mp4")
-	if err != nil || attrs.ContentType != "video/mp4" || attrs.Size != int64(len(body)) {
-		t.Fatalf("attributes %+v, %v", attrs, err)
-	}
-	if err := b.Delete(ctx, "renders/r1.mp4"); err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := b.Exists(ctx, "renders/r1.mp4"); ok {
-		t.Fatal("object still exists after Delete")
-	}
+	emulator.CheckRoundTrip(t, c, in, "renders/r1.mp4", "video/mp4", cfg.Endpoint+"/"+cfg.Bucket+"/renders/r1.mp4")
 	if u.Calls() != 1 {
 		t.Errorf("Unseal ran %d times for one integration version, want 1", u.Calls())
 	}
@@ -87,26 +56,20 @@ func TestNonAWSQuirks(t *testing.T) {
 			if r := c.Test(context.Background(), in); !r.OK {
 				t.Fatalf("Test: %+v", r)
 			}
-			var parts []int64
+			parts := map[string]int64{} // part number → bytes (parts go out concurrently)
 			for _, r := range rec.Requests() {
 				checkNoQuirkHeaders(t, r)
 				if !strings.HasPrefix(r.URL.Path, "/"+cfg.Bucket+"/") {
 					t.Errorf("%s %s: not path-style", r.Method, r.URL)
 				}
 				if r.Method == http.MethodPut && r.URL.Query().Has("partNumber") && strings.Contains(r.URL.Path, "big.mp4") {
-					parts = append(parts, r.BodyBytes)
+					parts[r.URL.Query().Get("partNumber")] = r.BodyBytes
 				}
 			}
-			if len(parts) != 3 {
-				t.Fatalf("parts %v, want 3", parts)
+			if len(parts) != 3 || parts["1"] != partSize || parts["2"] != partSize {
+				t.Fatalf("parts %v, want 1 and 2 of %d bytes and a shorter 3 (equal-size parts)", parts, partSize)
 			}
-			var sum int64
-			for i, n := range parts {
-				sum += n
-				if i < len(parts)-1 && n != partSize {
-					t.Errorf("part %d has %d bytes, want %d (equal-size parts)", i+1, n, partSize)
-				}
-			}
+			sum := parts["1"] + parts["2"] + parts["3"]
 			if sum != size {
 				t.Errorf("parts sum to %d, want %d", sum, size)
 			}
@@ -210,5 +173,51 @@ func TestCancelledUpload(t *testing.T) {
 	emulator.CheckCancelledUpload(t, newClient(t, &u, nil, s3.Options{}), in, partSize)
 	if n := srv.MultipartUploads(t, cfg.Bucket); n != 0 {
 		t.Fatalf("%d multipart uploads left after a cancelled upload", n)
+	}
+}
+
+func TestObjectURL(t *testing.T) {
+	const secret = "url-secret-DO-NOT-LEAK"
+	base := destination.Config{Bucket: "videos", AccessKeyID: "AKID", SecretAccessKey: secret}
+	r2 := destination.Config{Endpoint: "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"}
+	cases := []struct {
+		name string
+		p    destination.Provider
+		cfg  destination.Config
+		opts s3.Options
+		want string // prefix for presigned URLs
+	}{
+		{"aws", destination.S3, destination.Config{Region: "eu-west-1"}, s3.Options{}, "https://videos.s3.eu-west-1.amazonaws.com/a%20b/c.mp4"},
+		{"aws dotted", destination.S3, destination.Config{Region: "eu-west-1", Bucket: "my.videos"}, s3.Options{}, "https://s3.eu-west-1.amazonaws.com/my.videos/a%20b/c.mp4"},
+		{"public url", destination.S3, destination.Config{Region: "eu-west-1", PublicURL: "https://cdn.example.com/v"}, s3.Options{}, "https://cdn.example.com/v/a%20b/c.mp4"},
+		{"custom endpoint", destination.S3, destination.Config{Endpoint: "https://minio.example.com"}, s3.Options{}, "https://minio.example.com/videos/a%20b/c.mp4"},
+		{"b2", destination.B2, destination.Config{Endpoint: "https://s3.us-west-004.backblazeb2.com"}, s3.Options{}, "https://s3.us-west-004.backblazeb2.com/videos/a%20b/c.mp4"},
+		{"wasabi", destination.Wasabi, destination.Config{Region: "eu-central-1"}, s3.Options{}, "https://s3.eu-central-1.wasabisys.com/videos/a%20b/c.mp4"},
+		{"r2 without signing", destination.R2, r2, s3.Options{}, ""},
+		{"r2 presigned", destination.R2, r2, s3.Options{PresignR2: true}, "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com/videos/a%20b/c.mp4?"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			if cfg.Bucket == "" {
+				cfg.Bucket = base.Bucket
+			}
+			cfg.AccessKeyID, cfg.SecretAccessKey = base.AccessKeyID, base.SecretAccessKey
+			var u emulator.Unsealer
+			in := u.Integration(tc.p, cfg)
+			c := newClient(t, &u, &emulator.Recorder{Stub: true}, tc.opts)
+			got, err := c.ObjectURL(context.Background(), in, "a b/c.mp4")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasSuffix(tc.want, "?") {
+				if !strings.HasPrefix(got, tc.want) || !strings.Contains(got, "X-Amz-Signature=") || !strings.Contains(got, "X-Amz-Expires=86400") {
+					t.Errorf("ObjectURL = %q, want a presigned GET under %s", got, tc.want)
+				}
+			} else if got != tc.want {
+				t.Errorf("ObjectURL = %q, want %q", got, tc.want)
+			}
+			emulator.NoSecrets(t, cfg, tc.p, got)
+		})
 	}
 }

@@ -1,0 +1,35 @@
+package azure_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/internal/emulator"
+	"github.com/ilovevideoeditor/outputs/provider"
+	"github.com/ilovevideoeditor/outputs/provider/azure"
+)
+
+// benchUpload compares provider.Client.Upload with the raw azblob UploadStream (same block
+// size and concurrency) on Azurite.
+func benchUpload(b *testing.B, size int64, withRaw bool) {
+	srv := emulator.NeedAzure(b)
+	cfg := srv.Container(b)
+	var u emulator.Unsealer
+	in := u.Integration(destination.Azure, cfg)
+	c := emulator.NewClient(b, &u, provider.Options{}, nil, azure.NewDriver(azure.Options{}))
+	var raw func(ctx context.Context, key string, src *emulator.Data) error
+	if withRaw {
+		cc := srv.ContainerClient(b, cfg.AzureContainerName)
+		raw = func(ctx context.Context, key string, src *emulator.Data) error {
+			_, err := cc.NewBlockBlobClient(key).UploadStream(ctx, src, &blockblob.UploadStreamOptions{BlockSize: 8 << 20, Concurrency: 4})
+			return err
+		}
+	}
+	emulator.BenchUpload(b, size, c, in, raw)
+}
+
+func BenchmarkUpload256MiB(b *testing.B) { benchUpload(b, 256<<20, true) }
+func BenchmarkUpload1GiB(b *testing.B)   { benchUpload(b, 1<<30, false) }

@@ -1,0 +1,48 @@
+package provider_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/provider"
+	"github.com/ilovevideoeditor/outputs/provider/azure"
+	"github.com/ilovevideoeditor/outputs/provider/gcs"
+	"github.com/ilovevideoeditor/outputs/provider/s3"
+)
+
+// The Client is built once per process, with the keyring that unseals credentials and one
+// driver per provider family; every integration then gets its own bucket on first use.
+func ExampleNew() {
+	var keyring destination.Unsealer // crypto.Keyring in production
+	c, err := provider.New(keyring, provider.Options{},
+		s3.NewDriver(s3.Options{PresignR2: true}),
+		gcs.NewDriver(gcs.Options{}),
+		azure.NewDriver(azure.Options{}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	var in *destination.Integration // from the Store
+	f, err := os.Open("render.mp4")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	res, err := c.Upload(context.Background(), in, in.Config.PathPrefix+"render.mp4", f, destination.UploadOptions{})
+	if err != nil {
+		cl := provider.Classify(err)
+		log.Fatalf("%s: %s (retry may help: %v)", cl.Code, cl.Message, cl.Transient)
+	}
+	fmt.Println(res.URL, res.Size)
+}
+
+func ExampleClassify() {
+	err := fmt.Errorf("upload: %w", destination.ErrReconnectRequired)
+	c := provider.Classify(err)
+	fmt.Println(c.Code, c.Transient)
+	// Output: reconnect_required false
+}

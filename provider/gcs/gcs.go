@@ -1,0 +1,157 @@
+// Package gcs is the provider.Driver for Google Cloud Storage, over gocloud.dev/blob/gcsblob with
+// the integration's own service-account JSON key (type "service_account" only; never
+// application default credentials or the environment).
+//
+// The key's token_uri is where the client posts a signed JWT to get access tokens: it must be
+// Google's own (https://oauth2.googleapis.com/token and its historic aliases) unless
+// Options.AllowedTokenHosts admits another host, so a crafted key cannot make the library post
+// to an arbitrary URL. Token requests go through the shared, SSRF-guarded HTTP client too.
+//
+// Config.Endpoint optionally overrides the JSON API endpoint (an emulator such as
+// fake-gcs-server, or a private endpoint): requests go to <endpoint>/storage/v1/.
+package gcs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+
+	"cloud.google.com/go/storage"
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/gcsblob"
+	"gocloud.dev/gcp"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+	"google.golang.org/api/option"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/provider"
+)
+
+// Options configures the driver. The zero value is usable.
+type Options struct {
+	// AllowedTokenHosts are extra token_uri hosts ("host" or "host:port") a key may name, for
+	// tests and private deployments. For these hosts http is accepted too; Google's own
+	// hosts always require https.
+	AllowedTokenHosts []string
+}
+
+// Driver opens GCS buckets. Create it with NewDriver.
+type Driver struct {
+	opts Options
+}
+
+var (
+	_ provider.Driver           = (*Driver)(nil)
+	_ provider.WriterConfigurer = (*Driver)(nil)
+	_ provider.MultipartProber  = (*Driver)(nil)
+)
+
+// googleTokenHosts are the token endpoints Google's keys name.
+var googleTokenHosts = []string{"oauth2.googleapis.com", "accounts.google.com", "www.googleapis.com"}
+
+// NewDriver returns a driver for gcs.
+func NewDriver(opts Options) *Driver { return &Driver{opts: opts} }
+
+// Providers returns gcs.
+func (d *Driver) Providers() []destination.Provider { return []destination.Provider{destination.GCS} }
+
+// checkTokenURI reports whether a key's token_uri may be used.
+func (d *Driver) checkTokenURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return provider.BadConfig("gcsServiceAccountJson", "the key's token_uri is not a URL")
+	}
+	host := strings.ToLower(u.Host)
+	switch {
+	case u.Scheme == "https" && slices.Contains(googleTokenHosts, host):
+		return nil
+	case (u.Scheme == "https" || u.Scheme == "http") && slices.Contains(d.opts.AllowedTokenHosts, host):
+		return nil
+	}
+	return provider.BadConfig("gcsServiceAccountJson", "the key's token_uri must be https://oauth2.googleapis.com/token")
+}
+
+// Open builds an authorized client from the integration's service-account key over hc and
+// opens the bucket. It makes no request (the first token is fetched on first use).
+func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg destination.Config, hc *http.Client) (*blob.Bucket, error) {
+	if hc == nil {
+		return nil, errors.New("gcs: Open needs an HTTP client")
+	}
+	if os.Getenv("STORAGE_EMULATOR_HOST") != "" {
+		// gcsblob would then send every tenant's requests, unauthenticated, to the emulator.
+		return nil, errors.New("gcs: STORAGE_EMULATOR_HOST is set in the process; unset it (use Config.Endpoint for an emulator)")
+	}
+	if cfg.Bucket == "" {
+		return nil, provider.BadConfig("bucket", "is required")
+	}
+	if _, err := destination.ParseServiceAccount([]byte(cfg.GCSServiceAccountJSON)); err != nil {
+		return nil, provider.BadConfig("gcsServiceAccountJson", err.Error())
+	}
+	jc, err := google.JWTConfigFromJSON([]byte(cfg.GCSServiceAccountJSON), storage.ScopeReadWrite)
+	if err != nil {
+		// Not wrapped: parser errors may quote the key.
+		return nil, provider.BadConfig("gcsServiceAccountJson", "is not a usable service-account key")
+	}
+	if err := d.checkTokenURI(jc.TokenURL); err != nil {
+		return nil, err
+	}
+	// The token source outlives ctx (it refreshes tokens later) and must use the guarded client.
+	tctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, hc)
+	client := &gcp.HTTPClient{Client: http.Client{
+		Transport:     &oauth2.Transport{Source: jc.TokenSource(tctx), Base: hc.Transport},
+		CheckRedirect: hc.CheckRedirect,
+	}}
+	opts := &gcsblob.Options{GoogleAccessID: jc.Email, PrivateKey: jc.PrivateKey}
+	if cfg.Endpoint != "" {
+		opts.ClientOptions = []option.ClientOption{option.WithEndpoint(strings.TrimRight(cfg.Endpoint, "/") + "/storage/v1/")}
+	}
+	return gcsblob.OpenBucket(ctx, client, cfg.Bucket, opts)
+}
+
+// chunkAlign is the granularity of resumable upload chunks.
+const chunkAlign = 256 << 10
+
+// ConfigureWriter rounds the chunk size up to a multiple of 256 KiB, as resumable uploads need.
+func (d *Driver) ConfigureWriter(_ *blob.Bucket, _ *destination.Integration, wo *blob.WriterOptions) {
+	if wo.BufferSize > 0 {
+		wo.BufferSize = (wo.BufferSize + chunkAlign - 1) / chunkAlign * chunkAlign
+	}
+}
+
+// ProbeMultipart writes key through a resumable upload of two small chunks, then deletes it.
+func (d *Driver) ProbeMultipart(ctx context.Context, b *blob.Bucket, in *destination.Integration, key string) error {
+	var sc *storage.Client
+	if !b.As(&sc) {
+		return nil
+	}
+	obj := sc.Bucket(in.Config.Bucket).Object(key)
+	w := obj.NewWriter(ctx)
+	w.ChunkSize = chunkAlign
+	w.ContentType = "application/octet-stream"
+	if _, err := w.Write(bytes.Repeat([]byte{'.'}, chunkAlign+1)); err != nil {
+		_ = w.Close()
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return provider.ProbeDeleted(key, obj.Delete(ctx))
+}
+
+// ObjectURL returns https://storage.googleapis.com/<bucket>/<key>
+// (or the same path on the endpoint override). Whether it is readable depends on the bucket's
+// access settings.
+func (d *Driver) ObjectURL(_ context.Context, _ *blob.Bucket, in *destination.Integration, key string) (string, error) {
+	c := in.Config
+	base := "https://storage.googleapis.com"
+	if c.Endpoint != "" {
+		base = strings.TrimRight(c.Endpoint, "/")
+	}
+	return provider.JoinURL(base+"/"+url.PathEscape(c.Bucket), key), nil
+}

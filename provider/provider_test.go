@@ -1,0 +1,196 @@
+package provider_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/memblob"
+	"gocloud.dev/gcerrors"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/internal/emulator"
+	"github.com/ilovevideoeditor/outputs/provider"
+)
+
+// memDriver is a Driver over in-memory buckets, for the Client's own logic (cache, upload
+// plumbing); the real drivers are tested against real servers in their packages.
+type memDriver struct {
+	opened atomic.Int64
+	mu     sync.Mutex
+	last   *blob.Bucket
+	urlErr error
+}
+
+func (d *memDriver) Providers() []destination.Provider { return []destination.Provider{destination.S3} }
+
+func (d *memDriver) Open(_ context.Context, _ *destination.Integration, cfg destination.Config, hc *http.Client) (*blob.Bucket, error) {
+	if hc == nil || cfg.SecretAccessKey == "" {
+		return nil, errors.New("memDriver: no HTTP client or no unsealed secret")
+	}
+	d.opened.Add(1)
+	b := memblob.OpenBucket(nil)
+	d.mu.Lock()
+	d.last = b
+	d.mu.Unlock()
+	return b, nil
+}
+
+func (d *memDriver) ObjectURL(_ context.Context, _ *blob.Bucket, in *destination.Integration, key string) (string, error) {
+	if d.urlErr != nil {
+		return "", d.urlErr
+	}
+	return provider.JoinURL("https://cdn.example.com", key), nil
+}
+
+func memClient(t *testing.T, opts provider.Options) (*provider.Client, *memDriver, *emulator.Unsealer) {
+	d := &memDriver{}
+	u := &emulator.Unsealer{}
+	c, err := provider.New(u, opts, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, d, u
+}
+
+var memCfg = destination.Config{Bucket: "b", AccessKeyID: "AK", SecretAccessKey: "mem-secret-value", Region: "us-east-1"}
+
+func TestCacheUnsealsOncePerVersion(t *testing.T) {
+	c, d, u := memClient(t, provider.Options{})
+	ctx := context.Background()
+	in := u.Integration(destination.S3, memCfg)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Upload(ctx, in, "a/b.mp4", strings.NewReader("x"), destination.UploadOptions{}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if u.Calls() != 1 || d.opened.Load() != 1 {
+		t.Fatalf("8 concurrent uploads unsealed %d times and opened %d buckets; want 1 and 1", u.Calls(), d.opened.Load())
+	}
+	old, _ := c.Bucket(ctx, in)
+	v2 := in.Clone()
+	v2.Version = 2
+	if _, err := c.Bucket(ctx, v2); err != nil {
+		t.Fatal(err)
+	}
+	if u.Calls() != 2 {
+		t.Fatalf("a new version did not unseal again (%d calls)", u.Calls())
+	}
+	if _, err := old.Attributes(ctx, "a/b.mp4"); gcerrors.Code(err) != gcerrors.FailedPrecondition {
+		t.Fatalf("the old version's bucket is still open (err %v)", err)
+	}
+}
+
+func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	c, d, u := memClient(t, provider.Options{CacheSize: 2})
+	ctx := context.Background()
+	a, b, x := u.Integration(destination.S3, memCfg), u.Integration(destination.S3, memCfg), u.Integration(destination.S3, memCfg)
+	ba, _ := c.Bucket(ctx, a)
+	c.Bucket(ctx, b)
+	c.Bucket(ctx, a) // a is now the most recent
+	c.Bucket(ctx, x) // evicts b
+	if _, err := ba.Attributes(ctx, "k"); gcerrors.Code(err) != gcerrors.NotFound {
+		t.Fatalf("a was evicted although recently used (err %v)", err)
+	}
+	c.Bucket(ctx, b)
+	if d.opened.Load() != 4 {
+		t.Fatalf("opened %d buckets, want 4 (b reopened after eviction)", d.opened.Load())
+	}
+}
+
+func TestCloseAndErrors(t *testing.T) {
+	c, _, u := memClient(t, provider.Options{})
+	ctx := context.Background()
+	in := u.Integration(destination.S3, memCfg)
+	if _, err := c.Upload(ctx, in, "dir/", strings.NewReader("x"), destination.UploadOptions{}); err == nil {
+		t.Error("a key ending in / was accepted")
+	}
+	drive := u.Integration(destination.Drive, destination.Config{})
+	if _, err := c.Upload(ctx, drive, "k", strings.NewReader("x"), destination.UploadOptions{}); !errors.Is(err, provider.ErrNoDriver) {
+		t.Errorf("no driver: %v", err)
+	}
+	unknown := *in
+	unknown.ID = "not-registered"
+	if r := c.Test(ctx, &unknown); r.OK || r.Code != provider.CodeInvalidCredentials {
+		t.Errorf("unsealing failure: %+v", r)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Bucket(ctx, in); !errors.Is(err, provider.ErrClosed) {
+		t.Errorf("after Close: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := provider.New(u, provider.Options{}, &memDriver{}, &memDriver{}); err == nil {
+		t.Error("two drivers for one provider accepted")
+	}
+	if _, err := provider.New(u, provider.Options{PartSize: 1 << 20}); err == nil {
+		t.Error("a 1 MiB part size accepted")
+	}
+}
+
+func TestUploadReportsAndAborts(t *testing.T) {
+	c, d, u := memClient(t, provider.Options{})
+	ctx := context.Background()
+	in := u.Integration(destination.S3, memCfg)
+	var calls, last int64
+	res, err := c.Upload(ctx, in, "r/video.mp4", emulator.NewData(300<<10, 1), destination.UploadOptions{Progress: func(n int64) { calls++; last = n }})
+	if err != nil || res.Size != 300<<10 || last != res.Size || calls == 0 || res.URL != "https://cdn.example.com/r/video.mp4" {
+		t.Fatalf("Upload = %+v, %v; progress %d calls, last %d", res, err, calls, last)
+	}
+	b, _ := c.Bucket(ctx, in)
+	if a, err := b.Attributes(ctx, "r/video.mp4"); err != nil || a.ContentType != "video/mp4" {
+		t.Fatalf("attributes %+v, %v", a, err)
+	}
+	// A failing source leaves nothing behind.
+	_, err = c.Upload(ctx, in, "r/failed.mp4", &failing{n: 100 << 10}, destination.UploadOptions{})
+	if !errors.Is(err, errSource) {
+		t.Fatalf("Upload with a failing source: %v", err)
+	}
+	if ok, _ := b.Exists(ctx, "r/failed.mp4"); ok {
+		t.Fatal("a failed upload left an object")
+	}
+	// A URL failure does not fail the upload.
+	d.urlErr = errors.New("no URL")
+	if res, err := c.Upload(ctx, in, "r/nourl.mp4", strings.NewReader("x"), destination.UploadOptions{}); err != nil || res.URL != "" {
+		t.Fatalf("Upload with URL failure = %+v, %v", res, err)
+	}
+}
+
+var errSource = errors.New("source failed")
+
+type failing struct{ n int }
+
+func (f *failing) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errSource
+	}
+	if len(p) > f.n {
+		p = p[:f.n]
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+func TestContentType(t *testing.T) {
+	for k, want := range map[string]string{"a/b.mp4": "video/mp4", "X.MOV": "video/quicktime", "a.webm": "video/webm",
+		"noext": "application/octet-stream", "a.png": "image/png"} {
+		if got := provider.ContentType(k); got != want {
+			t.Errorf("ContentType(%q) = %q, want %q", k, got, want)
+		}
+	}
+}
