@@ -19,6 +19,7 @@ import (
 	"github.com/ilovevideoeditor/outputs/provider/azure"
 	"github.com/ilovevideoeditor/outputs/provider/drive"
 	"github.com/ilovevideoeditor/outputs/provider/drive/drivetest"
+	"github.com/ilovevideoeditor/outputs/provider/gcs"
 	"github.com/ilovevideoeditor/outputs/provider/s3"
 )
 
@@ -45,13 +46,14 @@ func faultProxy(t *testing.T, target string, n int64) (endpoint string, failed *
 }
 
 // TestDeliverToEveryProvider delivers one render to the CDN and to S3 (versitygw), Azure
-// (Azurite) and Google Drive (the Drive fake) at once, plus an S3 destination with a wrong
+// (Azurite), GCS (fake-gcs-server) and Google Drive (the Drive fake) at once, plus an S3 destination with a wrong
 // secret (permanent failure) and one behind a proxy that answers 503 to its first requests
 // (transient failure): the healthy ones complete byte-identical, the transient one completes after
 // retries, the permanent one fails fast with a classified message.
 func TestDeliverToEveryProvider(t *testing.T) {
 	s3cfg := emulator.S3(t)
 	azcfg := emulator.Azure(t)
+	gcscfg := emulator.GCS(t)
 	ctx := context.Background()
 
 	dsrv := drivetest.NewServer(drivetest.Options{})
@@ -65,6 +67,7 @@ func TestDeliverToEveryProvider(t *testing.T) {
 		var err error
 		client, err = provider.New(o.Keyring, provider.Options{AllowedNetworks: emulator.Loopback},
 			s3.NewDriver(s3.Options{RetryMaxAttempts: 1}), azure.NewDriver(azure.Options{}),
+			gcs.NewDriver(gcs.Options{AllowedTokenHosts: []string{emulator.TokenHost()}}),
 			drive.NewDriver(drive.DriverOptions{OAuth: dsrv.OAuthConfig(driveRedirect), Options: drive.Options{Endpoint: dsrv.Endpoint()},
 				TokenRotated: func(ctx context.Context, in *destination.Integration, rt string) error {
 					return h.svc.SaveDriveToken(ctx, in, rt)
@@ -92,6 +95,7 @@ func TestDeliverToEveryProvider(t *testing.T) {
 	}
 	good := create(destination.S3, s3cfg)
 	az := create(destination.Azure, azcfg)
+	gc := create(destination.GCS, gcscfg)
 	bad := s3cfg
 	bad.SecretAccessKey = "wrong-secret-key-value"
 	permanent := create(destination.S3, bad)
@@ -110,7 +114,7 @@ func TestDeliverToEveryProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	var targets []destination.Target
-	for _, in := range []*destination.Integration{good, az, permanent, transient, dr} {
+	for _, in := range []*destination.Integration{good, az, permanent, transient, dr, gc} {
 		targets = append(targets, destination.Target{Integration: in, Prefix: "renders/e2e/"})
 	}
 	d, err := h.svc.Deliver(ctx, outputs.Render{ID: "r-e2e", FileName: "render.mp4", Source: outputs.Source{ReaderAt: bytes.NewReader(data), Size: int64(len(data))}}, targets)
