@@ -1,0 +1,146 @@
+package outputs_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+
+	"github.com/ilovevideoeditor/outputs"
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/internal/emulator"
+	"github.com/ilovevideoeditor/outputs/provider"
+	"github.com/ilovevideoeditor/outputs/provider/s3"
+)
+
+// BenchmarkFanOut delivers one file to a CDN bucket and three S3 destinations, all on the same
+// versitygw, through Service.Deliver ("library"), and the same four uploads made concurrently
+// with the raw transfer manager ("raw-sdk", same part size and concurrency) in the same run, and
+// the four one after another ("raw-sequential"). It reports the peak Go heap and RSS growth.
+//
+//	OUTPUTS_BENCH_FANOUT_MIB=512 go test -run '^$' -bench FanOut -benchtime 1x .
+func BenchmarkFanOut(b *testing.B) {
+	mib := int64(64)
+	if v := os.Getenv("OUTPUTS_BENCH_FANOUT_MIB"); v != "" {
+		if _, err := fmt.Sscan(v, &mib); err != nil {
+			b.Fatal(err)
+		}
+	}
+	size := mib << 20
+	srv := emulator.NeedS3(b)
+	path := filepath.Join(b.TempDir(), "render.mp4")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(f, emulator.NewData(size, 7)); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	const partSize, concurrency = 8 << 20, 2
+
+	var cfgs []destination.Config
+	for i := 0; i < 4; i++ {
+		cfgs = append(cfgs, srv.Bucket(b))
+	}
+	var client *provider.Client
+	h := newHarness(b, func(o *outputs.Options) {
+		o.AllowInsecureEndpoints = true
+		var err error
+		client, err = provider.New(o.Keyring, provider.Options{AllowedNetworks: emulator.Loopback, PartSize: partSize, Concurrency: concurrency},
+			s3.NewDriver(s3.Options{}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		o.Uploader = client
+	})
+	b.Cleanup(func() { client.Close() })
+	ctx := context.Background()
+	var targets []destination.Target
+	for i, cfg := range cfgs {
+		v, err := h.svc.CreateIntegration(ctx, wsA, outputs.CreateInput{Provider: destination.S3, Name: fmt.Sprint("s3-", i), Config: cfg})
+		if err != nil {
+			b.Fatal(err)
+		}
+		in, _ := h.store.Get(ctx, "ws-a", v.ID)
+		targets = append(targets, destination.Target{Integration: in})
+	}
+	cdn, err := client.Bucket(ctx, targets[0].Integration) // the "CDN": an s3blob bucket like the others
+	if err != nil {
+		b.Fatal(err)
+	}
+	h2, _ := outputs.New(outputs.Options{Store: h.store, Keyring: h.kr, Uploader: client,
+		Delivery: outputs.DeliveryOptions{CDN: cdn, CDNBaseURL: "https://cdn.test"}})
+
+	tm := transfermanager.New(srv.Client(nil), func(o *transfermanager.Options) {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.PartSizeBytes, o.MultipartUploadThreshold, o.Concurrency = partSize, partSize, concurrency
+	})
+	rawOne := func(file *os.File, bucket, key string) {
+		if _, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+			Body: io.NewSectionReader(file, 0, size), ContentType: aws.String("video/mp4")}); err != nil {
+			b.Error(err)
+		}
+	}
+	report := func(b *testing.B, fn func()) {
+		var heap, rss uint64
+
+		for b.Loop() {
+			h, r := emulator.PeakMemory(fn)
+			heap, rss = max(heap, h), max(rss, r)
+		}
+		b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MiB")
+		b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
+		b.SetBytes(4 * size)
+	}
+	b.Run("library", func(b *testing.B) {
+		report(b, func() {
+			src, closer, err := outputs.FileSource(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer closer.Close()
+			d, err := h2.Deliver(ctx, outputs.Render{ID: "bench", FileName: "render.mp4", Source: src}, targets[1:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, o := range d.Outputs {
+				if o.Status != destination.StatusCompleted {
+					b.Fatalf("%+v", o)
+				}
+			}
+		})
+	})
+	b.Run("raw-sdk", func(b *testing.B) {
+		report(b, func() {
+			file, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer file.Close()
+			var wg sync.WaitGroup
+			for _, cfg := range cfgs {
+				wg.Go(func() { rawOne(file, cfg.Bucket, "raw/render.mp4") })
+			}
+			wg.Wait()
+		})
+	})
+	b.Run("raw-sequential", func(b *testing.B) {
+		report(b, func() {
+			file, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer file.Close()
+			for _, cfg := range cfgs {
+				rawOne(file, cfg.Bucket, "seq/render.mp4")
+			}
+		})
+	})
+}
