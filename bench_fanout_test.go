@@ -76,7 +76,7 @@ func BenchmarkFanOut(b *testing.B) {
 		b.Fatal(err)
 	}
 	h2, _ := outputs.New(outputs.Options{Store: h.store, Keyring: h.kr, Uploader: client,
-		Delivery: outputs.DeliveryOptions{CDN: cdn, CDNBaseURL: "https://cdn.test"}})
+		Delivery: outputs.DeliveryOptions{CDN: cdn, CDNBaseURL: "https://cdn.test", CDNPartSize: partSize, CDNConcurrency: concurrency}})
 
 	tm := transfermanager.New(srv.Client(nil), func(o *transfermanager.Options) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired

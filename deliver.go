@@ -32,6 +32,10 @@ type DeliveryOptions struct {
 	CDNKeyPrefix string
 	// CDNBaseURL, when set, makes the top-level url CDNBaseURL + "/" + key instead of a signed URL.
 	CDNBaseURL string
+	// CDNPartSize and CDNConcurrency tune the CDN upload like provider.Options does the
+	// destinations' (buffer per part, parts in flight); zero leaves the CDN driver's defaults.
+	// Memory for the CDN copy is about CDNPartSize × (CDNConcurrency+1).
+	CDNPartSize, CDNConcurrency int
 	// SignedURLTTL is the lifetime of the signed CDN download URL. Default 24h.
 	SignedURLTTL time.Duration
 	// MaxConcurrentUploads bounds the uploads in flight across all deliveries of the Service, and
@@ -210,7 +214,8 @@ func (s *Service) deliverCDN(ctx context.Context, r Render, key, contentType str
 		}
 		defer release()
 		src := io.NewSectionReader(r.Source.ReaderAt, 0, r.Source.Size)
-		return d.CDN.Upload(ctx, key, src, &blob.WriterOptions{ContentType: contentType})
+		return d.CDN.Upload(ctx, key, src, &blob.WriterOptions{ContentType: contentType,
+			BufferSize: d.CDNPartSize, MaxConcurrency: d.CDNConcurrency})
 	}, func(error) bool { return false })
 	if err != nil {
 		s.emit(Event{RenderID: r.ID, Status: destination.StatusFailed, Error: "CDN copy failed"})
