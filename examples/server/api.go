@@ -32,15 +32,24 @@ func newHandler(svc *outputs.Service, auth Authenticator, log *slog.Logger) http
 	a := &api{svc: svc, auth: auth, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/integrations", a.authed(a.list))
-	mux.HandleFunc("POST /v1/integrations", a.authed(a.create))
+	mux.HandleFunc("POST /v1/integrations", a.authed(withBody(a, outputs.DecodeCreateInput, http.StatusCreated,
+		func(r *http.Request, c destination.Caller, in outputs.CreateInput) (any, error) {
+			return a.svc.CreateIntegration(r.Context(), c, in)
+		})))
 	mux.HandleFunc("GET /v1/integrations/{id}", a.authed(a.get))
-	mux.HandleFunc("PATCH /v1/integrations/{id}", a.authed(a.update))
+	mux.HandleFunc("PATCH /v1/integrations/{id}", a.authed(withBody(a, outputs.DecodeUpdateInput, http.StatusOK,
+		func(r *http.Request, c destination.Caller, in outputs.UpdateInput) (any, error) {
+			return a.svc.UpdateIntegration(r.Context(), c, r.PathValue("id"), in)
+		})))
 	mux.HandleFunc("DELETE /v1/integrations/{id}", a.authed(a.delete))
 	mux.HandleFunc("POST /v1/integrations/{id}/test", a.authed(a.test))
 	mux.HandleFunc("GET /v1/integrations/drive/auth-url", a.authed(a.driveAuthURL))
 	mux.HandleFunc("GET /v1/integrations/drive/callback", a.driveCallback)
 	mux.HandleFunc("GET /v1/destination", a.authed(a.getDefault))
-	mux.HandleFunc("PUT /v1/destination", a.authed(a.putDefault))
+	mux.HandleFunc("PUT /v1/destination", a.authed(withBody(a, outputs.DecodeCreateInput, http.StatusOK,
+		func(r *http.Request, c destination.Caller, in outputs.CreateInput) (any, error) {
+			return a.svc.PutDefault(r.Context(), c, in)
+		})))
 	mux.HandleFunc("DELETE /v1/destination", a.authed(a.deleteDefault))
 	mux.HandleFunc("POST /v1/destination/test", a.authed(a.testDefault))
 	mux.HandleFunc("POST /v1/renders/resolve", a.authed(a.resolve))
@@ -65,38 +74,26 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, c destination.Caller)
 	a.reply(w, r, http.StatusOK, map[string]any{"integrations": v}, err)
 }
 
-func (a *api) create(w http.ResponseWriter, r *http.Request, c destination.Caller) {
-	body, err := readBody(w, r)
-	if err != nil {
-		a.reply(w, r, 0, nil, err)
-		return
+// withBody reads and decodes a JSON body, runs do with it and replies; any step's error is
+// replied instead.
+func withBody[T any](a *api, decode func([]byte) (T, error), status int,
+	do func(r *http.Request, c destination.Caller, in T) (any, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request, c destination.Caller) {
+		body, err := readBody(w, r)
+		var in T
+		if err == nil {
+			in, err = decode(body)
+		}
+		var v any
+		if err == nil {
+			v, err = do(r, c, in)
+		}
+		a.reply(w, r, status, v, err)
 	}
-	in, err := outputs.DecodeCreateInput(body)
-	if err != nil {
-		a.reply(w, r, 0, nil, err)
-		return
-	}
-	v, err := a.svc.CreateIntegration(r.Context(), c, in)
-	a.reply(w, r, http.StatusCreated, v, err)
 }
 
 func (a *api) get(w http.ResponseWriter, r *http.Request, c destination.Caller) {
 	v, err := a.svc.GetIntegration(r.Context(), c, r.PathValue("id"))
-	a.reply(w, r, http.StatusOK, v, err)
-}
-
-func (a *api) update(w http.ResponseWriter, r *http.Request, c destination.Caller) {
-	body, err := readBody(w, r)
-	if err != nil {
-		a.reply(w, r, 0, nil, err)
-		return
-	}
-	in, err := outputs.DecodeUpdateInput(body)
-	if err != nil {
-		a.reply(w, r, 0, nil, err)
-		return
-	}
-	v, err := a.svc.UpdateIntegration(r.Context(), c, r.PathValue("id"), in)
 	a.reply(w, r, http.StatusOK, v, err)
 }
 
@@ -112,21 +109,6 @@ func (a *api) test(w http.ResponseWriter, r *http.Request, c destination.Caller)
 
 func (a *api) getDefault(w http.ResponseWriter, r *http.Request, c destination.Caller) {
 	v, err := a.svc.GetDefault(r.Context(), c)
-	a.reply(w, r, http.StatusOK, v, err)
-}
-
-func (a *api) putDefault(w http.ResponseWriter, r *http.Request, c destination.Caller) {
-	body, err := readBody(w, r)
-	if err != nil {
-		a.reply(w, r, 0, nil, err)
-		return
-	}
-	in, err := outputs.DecodeCreateInput(body)
-	if err != nil {
-		a.reply(w, r, 0, nil, err)
-		return
-	}
-	v, err := a.svc.PutDefault(r.Context(), c, in)
 	a.reply(w, r, http.StatusOK, v, err)
 }
 
