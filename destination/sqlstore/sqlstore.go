@@ -227,21 +227,7 @@ func (s *Store) Create(ctx context.Context, in *destination.Integration) (*desti
 		return nil, wrap("create integration", err)
 	}
 	err = s.tx(ctx, func(q querier) error {
-		if c.IsDefault {
-			if err := s.clearDefault(ctx, q, c); err != nil {
-				return err
-			}
-		}
-		res, err := q.ExecContext(ctx, s.q.insert, args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return errDone{destination.ErrConflict}
-		}
-		return nil
+		return s.writeRow(ctx, q, c, s.q.insert, args)
 	})
 	if err != nil {
 		return nil, wrap("create integration", err)
@@ -437,22 +423,8 @@ func (s *Store) Update(ctx context.Context, in *destination.Integration) (*desti
 			return errDone{&CorruptError{Rows: []CorruptRow{{ID: c.ID, WorkspaceID: c.WorkspaceID, Column: "created_at", err: err}}}}
 		}
 		c.CreatedAt = t
-		if c.IsDefault {
-			if err := s.clearDefault(ctx, q, c); err != nil {
-				return err
-			}
-		}
-		res, err := q.ExecContext(ctx, s.q.update, set...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			// Changed between the version read and the update (PostgreSQL, read committed).
-			return errDone{destination.ErrConflict}
-		}
-		return nil
+		// No row: changed between the version read and the update (PostgreSQL, read committed).
+		return s.writeRow(ctx, q, c, s.q.update, set)
 	})
 	if err != nil {
 		return nil, wrap("update integration", err)
@@ -478,4 +450,24 @@ func (s *Store) Delete(ctx context.Context, workspaceID, id string) error {
 		return nil
 	})
 	return wrap("delete integration", err)
+}
+
+// writeRow clears the workspace's other default when c is the default, then runs the insert or
+// update; no row written is a conflict (an existing ID, or a version changed meanwhile).
+func (s *Store) writeRow(ctx context.Context, q querier, c *destination.Integration, query string, args []any) error {
+	if c.IsDefault {
+		if err := s.clearDefault(ctx, q, c); err != nil {
+			return err
+		}
+	}
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return errDone{destination.ErrConflict}
+	}
+	return nil
 }
