@@ -57,7 +57,9 @@ type ReencryptFailure struct {
 //
 // Reencrypt pages through s.Scan in ID order. It is re-runnable: integrations already under the
 // primary key are not written, so a second sweep rewrites nothing. It returns early, with the
-// stats so far, only when s.Scan fails or ctx ends. Once a sweep reports no failures, the old keys
+// stats so far, only when s.Scan fails or ctx ends; a Scan error that names unreadable rows (an
+// error with an IDs() []string method, as sqlstore's CorruptError) is recorded as failures of
+// those rows and the sweep goes on. Once a sweep reports no failures, the old keys
 // can be disabled.
 func Reencrypt(ctx context.Context, s destination.Store, k *Keyring, opts ReencryptOptions) (ReencryptStats, error) {
 	if s == nil {
@@ -78,8 +80,20 @@ func Reencrypt(ctx context.Context, s destination.Store, k *Keyring, opts Reencr
 			return stats, err
 		}
 		page, err := s.Scan(ctx, stats.LastID, opts.PageSize)
+		var unreadable []string
 		if err != nil {
-			return stats, fmt.Errorf("crypto: reencrypt: scanning after %q: %w", stats.LastID, err)
+			// A store may return the readable rows of a page with an error naming the unreadable
+			// ones (sqlstore.CorruptError): record those and go on, so one corrupt row does not
+			// stop the rotation of every row after it.
+			var partial interface{ IDs() []string }
+			if !errors.As(err, &partial) || ctx.Err() != nil {
+				return stats, fmt.Errorf("crypto: reencrypt: scanning after %q: %w", stats.LastID, err)
+			}
+			unreadable = partial.IDs()
+		}
+		for _, id := range unreadable {
+			stats.Scanned++
+			stats.Failures = append(stats.Failures, ReencryptFailure{IntegrationID: id, Err: err})
 		}
 		for _, in := range page {
 			stats.Scanned++
@@ -91,7 +105,10 @@ func Reencrypt(ctx context.Context, s destination.Store, k *Keyring, opts Reencr
 				stats.Failures = append(stats.Failures, ReencryptFailure{WorkspaceID: in.WorkspaceID, IntegrationID: in.ID, Err: err})
 			}
 		}
-		if len(page) < opts.PageSize {
+		for _, id := range unreadable {
+			stats.LastID = max(stats.LastID, id)
+		}
+		if len(page)+len(unreadable) < opts.PageSize {
 			return stats, nil
 		}
 	}

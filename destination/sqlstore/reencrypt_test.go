@@ -106,3 +106,56 @@ func TestReencryptSweep(t *testing.T) {
 		}
 	})
 }
+
+// TestReencryptSweepPastCorruptRow: a row whose secrets column cannot be decoded is reported as a
+// failure, and the sweep still rotates every row after it.
+func TestReencryptSweepPastCorruptRow(t *testing.T) {
+	s, db := newSQLiteForSweep(t)
+	ctx := context.Background()
+	kr, err := crypto.NewInsecureDevelopmentKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		in := &destination.Integration{ID: fmt.Sprintf("018f%04d-0000-7000-8000-000000000000", i), WorkspaceID: "ws",
+			Provider: destination.S3, Name: "n", IsActive: true, CreatedAt: t0, UpdatedAt: t0,
+			Config: destination.Config{Bucket: "b", AccessKeyID: "AKIA", Region: "us-east-1"}}
+		sealed, err := kr.SealSecret(in, destination.SecretAccessKey, "secret-value-abcdefgh")
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.Secrets = map[destination.SecretField]destination.Sealed{destination.SecretAccessKey: sealed}
+		if _, err := s.Create(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := "018f0002-0000-7000-8000-000000000000"
+	if _, err := db.Exec("UPDATE workspace_integrations SET secrets = ? WHERE id = ?", "{not json", bad); err != nil {
+		t.Fatal(err)
+	}
+	newKey, _ := kr.AddKey()
+	if err := kr.Promote(newKey); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := crypto.Reencrypt(ctx, s, kr, crypto.ReencryptOptions{PageSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats.Failures) != 1 || stats.Failures[0].IntegrationID != bad || stats.Rewritten != 9 {
+		t.Fatalf("stats %+v", stats)
+	}
+}
+
+func newSQLiteForSweep(t *testing.T) (*sqlstore.Store, *sql.DB) {
+	t.Helper()
+	db, err := sqlstore.OpenSQLite(t.TempDir() + "/sweep.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := sqlstore.New(db, sqlstore.SQLite, nil)
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s, db
+}
