@@ -44,18 +44,16 @@ func (s *Service) CompleteDrive(ctx context.Context, state, code, errParam strin
 		return nil, err
 	}
 	caller := destination.Caller{WorkspaceID: conn.WorkspaceID, UserID: conn.UserID}
-	list, err := s.store.List(ctx, conn.WorkspaceID)
+	existing, err := s.firstDrive(ctx, conn.WorkspaceID)
 	if err != nil {
-		return nil, fmt.Errorf("outputs: connect drive: %w", err)
+		return nil, err
 	}
-	for _, in := range list {
-		if in.Provider == destination.Drive {
-			v, err := s.setDriveToken(ctx, caller, in.ID, conn.RefreshToken)
-			if err == nil {
-				s.log.InfoContext(ctx, "drive reconnected", "workspace", conn.WorkspaceID, "integration", in.ID, "user", conn.UserID)
-			}
-			return v, err
+	if existing != nil {
+		v, err := s.setDriveToken(ctx, caller, existing.ID, conn.RefreshToken)
+		if err == nil {
+			s.log.InfoContext(ctx, "drive reconnected", "workspace", conn.WorkspaceID, "integration", existing.ID, "user", conn.UserID)
 		}
+		return v, err
 	}
 	id, err := s.newID()
 	if err != nil {
@@ -70,6 +68,14 @@ func (s *Service) CompleteDrive(ctx context.Context, state, code, errParam strin
 	stored, err := s.store.Create(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("outputs: connect drive: %w", err)
+	}
+	// Two callbacks racing (two tabs, two servers) may both have created one: the oldest wins,
+	// so every racer converges on it and removes its own.
+	if first, err := s.firstDrive(ctx, conn.WorkspaceID); err == nil && first != nil && first.ID != stored.ID {
+		if err := s.store.Delete(ctx, conn.WorkspaceID, stored.ID); err != nil && !isNotFound(err) {
+			return nil, fmt.Errorf("outputs: connect drive: %w", err)
+		}
+		return s.setDriveToken(ctx, caller, first.ID, conn.RefreshToken)
 	}
 	s.log.InfoContext(ctx, "drive connected", "workspace", conn.WorkspaceID, "integration", stored.ID, "user", conn.UserID)
 	return View(stored), nil
@@ -91,4 +97,18 @@ func (s *Service) setDriveToken(ctx context.Context, caller destination.Caller, 
 		cfg.DriveRefreshToken = refreshToken
 		return s.sealConfig(cur, cfg, cur.Secrets)
 	})
+}
+
+// firstDrive returns the workspace's oldest drive integration (List order), or nil.
+func (s *Service) firstDrive(ctx context.Context, workspaceID string) (*destination.Integration, error) {
+	list, err := s.store.List(ctx, workspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("outputs: connect drive: %w", err)
+	}
+	for _, in := range list {
+		if in.Provider == destination.Drive {
+			return in, nil
+		}
+	}
+	return nil, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ilovevideoeditor/outputs"
@@ -131,5 +132,37 @@ func TestDriveStateAttacks(t *testing.T) {
 	plain := newHarness(t)
 	if _, err := plain.svc.DriveAuthURL(context.Background(), wsA); !errors.Is(err, destination.ErrUnsupported) {
 		t.Fatal(err)
+	}
+}
+
+// TestDriveConcurrentCallbacksConverge: racing callbacks for one workspace leave one drive
+// integration.
+func TestDriveConcurrentCallbacksConverge(t *testing.T) {
+	h, srv := newDriveHarness(t)
+	type cb struct{ state, code string }
+	var cbs []cb
+	for range 6 {
+		u, err := h.svc.DriveAuthURL(context.Background(), wsA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := srv.Authorize(context.Background(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cbs = append(cbs, cb{back.Query().Get("state"), back.Query().Get("code")})
+	}
+	var wg sync.WaitGroup
+	for _, c := range cbs {
+		wg.Go(func() {
+			if _, err := h.svc.CompleteDrive(context.Background(), c.state, c.code, ""); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	list, _ := h.svc.ListIntegrations(context.Background(), wsA)
+	if len(list) != 1 {
+		t.Fatalf("%d drive integrations after racing callbacks", len(list))
 	}
 }
