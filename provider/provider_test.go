@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -192,5 +193,28 @@ func TestContentType(t *testing.T) {
 		if got := provider.ContentType(k); got != want {
 			t.Errorf("ContentType(%q) = %q, want %q", k, got, want)
 		}
+	}
+}
+
+// TestRedirectsNotFollowed: the shared client returns a redirect instead of following it.
+func TestRedirectsNotFollowed(t *testing.T) {
+	var hits atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer target.Close()
+	redirect := httptest.NewServer(http.RedirectHandler(target.URL, http.StatusFound))
+	defer redirect.Close()
+	c, _, _ := memClient(t, provider.Options{AllowedNetworks: emulator.Loopback})
+	resp, err := c.HTTPClient().Get(redirect.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || hits.Load() != 0 {
+		t.Fatalf("status %d, %d hits on the redirect target; want 302 and none", resp.StatusCode, hits.Load())
+	}
+	// Without the allow-list the same request is refused at dial time.
+	c2, _, _ := memClient(t, provider.Options{})
+	if _, err := c2.HTTPClient().Get(redirect.URL); !errors.Is(err, provider.ErrBlockedAddress) {
+		t.Fatalf("loopback request without allow-list: %v", err)
 	}
 }
