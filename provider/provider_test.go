@@ -3,10 +3,14 @@ package provider_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"gocloud.dev/blob"
@@ -192,5 +196,92 @@ func TestContentType(t *testing.T) {
 		if got := provider.ContentType(k); got != want {
 			t.Errorf("ContentType(%q) = %q, want %q", k, got, want)
 		}
+	}
+}
+
+// TestRedirectsNotFollowed: the shared client returns a redirect instead of following it.
+func TestRedirectsNotFollowed(t *testing.T) {
+	var hits atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer target.Close()
+	redirect := httptest.NewServer(http.RedirectHandler(target.URL, http.StatusFound))
+	defer redirect.Close()
+	c, _, _ := memClient(t, provider.Options{AllowedNetworks: emulator.Loopback})
+	resp, err := c.HTTPClient().Get(redirect.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || hits.Load() != 0 {
+		t.Fatalf("status %d, %d hits on the redirect target; want 302 and none", resp.StatusCode, hits.Load())
+	}
+	// Without the allow-list the same request is refused at dial time.
+	c2, _, _ := memClient(t, provider.Options{})
+	if _, err := c2.HTTPClient().Get(redirect.URL); !errors.Is(err, provider.ErrBlockedAddress) {
+		t.Fatalf("loopback request without allow-list: %v", err)
+	}
+}
+
+// probingDriver adds a multipart probe whose cleanup fails, or whose upload fails.
+type probingDriver struct {
+	memDriver
+	err error
+}
+
+func (d *probingDriver) ProbeMultipart(_ context.Context, _ *blob.Bucket, _ *destination.Integration, key string) error {
+	return d.err
+}
+
+func TestProbeWarningsAndFailures(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		err      error
+		ok       bool
+		code     string
+		warnings int
+	}{
+		{"probe ok", nil, true, provider.CodeOK, 0},
+		{"cleanup fails", provider.ProbeDeleted("p/.probe", errors.New("AccessDenied")), true, provider.CodeOK, 1},
+		{"multipart refused", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, false, provider.CodeEndpointUnreachable, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := &emulator.Unsealer{}
+			c, err := provider.New(u, provider.Options{}, &probingDriver{err: tc.err})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			cfg := memCfg
+			cfg.PathPrefix = "renders/"
+			in := u.Integration(destination.S3, cfg)
+			r := c.Test(ctx, in)
+			if r.OK != tc.ok || r.Code != tc.code || len(r.Warnings) != tc.warnings || r.TestedAt.IsZero() {
+				t.Fatalf("Test = %+v", r)
+			}
+			b, _ := c.Bucket(ctx, in)
+			if left, _ := b.List(&blob.ListOptions{}).Next(ctx); left != nil {
+				t.Errorf("the probe left %s behind", left.Key)
+			}
+			// Skipping the multipart probe skips its failure.
+			c2, _ := provider.New(u, provider.Options{SkipMultipartProbe: true}, &probingDriver{err: tc.err})
+			defer c2.Close()
+			if r := c2.Test(ctx, in); !r.OK {
+				t.Fatalf("Test without multipart probe = %+v", r)
+			}
+		})
+	}
+}
+
+func TestCloseClosesBuckets(t *testing.T) {
+	c, _, u := memClient(t, provider.Options{})
+	ctx := context.Background()
+	b, err := c.Bucket(ctx, u.Integration(destination.S3, memCfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if _, err := b.Attributes(ctx, "k"); gcerrors.Code(err) != gcerrors.FailedPrecondition {
+		t.Fatalf("bucket still open after Close (err %v)", err)
 	}
 }

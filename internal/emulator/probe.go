@@ -18,8 +18,8 @@ type ProbeCase struct {
 	Name   string
 	Mutate func(destination.Config) destination.Config
 	Code   string
-	// Blocked points the endpoint at a loopback listener and leaves the SSRF allow-list empty:
-	// the test must fail before any connection is made.
+	// Blocked points the endpoint at http://localhost:<port> (a loopback listener) and leaves
+	// the SSRF allow-list empty: the test must fail before any connection is made.
 	Blocked bool
 }
 
@@ -66,7 +66,9 @@ func CheckProbes(t *testing.T, p destination.Provider, good destination.Config, 
 			opts := provider.Options{}
 			var accepted func() int64
 			if tc.Blocked {
+				// A host name that resolves to loopback: the guard checks resolved addresses.
 				cfg.Endpoint, accepted = Listener(t)
+				cfg.Endpoint = strings.Replace(cfg.Endpoint, "127.0.0.1", "localhost", 1)
 				opts.AllowedNetworks = []netip.Prefix{}
 			}
 			var u Unsealer

@@ -14,10 +14,10 @@ start)
   fi
   stop_pidfile "$state/pid"; rm -rf "$state"; mkdir -p "$state"
   port=$(free_port)
-  # No subshell around the background job: a subshell that forked it waits for it, and the
-  # caller's $(...) then never ends. In memory and without --location, Azurite writes no files.
+  # In memory and without --location, Azurite writes nothing to its working directory. Its
+  # output goes to the log: the test command reads this script's stdout until it closes.
   nohup node "$main" --blobHost 127.0.0.1 --blobPort "$port" --inMemoryPersistence \
-    --loose --skipApiVersionCheck --disableTelemetry --silent </dev/null >"$state/log" 2>&1 &
+    --loose --skipApiVersionCheck --disableTelemetry --silent >"$state/log" 2>&1 </dev/null &
   echo $! >"$state/pid"
   # Ready once it answers; an unauthenticated list is refused with 403.
   wait_http "http://127.0.0.1:$port/devstoreaccount1?comp=list" 403 "$(cat "$state/pid")" 120 || { cat "$state/log" >&2; exit 1; }

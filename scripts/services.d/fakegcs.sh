@@ -12,7 +12,7 @@ start)
   port=$(free_port)
   # -public-host: reads go to http://<host>/<bucket>/<object>; without it every read is NotFound.
   nohup "$bin" -scheme http -host 127.0.0.1 -port "$port" -backend memory \
-    -public-host "127.0.0.1:$port" -external-url "http://127.0.0.1:$port" -log-level warn </dev/null >"$state/log" 2>&1 &
+    -public-host "127.0.0.1:$port" -external-url "http://127.0.0.1:$port" -log-level warn >"$state/log" 2>&1 </dev/null &
   echo $! >"$state/pid"
   wait_http "http://127.0.0.1:$port/storage/v1/b" 200 "$(cat "$state/pid")" || { cat "$state/log" >&2; exit 1; }
   echo "export OUTPUTS_TEST_GCS_ENDPOINT=http://127.0.0.1:$port"

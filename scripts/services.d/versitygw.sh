@@ -12,7 +12,7 @@ start)
   port=$(free_port)
   access=outputs-test-access secret="outputs-test-secret-$RANDOM$RANDOM"
   ROOT_ACCESS_KEY=$access ROOT_SECRET_KEY=$secret \
-    nohup "$bin" --port "127.0.0.1:$port" --health /health --quiet posix "$state/data" </dev/null >"$state/log" 2>&1 &
+    nohup "$bin" --port "127.0.0.1:$port" --health /health --quiet posix "$state/data" >"$state/log" 2>&1 </dev/null &
   echo $! >"$state/pid"
   wait_http "http://127.0.0.1:$port/health" 200 "$(cat "$state/pid")" || { cat "$state/log" >&2; exit 1; }
   echo "export OUTPUTS_TEST_S3_ENDPOINT=http://127.0.0.1:$port"
