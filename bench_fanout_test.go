@@ -24,7 +24,7 @@ import (
 // with the raw transfer manager ("raw-sdk", same part size and concurrency) in the same run, and
 // the four one after another ("raw-sequential"). It reports the peak Go heap and RSS growth.
 //
-//	OUTPUTS_BENCH_FANOUT_MIB=512 go test -run '^$' -bench FanOut -benchtime 1x .
+//	OUTPUTS_BENCH_FANOUT_MIB=512 OUTPUTS_BENCH_PART_MIB=8 go test -run '^$' -bench FanOut -benchtime 1x .
 func BenchmarkFanOut(b *testing.B) {
 	mib := int64(64)
 	if v := os.Getenv("OUTPUTS_BENCH_FANOUT_MIB"); v != "" {
@@ -43,7 +43,13 @@ func BenchmarkFanOut(b *testing.B) {
 		b.Fatal(err)
 	}
 	f.Close()
-	const partSize, concurrency = 8 << 20, 2
+	partMiB, concurrency := 8, 2
+	if v := os.Getenv("OUTPUTS_BENCH_PART_MIB"); v != "" {
+		if _, err := fmt.Sscan(v, &partMiB); err != nil {
+			b.Fatal(err)
+		}
+	}
+	partSize := partMiB << 20
 
 	var cfgs []destination.Config
 	for i := 0; i < 4; i++ {
@@ -80,7 +86,7 @@ func BenchmarkFanOut(b *testing.B) {
 
 	tm := transfermanager.New(srv.Client(nil), func(o *transfermanager.Options) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-		o.PartSizeBytes, o.MultipartUploadThreshold, o.Concurrency = partSize, partSize, concurrency
+		o.PartSizeBytes, o.MultipartUploadThreshold, o.Concurrency = int64(partSize), int64(partSize), concurrency
 	})
 	rawOne := func(file *os.File, bucket, key string) {
 		if _, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
