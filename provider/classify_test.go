@@ -71,7 +71,7 @@ func TestClassify(t *testing.T) {
 	}
 	region := &smithy.OperationError{Err: &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
 		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 400}},
-		Err: &smithy.GenericAPIError{Code: "AuthorizationHeaderMalformed", Message: "the region 'us-east-1' is wrong; expecting 'eu-west-1'"}}}}
+		Err:      &smithy.GenericAPIError{Code: "AuthorizationHeaderMalformed", Message: "the region 'us-east-1' is wrong; expecting 'eu-west-1'"}}}}
 	if c := provider.Classify(region); c.Code != provider.CodeWrongRegion || !strings.Contains(c.Message, "the bucket is in eu-west-1") {
 		t.Errorf("wrong region: %+v", c)
 	}
