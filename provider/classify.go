@@ -98,6 +98,13 @@ func mk(code string, transient bool, detail string) Classification {
 // "_", "-"), so nothing else of a response ever reaches a message.
 var blockedText = regexp.MustCompile(`refusing to connect to ([0-9a-fA-F.:]+): private, loopback or reserved`)
 
+// expectingRegion reads the bucket's region from S3's AuthorizationHeaderMalformed message
+// ("the region 'us-east-1' is wrong; expecting 'eu-west-1'").
+var (
+	expectingRegion = regexp.MustCompile(`expecting '([a-z0-9-]{2,32})'`)
+	regionToken     = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)*$`)
+)
+
 var safeToken = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]{0,63}$`)
 
 func providerCode(c string) string {
@@ -175,11 +182,21 @@ func classifyAPI(err error) (code string, transient bool, detail string, ok bool
 	case errors.As(err, &azerr):
 		return classifyAzure(azerr)
 	case errors.As(err, &api):
-		st := 0
+		st, region := 0, ""
 		if errors.As(err, &awsre) {
 			st = awsre.HTTPStatusCode()
+			if awsre.Response != nil {
+				region = awsre.Response.Header.Get("X-Amz-Bucket-Region")
+			}
 		}
-		return classifyS3(api.ErrorCode(), st)
+		if m := expectingRegion.FindStringSubmatch(api.ErrorMessage()); m != nil {
+			region = m[1]
+		}
+		code, transient, detail, ok := classifyS3(api.ErrorCode(), st)
+		if code == CodeWrongRegion && regionToken.MatchString(region) {
+			detail = "the bucket is in " + region + "; " + detail
+		}
+		return code, transient, detail, ok
 	case errors.As(err, &awsre):
 		return byStatus(awsre.HTTPStatusCode(), "")
 	}

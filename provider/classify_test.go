@@ -69,6 +69,12 @@ func TestClassify(t *testing.T) {
 		{provider.BadConfig("gcsServiceAccountJson", "the key's token_uri must be Google's"), provider.CodeInvalidCredentials, false},
 		{errors.New("something else"), provider.CodeUnknown, false},
 	}
+	region := &smithy.OperationError{Err: &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
+		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 400}},
+		Err:      &smithy.GenericAPIError{Code: "AuthorizationHeaderMalformed", Message: "the region 'us-east-1' is wrong; expecting 'eu-west-1'"}}}}
+	if c := provider.Classify(region); c.Code != provider.CodeWrongRegion || !strings.Contains(c.Message, "the bucket is in eu-west-1") {
+		t.Errorf("wrong region: %+v", c)
+	}
 	for _, tc := range cases {
 		got := provider.Classify(tc.err)
 		if got.Code != tc.code || got.Transient != tc.transient || got.Message == "" {
