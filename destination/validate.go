@@ -124,14 +124,14 @@ func Validate(p Provider, c Config, opts ValidateOptions) (Config, error) {
 		case B2:
 			if c.Endpoint == "" {
 				add("endpoint", CodeRequired, "is required for B2 (https://s3.<region>.backblazeb2.com)")
-			} else if r := b2Region(c.Endpoint); c.Region == "" && r != "" {
+			} else if r := RegionFromEndpoint(B2, c.Endpoint); c.Region == "" && r != "" {
 				c.Region = r
 			} else if c.Region == "" {
 				add("region", CodeRequired, "is required when it cannot be read from the endpoint")
 			}
 		case Wasabi:
 			if c.Region == "" {
-				if r := wasabiRegion(c.Endpoint); r != "" {
+				if r := RegionFromEndpoint(Wasabi, c.Endpoint); r != "" {
 					c.Region = r
 				} else {
 					c.Region = "us-east-1"
@@ -257,26 +257,27 @@ func checkPublicURL(raw string) string {
 	return ""
 }
 
-// b2Region reads the region from a B2 S3 endpoint: https://s3.us-west-004.backblazeb2.com.
-func b2Region(endpoint string) string {
-	return regionFromHost(endpoint, ".backblazeb2.com")
-}
-
-// wasabiRegion reads the region from a Wasabi endpoint: https://s3.eu-central-1.wasabisys.com;
-// the bare s3.wasabisys.com is us-east-1.
-func wasabiRegion(endpoint string) string {
-	if u, err := url.Parse(endpoint); err == nil && u.Hostname() == "s3.wasabisys.com" {
-		return "us-east-1"
-	}
-	return regionFromHost(endpoint, ".wasabisys.com")
-}
-
-func regionFromHost(endpoint, suffix string) string {
+// RegionFromEndpoint reads the region from a B2 or Wasabi endpoint
+// (https://s3.us-west-004.backblazeb2.com, https://s3.eu-central-1.wasabisys.com; the bare
+// s3.wasabisys.com is us-east-1). It returns "" for other providers and endpoints.
+func RegionFromEndpoint(p Provider, endpoint string) string {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return ""
 	}
 	h := strings.ToLower(u.Hostname())
+	var suffix string
+	switch p {
+	case B2:
+		suffix = ".backblazeb2.com"
+	case Wasabi:
+		if h == "s3.wasabisys.com" {
+			return "us-east-1"
+		}
+		suffix = ".wasabisys.com"
+	default:
+		return ""
+	}
 	if !strings.HasPrefix(h, "s3.") || !strings.HasSuffix(h, suffix) {
 		return ""
 	}

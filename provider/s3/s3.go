@@ -110,7 +110,7 @@ func settingsFor(p destination.Provider, c destination.Config) (settings, error)
 	case destination.R2:
 		s.region, s.pathStyle = "auto", true
 	case destination.B2:
-		if r := regionFromHost(s.endpoint, ".backblazeb2.com"); r != "" {
+		if r := destination.RegionFromEndpoint(destination.B2, s.endpoint); r != "" {
 			s.region = r
 		}
 	case destination.Wasabi:
@@ -130,18 +130,6 @@ func settingsFor(p destination.Provider, c destination.Config) (settings, error)
 		return s, provider.BadConfig("endpoint", "is required for "+string(p))
 	}
 	return s, nil
-}
-
-func regionFromHost(endpoint, suffix string) string {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return ""
-	}
-	h := strings.ToLower(u.Hostname())
-	if !strings.HasPrefix(h, "s3.") || !strings.HasSuffix(h, suffix) {
-		return ""
-	}
-	return strings.TrimSuffix(strings.TrimPrefix(h, "s3."), suffix)
 }
 
 func (s settings) checksums() (aws.RequestChecksumCalculation, aws.ResponseChecksumValidation) {
