@@ -55,19 +55,10 @@ func (s *Service) CompleteDrive(ctx context.Context, state, code, errParam strin
 		}
 		return v, err
 	}
-	id, err := s.newID()
+	stored, err := s.insert(ctx, &destination.Integration{WorkspaceID: conn.WorkspaceID, Provider: destination.Drive,
+		Name: driveName, IsActive: true}, destination.Config{DriveRefreshToken: conn.RefreshToken})
 	if err != nil {
-		return nil, fmt.Errorf("outputs: new integration ID: %w", err)
-	}
-	now := s.now().UTC()
-	in := &destination.Integration{ID: id, WorkspaceID: conn.WorkspaceID, Provider: destination.Drive, Name: driveName,
-		IsActive: true, CreatedAt: now, UpdatedAt: now}
-	if err := s.sealConfig(in, destination.Config{DriveRefreshToken: conn.RefreshToken}, nil); err != nil {
 		return nil, err
-	}
-	stored, err := s.store.Create(ctx, in)
-	if err != nil {
-		return nil, fmt.Errorf("outputs: connect drive: %w", err)
 	}
 	// Two callbacks racing (two tabs, two servers) may both have created one: the oldest wins,
 	// so every racer converges on it and removes its own.

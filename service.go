@@ -229,23 +229,32 @@ func (s *Service) CreateIntegration(ctx context.Context, caller destination.Call
 	if err := probs.Err(); err != nil {
 		return nil, err
 	}
+	stored, err := s.insert(ctx, &destination.Integration{WorkspaceID: caller.WorkspaceID, Provider: in.Provider, Name: name,
+		IsActive: active, IsDefault: in.IsDefault}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "integration created", "workspace", stored.WorkspaceID, "integration", stored.ID,
+		"provider", stored.Provider, "default", stored.IsDefault)
+	return View(stored), nil
+}
+
+// insert gives in a new ID and timestamps, seals cfg into it and stores it.
+func (s *Service) insert(ctx context.Context, in *destination.Integration, cfg destination.Config) (*destination.Integration, error) {
 	id, err := s.newID()
 	if err != nil {
 		return nil, fmt.Errorf("outputs: new integration ID: %w", err)
 	}
 	now := s.now().UTC()
-	integ := &destination.Integration{ID: id, WorkspaceID: caller.WorkspaceID, Provider: in.Provider, Name: name,
-		IsActive: active, IsDefault: in.IsDefault, CreatedAt: now, UpdatedAt: now}
-	if err := s.sealConfig(integ, cfg, nil); err != nil {
+	in.ID, in.CreatedAt, in.UpdatedAt = id, now, now
+	if err := s.sealConfig(in, cfg, nil); err != nil {
 		return nil, err
 	}
-	stored, err := s.store.Create(ctx, integ)
+	stored, err := s.store.Create(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("outputs: create integration: %w", err)
 	}
-	s.log.InfoContext(ctx, "integration created", "workspace", stored.WorkspaceID, "integration", stored.ID,
-		"provider", stored.Provider, "default", stored.IsDefault)
-	return View(stored), nil
+	return stored, nil
 }
 
 // sealConfig stores cfg's non-secret fields in integ.Config and seals its secret fields into
