@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -92,7 +93,7 @@ func BenchmarkFanOut(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h2, _ := outputs.New(outputs.Options{Store: h.store, Keyring: h.kr, Uploader: client,
+	h2, _ := outputs.New(outputs.Options{Store: h.store, Keyring: h.kr, Uploader: client, Logger: slog.New(slog.DiscardHandler),
 		Delivery: outputs.DeliveryOptions{CDN: cdn, CDNBaseURL: "https://cdn.test", CDNPartSize: partSize, CDNConcurrency: concurrency}})
 
 	tm := transfermanager.New(srv.Client(nil), func(o *transfermanager.Options) {
