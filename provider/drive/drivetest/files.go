@@ -303,18 +303,11 @@ func parseRange(h string, size int64) (start, length int64, partial, ok bool) {
 }
 
 func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, id string) {
-	m, err := decodeMetadata(r.Body)
-	if err != nil {
-		writeError(w, 400, "parseError", err.Error())
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, ok := s.lookupLocked(id, r)
+	m, f, ok := s.lockWithMetadata(w, r, id)
 	if !ok {
-		notFound(w, id)
 		return
 	}
+	defer s.mu.Unlock()
 	if !s.patchLocked(w, r, f, m) {
 		return
 	}
@@ -413,18 +406,11 @@ func (s *Server) deleteTreeLocked(id string) {
 }
 
 func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request, id string) {
-	m, err := decodeMetadata(r.Body)
-	if err != nil {
-		writeError(w, 400, "parseError", err.Error())
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	src, ok := s.lookupLocked(id, r)
+	m, src, ok := s.lockWithMetadata(w, r, id)
 	if !ok {
-		notFound(w, id)
 		return
 	}
+	defer s.mu.Unlock()
 	if src.isFolder() {
 		writeError(w, 403, "cannotCopyFile", "This file cannot be copied by the user.")
 		return
@@ -443,6 +429,7 @@ func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request, id string) {
 	if m.Description == nil {
 		f.description = src.description
 	}
+	var err error
 	if f.appProps, err = applyProps(src.appProps, m.AppProperties, maxAppProperties); err == nil {
 		f.props, err = applyProps(src.props, m.Properties, 100)
 	}
@@ -624,4 +611,23 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// lockWithMetadata decodes the request's file metadata, locks the server and looks up file id.
+// On success the server stays locked for the caller to unlock; on failure the error response is
+// written, the server is unlocked, and ok is false.
+func (s *Server) lockWithMetadata(w http.ResponseWriter, r *http.Request, id string) (*metadata, *file, bool) {
+	m, err := decodeMetadata(r.Body)
+	if err != nil {
+		writeError(w, 400, "parseError", err.Error())
+		return nil, nil, false
+	}
+	s.mu.Lock()
+	f, ok := s.lookupLocked(id, r)
+	if !ok {
+		s.mu.Unlock()
+		notFound(w, id)
+		return nil, nil, false
+	}
+	return m, f, true
 }
