@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"gocloud.dev/blob/driver"
 	drive "google.golang.org/api/drive/v3"
@@ -227,14 +229,15 @@ func (w *writer) uploadOnce() error {
 		"\r\n--" + boundary + "\r\nContent-Type: " + w.contentType() + "\r\n\r\n"
 	tail := "\r\n--" + boundary + "--\r\n"
 	return w.b.pacer.call(w.ctx, func() error {
-		body := io.MultiReader(strings.NewReader(head), bytes.NewReader(w.buf), strings.NewReader(tail))
-		req, err := http.NewRequestWithContext(w.ctx, method, u, body)
+		bodies := &bodyTracker{parts: [][]byte{[]byte(head), w.buf, []byte(tail)}}
+		req, err := http.NewRequestWithContext(w.ctx, method, u, nil)
 		if err != nil {
 			return err
 		}
-		req.ContentLength = int64(len(head) + len(w.buf) + len(tail))
+		bodies.attach(req)
 		req.Header.Set("Content-Type", "multipart/related; boundary="+boundary)
 		f, err := w.do(req)
+		w.release(bodies)
 		if err == nil {
 			w.result = f
 		}
@@ -386,18 +389,20 @@ func (w *writer) putChunk(data []byte, final bool) error {
 // send puts data at offset to the session (offset < 0: a status query). It returns the finished
 // file, or how many bytes the server holds.
 func (w *writer) send(data []byte, offset, total int64) (*drive.File, int64, error) {
-	req, err := http.NewRequestWithContext(w.ctx, http.MethodPut, w.session, bytes.NewReader(data))
+	req, err := http.NewRequestWithContext(w.ctx, http.MethodPut, w.session, nil)
 	if err != nil {
 		return nil, 0, err
 	}
-	req.ContentLength = int64(len(data))
+	bodies := &bodyTracker{parts: [][]byte{data}}
+	bodies.attach(req)
+	defer w.release(bodies)
 	tot := "*"
 	if total >= 0 {
 		tot = strconv.FormatInt(total, 10)
 	}
 	if offset < 0 || len(data) == 0 {
 		req.Header.Set("Content-Range", "bytes */"+tot)
-		req.Body = http.NoBody
+		req.Body, req.ContentLength = http.NoBody, 0
 	} else {
 		req.Header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%s", offset, offset+int64(len(data))-1, tot))
 	}
@@ -431,4 +436,66 @@ func (w *writer) send(data []byte, offset, total int64) (*drive.File, int64, err
 		return nil, 0, fmt.Errorf("drive: decoding upload response: %w", err)
 	}
 	return &f, 0, nil
+}
+
+// bodyTracker gives a request bodies over the writer's chunk buffer and tells when the transport
+// has closed every one of them. net/http may go on reading a request body after Do returns (a
+// server that answers 401 before reading it, a transport that retries with GetBody), so the
+// buffer may only be refilled once all the bodies handed out are closed.
+type bodyTracker struct {
+	parts [][]byte
+	open  sync.WaitGroup
+}
+
+// attach sets req's Body, GetBody and ContentLength to tracked readers over the parts.
+func (t *bodyTracker) attach(req *http.Request) {
+	var n int64
+	for _, p := range t.parts {
+		n += int64(len(p))
+	}
+	req.ContentLength = n
+	if n == 0 {
+		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+		return
+	}
+	req.Body = t.body()
+	req.GetBody = func() (io.ReadCloser, error) { return t.body(), nil }
+}
+
+func (t *bodyTracker) body() io.ReadCloser {
+	readers := make([]io.Reader, len(t.parts))
+	for i, p := range t.parts {
+		readers[i] = bytes.NewReader(p)
+	}
+	t.open.Add(1)
+	return &trackedBody{Reader: io.MultiReader(readers...), done: t.open.Done}
+}
+
+type trackedBody struct {
+	io.Reader
+	once sync.Once
+	done func()
+}
+
+func (b *trackedBody) Close() error {
+	b.once.Do(b.done)
+	return nil
+}
+
+// bodyCloseWait bounds how long release waits for the transport to close a request body.
+const bodyCloseWait = 30 * time.Second
+
+// release waits until the transport has closed every body of t. Should that take longer than
+// bodyCloseWait, the buffer is abandoned to the transport and the next chunk gets a new one.
+func (w *writer) release(t *bodyTracker) {
+	closed := make(chan struct{})
+	go func() {
+		t.open.Wait()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(bodyCloseWait):
+		w.buf = nil
+	}
 }
