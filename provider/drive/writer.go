@@ -441,7 +441,8 @@ func (w *writer) send(data []byte, offset, total int64) (*drive.File, int64, err
 // bodyTracker gives a request bodies over the writer's chunk buffer and tells when the transport
 // has closed every one of them. net/http may go on reading a request body after Do returns (a
 // server that answers 401 before reading it, a transport that retries with GetBody), so the
-// buffer may only be refilled once all the bodies handed out are closed.
+// buffer may only be refilled once all the bodies handed out are closed; a closed body reads no
+// more.
 type bodyTracker struct {
 	parts [][]byte
 	open  sync.WaitGroup
@@ -468,17 +469,37 @@ func (t *bodyTracker) body() io.ReadCloser {
 		readers[i] = bytes.NewReader(p)
 	}
 	t.open.Add(1)
-	return &trackedBody{Reader: io.MultiReader(readers...), done: t.open.Done}
+	return &trackedBody{r: io.MultiReader(readers...), done: t.open.Done}
 }
 
+// trackedBody is a request body that stops reading the buffer once closed: net/http may close
+// a body while its write loop is still reading it, so Close waits for a Read in progress and
+// later Reads fail.
 type trackedBody struct {
-	io.Reader
-	once sync.Once
-	done func()
+	mu     sync.Mutex
+	r      io.Reader
+	closed bool
+	done   func()
+}
+
+var errBodyClosed = errors.New("drive: request body closed")
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, errBodyClosed
+	}
+	return b.r.Read(p)
 }
 
 func (b *trackedBody) Close() error {
-	b.once.Do(b.done)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.closed = true
+		b.done()
+	}
 	return nil
 }
 
