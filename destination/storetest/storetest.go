@@ -634,6 +634,41 @@ func watchDefaults(s destination.Store, ws string, stop <-chan struct{}) <-chan 
 	return errc
 }
 
+// raceDefaults runs racers goroutines, released together, while watchDefaults checks that the
+// workspace never shows two defaults; each racer's error fails the test. It then returns the
+// workspace's default.
+func raceDefaults(t *testing.T, s destination.Store, ws string, racer func(i int) error) *destination.Integration {
+	t.Helper()
+	stop := make(chan struct{})
+	watch := watchDefaults(s, ws, stop)
+	var wg sync.WaitGroup
+	errs := make(chan error, racers)
+	start := make(chan struct{})
+	for i := range racers {
+		wg.Go(func() {
+			<-start
+			if err := racer(i); err != nil {
+				errs <- err
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(stop)
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := <-watch; err != nil {
+		t.Error(err)
+	}
+	d, err := s.GetDefault(context.Background(), ws)
+	if err != nil {
+		t.Fatalf("GetDefault after the race: %v", err)
+	}
+	return d
+}
+
 func testConcurrentDefaults(t *testing.T, s destination.Store) {
 	ctx := context.Background()
 	ws := newWorkspace()
@@ -641,84 +676,40 @@ func testConcurrentDefaults(t *testing.T, s destination.Store) {
 	for i := range racers {
 		all = append(all, create(t, s, Fixture(ws, fmt.Sprintf("r%d", i), base.Add(time.Duration(i)*time.Microsecond))))
 	}
-	stop := make(chan struct{})
-	watch := watchDefaults(s, ws, stop)
-	var wg sync.WaitGroup
-	errs := make(chan error, racers)
-	start := make(chan struct{})
-	for _, in := range all {
-		wg.Go(func() {
-			<-start
-			// A racer retries only when its own row moved under it.
-			for attempt := 0; ; attempt++ {
-				cur, err := s.Get(ctx, ws, in.ID)
-				if err != nil {
-					errs <- err
-					return
-				}
-				cur.IsDefault = true
-				_, err = s.Update(ctx, cur)
-				if err == nil {
-					return
-				}
-				if !errors.Is(err, destination.ErrConflict) || attempt == 20 {
-					errs <- fmt.Errorf("set default %s: %w", in.Name, err)
-					return
-				}
+	d := raceDefaults(t, s, ws, func(i int) error {
+		in := all[i]
+		// A racer retries only when its own row moved under it.
+		for attempt := 0; ; attempt++ {
+			cur, err := s.Get(ctx, ws, in.ID)
+			if err != nil {
+				return err
 			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	close(stop)
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if err := <-watch; err != nil {
-		t.Error(err)
-	}
-	d, err := s.GetDefault(ctx, ws)
-	if err != nil {
-		t.Fatalf("GetDefault after the race: %v", err)
-	}
+			cur.IsDefault = true
+			_, err = s.Update(ctx, cur)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, destination.ErrConflict) || attempt == 20 {
+				return fmt.Errorf("set default %s: %w", in.Name, err)
+			}
+		}
+	})
 	assertOneDefault(t, s, ws, d.ID)
 }
 
 func testConcurrentDefaultCreates(t *testing.T, s destination.Store) {
 	ctx := context.Background()
 	ws := newWorkspace()
-	stop := make(chan struct{})
-	watch := watchDefaults(s, ws, stop)
-	var wg sync.WaitGroup
-	errs := make(chan error, racers)
-	start := make(chan struct{})
-	for i := range racers {
-		wg.Go(func() {
-			in := Fixture(ws, fmt.Sprintf("c%d", i), base)
-			in.IsDefault = true
-			<-start
-			if _, err := s.Create(ctx, in); err != nil {
-				errs <- fmt.Errorf("create default %d: %w", i, err)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	close(stop)
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if err := <-watch; err != nil {
-		t.Error(err)
-	}
+	d := raceDefaults(t, s, ws, func(i int) error {
+		in := Fixture(ws, fmt.Sprintf("c%d", i), base)
+		in.IsDefault = true
+		if _, err := s.Create(ctx, in); err != nil {
+			return fmt.Errorf("create default %d: %w", i, err)
+		}
+		return nil
+	})
 	if n := len(list(t, s, ws)); n != racers {
 		t.Fatalf("%d integrations after %d concurrent creates", n, racers)
-	}
-	d, err := s.GetDefault(ctx, ws)
-	if err != nil {
-		t.Fatalf("GetDefault after the race: %v", err)
 	}
 	assertOneDefault(t, s, ws, d.ID)
 }
