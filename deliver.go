@@ -216,7 +216,7 @@ func (s *Service) deliverCDN(ctx context.Context, r Render, key, contentType str
 		src := io.NewSectionReader(r.Source.ReaderAt, 0, r.Source.Size)
 		return d.CDN.Upload(ctx, key, src, &blob.WriterOptions{ContentType: contentType,
 			BufferSize: d.CDNPartSize, MaxConcurrency: d.CDNConcurrency})
-	}, func(error) bool { return false })
+	}, func(err error) bool { return s.classify(err).Transient })
 	if err != nil {
 		s.emit(Event{RenderID: r.ID, Status: destination.StatusFailed, Error: "CDN copy failed"})
 		s.log.ErrorContext(ctx, "CDN copy failed", "render", r.ID, "code", gcerrors.Code(err).String())
