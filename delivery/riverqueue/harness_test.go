@@ -17,9 +17,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
 	"github.com/ilovevideoeditor/outputs"
 	"github.com/ilovevideoeditor/outputs/crypto"
