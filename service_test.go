@@ -259,7 +259,7 @@ func TestDefaultUniquenessAndInactive(t *testing.T) {
 	}
 	// An inactive integration cannot become the default.
 	off, _ := h.svc.UpdateIntegration(ctx, wsA, other, outputs.UpdateInput{IsActive: ptr(false)})
-	if _, err := h.svc.SetDefault(ctx, wsA, off.ID); !errors.Is(err, destination.ErrInactive) {
+	if _, err := h.svc.SetDefault(ctx, wsA, off.ID); !hasCode(err, "isDefault", destination.CodeInactive) {
 		t.Fatalf("inactive default: %v", err)
 	}
 	// Deleting the default leaves none.
@@ -341,4 +341,15 @@ func TestTestIntegrationRecordsLastTest(t *testing.T) {
 	if res, err := h.svc.TestDefault(ctx, wsA); err != nil || res.Code != "invalid_credentials" {
 		t.Fatal(res, err)
 	}
+}
+
+// hasCode reports whether err is a *destination.ValidationError (and only ErrInvalid) with code
+// for field.
+func hasCode(err error, field, code string) bool {
+	var ve *destination.ValidationError
+	if !errors.As(err, &ve) || destination.Kind(err) != destination.ErrInvalid {
+		return false
+	}
+	fe, ok := ve.Field(field)
+	return ok && fe.Code == code
 }
