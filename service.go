@@ -119,7 +119,9 @@ type UpdateInput struct {
 	IsActive  *bool   `json:"isActive,omitempty"`
 	IsDefault *bool   `json:"isDefault,omitempty"`
 	// Config, when set, replaces the configuration. A secret field that is empty or carries the
-	// masked hint the view showed keeps the stored secret; a new value replaces it.
+	// masked hint the view showed keeps the stored secret; a new value replaces it. A change to a
+	// field that decides where a stored secret is sent (destination.CredentialTargetFields)
+	// requires that secret again (destination.CodeSecretRequired on the secret's field).
 	Config *destination.Config `json:"config,omitempty"`
 }
 
@@ -430,7 +432,7 @@ func (s *Service) mergeConfig(ctx context.Context, probs *destination.Problems, 
 		next.GCSProjectID = cur.Config.GCSProjectID // derived from the kept key
 	}
 	cfg, err := destination.Validate(cur.Provider, next, destination.ValidateOptions{
-		AllowInsecureEndpoints: s.opts.AllowInsecureEndpoints, StoredSecrets: kept})
+		AllowInsecureEndpoints: s.opts.AllowInsecureEndpoints, StoredSecrets: kept, Previous: &cur.Config})
 	if err != nil || probs.Len() > 0 {
 		probs.Merge("", err)
 		return nil

@@ -287,12 +287,21 @@ func TestLegacyDefaultDestination(t *testing.T) {
 	if err != nil || !v1.IsDefault || v1.Name == "" {
 		t.Fatalf("put (create): %+v %v", v1, err)
 	}
-	// Replace in place: same ID, omitted secret kept for the same provider.
+	// Replace in place: same ID, omitted secret kept for the same provider and target.
 	in.Config.SecretAccessKey = ""
-	in.Config.Bucket = "another-bucket"
+	in.Config.PathPrefix = "other/"
 	v2, err := h.svc.PutDefault(ctx, wsA, in)
-	if err != nil || v2.ID != v1.ID || v2.Config.Bucket != "another-bucket" || mustUnseal(t, h, v1.ID) != secretKey {
+	if err != nil || v2.ID != v1.ID || v2.Config.PathPrefix != "other/" || mustUnseal(t, h, v1.ID) != secretKey {
 		t.Fatalf("put (replace): %+v %v", v2, err)
+	}
+	// Another bucket is another place for the secret: it must be sent again.
+	in.Config.Bucket = "another-bucket"
+	if _, err := h.svc.PutDefault(ctx, wsA, in); !hasCode(err, "config.secretAccessKey", destination.CodeSecretRequired) {
+		t.Fatalf("put (new bucket, no secret): %v", err)
+	}
+	in.Config.SecretAccessKey = secretKey
+	if v2, err = h.svc.PutDefault(ctx, wsA, in); err != nil || v2.Config.Bucket != "another-bucket" {
+		t.Fatalf("put (new bucket with its secret): %+v %v", v2, err)
 	}
 	// Another provider needs its own secrets.
 	az := outputs.CreateInput{Provider: destination.Azure, Config: destination.Config{AzureAccountName: "acct1", AzureContainerName: "videos"}}
