@@ -41,7 +41,7 @@ func FuzzParseVideoJSONDifferential(f *testing.F) {
 		if ok && (werr != nil || !reflect.DeepEqual(fast, want)) {
 			t.Fatalf("fast path accepted %q as %#v; checked: %#v, %v", data, fast, want, werr)
 		}
-		deep := bytes.Count(data, []byte("[")) + bytes.Count(data, []byte("{")) > fastMaxDepth
+		deep := bytes.Count(data, []byte("["))+bytes.Count(data, []byte("{")) > fastMaxDepth
 		if !ok && werr == nil && !deep {
 			t.Fatalf("fast path declined %q, which the checked path accepts as %#v", data, want)
 		}
