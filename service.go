@@ -22,7 +22,7 @@ import (
 // Keyring seals and opens the secret fields of integrations. *crypto.Keyring implements it.
 type Keyring interface {
 	// SealSecret encrypts plaintext for field of in, bound to in's workspace, ID and the field.
-	SealSecret(in *destination.Integration, field destination.SecretField, plaintext string) (destination.Sealed, error)
+	SealSecret(ctx context.Context, in *destination.Integration, field destination.SecretField, plaintext string) (destination.Sealed, error)
 	destination.Unsealer
 }
 
@@ -122,7 +122,9 @@ type UpdateInput struct {
 	IsActive  *bool   `json:"isActive,omitempty"`
 	IsDefault *bool   `json:"isDefault,omitempty"`
 	// Config, when set, replaces the configuration. A secret field that is empty or carries the
-	// masked hint the view showed keeps the stored secret; a new value replaces it.
+	// masked hint the view showed keeps the stored secret; a new value replaces it. A change to a
+	// field that decides where a stored secret is sent (destination.CredentialTargetFields)
+	// requires that secret again (destination.CodeSecretRequired on the secret's field).
 	Config *destination.Config `json:"config,omitempty"`
 }
 
@@ -177,10 +179,20 @@ func invalid(field, code, msg string) error {
 
 func requireWorkspace(c destination.Caller) error {
 	if c.WorkspaceID == "" {
-		return &destination.ValidationError{Errors: []destination.FieldError{{Field: "workspace",
-			Code: destination.CodeNoWorkspace, Message: "the API key is not linked to a workspace"}}}
+		return fmt.Errorf("outputs: the API key is not linked to a workspace: %w", destination.ErrNoWorkspace)
 	}
 	return nil
+}
+
+// storeErr wraps an error of the Store for op. An error of one of destination's kinds (not
+// found, conflict, ...) or a context's keeps its kind; any other is a server fault
+// (destination.ErrInternal).
+func storeErr(op string, err error) error {
+	if destination.Kind(err) == destination.ErrInternal && !errors.Is(err, context.Canceled) &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, destination.ErrInternal) {
+		return fmt.Errorf("outputs: %s: %w: %w", op, destination.ErrInternal, err)
+	}
+	return fmt.Errorf("outputs: %s: %w", op, err)
 }
 
 func checkName(p *destination.Problems, name string) string {
@@ -201,7 +213,7 @@ const maskPrefix = "••••"
 
 // CreateIntegration validates and stores a new integration in the caller's workspace and returns
 // its view. IsDefault makes it the workspace's only default. Drive integrations are created by
-// the OAuth connection (ConnectDrive), not here.
+// the OAuth connection (DriveAuthURL, then CompleteDrive), not here.
 func (s *Service) CreateIntegration(ctx context.Context, caller destination.Caller, in CreateInput) (*destination.Integration, error) {
 	if err := requireWorkspace(caller); err != nil {
 		return nil, err
@@ -246,23 +258,23 @@ func (s *Service) CreateIntegration(ctx context.Context, caller destination.Call
 func (s *Service) insert(ctx context.Context, in *destination.Integration, cfg destination.Config) (*destination.Integration, error) {
 	id, err := s.newID()
 	if err != nil {
-		return nil, fmt.Errorf("outputs: new integration ID: %w", err)
+		return nil, fmt.Errorf("outputs: new integration ID: %w: %w", destination.ErrInternal, err)
 	}
 	now := s.now().UTC()
 	in.ID, in.CreatedAt, in.UpdatedAt = id, now, now
-	if err := s.sealConfig(in, cfg, nil); err != nil {
+	if err := s.sealConfig(ctx, in, cfg, nil); err != nil {
 		return nil, err
 	}
 	stored, err := s.store.Create(ctx, in)
 	if err != nil {
-		return nil, fmt.Errorf("outputs: create integration: %w", err)
+		return nil, storeErr("create integration", err)
 	}
 	return stored, nil
 }
 
 // sealConfig stores cfg's non-secret fields in integ.Config and seals its secret fields into
 // integ.Secrets. A secret field that is empty or a masked hint keeps the value in kept.
-func (s *Service) sealConfig(integ *destination.Integration, cfg destination.Config, kept map[destination.SecretField]destination.Sealed) error {
+func (s *Service) sealConfig(ctx context.Context, integ *destination.Integration, cfg destination.Config, kept map[destination.SecretField]destination.Sealed) error {
 	secrets := map[destination.SecretField]destination.Sealed{}
 	for _, f := range destination.SecretFields(integ.Provider) {
 		v := cfg.Secret(f)
@@ -272,9 +284,12 @@ func (s *Service) sealConfig(integ *destination.Integration, cfg destination.Con
 			}
 			continue
 		}
-		sealed, err := s.keyring.SealSecret(integ, f, v)
+		sealed, err := s.keyring.SealSecret(ctx, integ, f, v)
 		if err != nil {
-			return fmt.Errorf("outputs: seal %s: %w", f, err)
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return ctxErr
+			}
+			return fmt.Errorf("outputs: seal %s: %w: %w", f, destination.ErrInternal, err)
 		}
 		secrets[f] = sealed
 	}
@@ -312,7 +327,7 @@ func (s *Service) ListIntegrations(ctx context.Context, caller destination.Calle
 	}
 	list, err := s.store.List(ctx, caller.WorkspaceID)
 	if err != nil {
-		return nil, fmt.Errorf("outputs: list integrations: %w", err)
+		return nil, storeErr("list integrations", err)
 	}
 	views := make([]*destination.Integration, len(list))
 	for i, in := range list {
@@ -339,7 +354,7 @@ func (s *Service) get(ctx context.Context, caller destination.Caller, id string)
 	}
 	in, err := s.store.Get(ctx, caller.WorkspaceID, id)
 	if err != nil {
-		return nil, fmt.Errorf("outputs: get integration: %w", err)
+		return nil, storeErr("get integration", err)
 	}
 	return in, nil
 }
@@ -349,7 +364,7 @@ func (s *Service) get(ctx context.Context, caller destination.Caller, id string)
 // cannot become the default (destination.ErrInactive).
 func (s *Service) UpdateIntegration(ctx context.Context, caller destination.Caller, id string, in UpdateInput) (*destination.Integration, error) {
 	return s.modify(ctx, caller, id, in.Version, func(cur *destination.Integration) error {
-		return s.applyUpdate(cur, in)
+		return s.applyUpdate(ctx, cur, in)
 	})
 }
 
@@ -373,7 +388,7 @@ func (s *Service) modify(ctx context.Context, caller destination.Caller, id stri
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("outputs: update integration: %w", err)
+			return nil, storeErr("update integration", err)
 		}
 		s.log.InfoContext(ctx, "integration updated", "workspace", stored.WorkspaceID, "integration", stored.ID,
 			"version", stored.Version, "default", stored.IsDefault, "active", stored.IsActive)
@@ -381,7 +396,7 @@ func (s *Service) modify(ctx context.Context, caller destination.Caller, id stri
 	}
 }
 
-func (s *Service) applyUpdate(cur *destination.Integration, in UpdateInput) error {
+func (s *Service) applyUpdate(ctx context.Context, cur *destination.Integration, in UpdateInput) error {
 	var probs destination.Problems
 	if in.Name != nil {
 		cur.Name = checkName(&probs, *in.Name)
@@ -396,13 +411,16 @@ func (s *Service) applyUpdate(cur *destination.Integration, in UpdateInput) erro
 		cur.IsDefault = *in.IsDefault
 	}
 	if in.Config != nil {
-		s.mergeConfig(&probs, cur, *in.Config)
+		if err := s.mergeConfig(ctx, &probs, cur, *in.Config); err != nil {
+			return err
+		}
 	}
 	return probs.Err()
 }
 
-// mergeConfig validates next as cur's new configuration, keeping stored secrets that next omits.
-func (s *Service) mergeConfig(probs *destination.Problems, cur *destination.Integration, next destination.Config) {
+// mergeConfig validates next as cur's new configuration, keeping stored secrets that next omits;
+// problems go to probs. Its error is a server fault (sealing failed).
+func (s *Service) mergeConfig(ctx context.Context, probs *destination.Problems, cur *destination.Integration, next destination.Config) error {
 	var kept []destination.SecretField
 	for _, f := range destination.SecretFields(cur.Provider) {
 		v := next.Secret(f)
@@ -417,14 +435,12 @@ func (s *Service) mergeConfig(probs *destination.Problems, cur *destination.Inte
 		next.GCSProjectID = cur.Config.GCSProjectID // derived from the kept key
 	}
 	cfg, err := destination.Validate(cur.Provider, next, destination.ValidateOptions{
-		AllowInsecureEndpoints: s.opts.AllowInsecureEndpoints, StoredSecrets: kept})
-	if err != nil {
+		AllowInsecureEndpoints: s.opts.AllowInsecureEndpoints, StoredSecrets: kept, Previous: &cur.Config})
+	if err != nil || probs.Len() > 0 {
 		probs.Merge("", err)
-		return
+		return nil
 	}
-	if err := s.sealConfig(cur, cfg, cur.Secrets); err != nil {
-		probs.Add("config", destination.CodeInvalid, "could not seal the secrets")
-	}
+	return s.sealConfig(ctx, cur, cfg, cur.Secrets)
 }
 
 // SetDefault makes one of the caller's integrations the workspace's only default.
@@ -440,7 +456,7 @@ func (s *Service) DeleteIntegration(ctx context.Context, caller destination.Call
 		return err
 	}
 	if err := s.store.Delete(ctx, caller.WorkspaceID, id); err != nil {
-		return fmt.Errorf("outputs: delete integration: %w", err)
+		return storeErr("delete integration", err)
 	}
 	s.log.InfoContext(ctx, "integration deleted", "workspace", caller.WorkspaceID, "integration", id)
 	return nil
