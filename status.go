@@ -23,7 +23,7 @@ func (s *Service) GetDelivery(ctx context.Context, caller destination.Caller, re
 	}
 	rec, err := s.opts.Deliveries.GetDelivery(ctx, caller.WorkspaceID, renderID)
 	if err != nil {
-		return nil, err
+		return nil, storeErr("get delivery", err)
 	}
 	return rec.RenderStatus(), nil
 }

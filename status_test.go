@@ -90,8 +90,8 @@ func TestGetDeliveryDocumentedShape(t *testing.T) {
 	if _, err := h.svc.GetDelivery(ctx, wsA, ""); !errors.Is(err, destination.ErrInvalid) {
 		t.Fatalf("GetDelivery without render ID: %v, want ErrInvalid", err)
 	}
-	if _, err := h.svc.GetDelivery(ctx, destination.Caller{APIKeyOnly: true}, "r1"); !errors.Is(err, destination.ErrInvalid) {
-		t.Fatalf("GetDelivery without workspace: %v, want ErrInvalid", err)
+	if _, err := h.svc.GetDelivery(ctx, destination.Caller{APIKeyOnly: true}, "r1"); !errors.Is(err, destination.ErrNoWorkspace) {
+		t.Fatalf("GetDelivery without workspace: %v, want ErrNoWorkspace", err)
 	}
 	if _, err := newHarness(t).svc.GetDelivery(ctx, wsA, "r1"); !errors.Is(err, destination.ErrUnsupported) {
 		t.Fatalf("GetDelivery without a delivery store: %v, want ErrUnsupported", err)
