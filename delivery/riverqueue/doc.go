@@ -55,9 +55,17 @@
 // jobs finish until its context ends, then cancels them: River hands cancelled jobs back
 // (available again, no attempt spent) and their records return to pending.
 //
+// # Webhooks
+//
+// With Config.Webhooks (a *webhook.Sender), each output's terminal transition queues an
+// output.completed or output.failed event, and the last one of a render a delivery.completed
+// event with the render status, as River jobs on their own queue, retried with exponential
+// backoff (permanent answers such as 4xx end the job). Message IDs derive from the record
+// (attempt counts included) and jobs are unique on them, so an event seen by two workers is sent
+// once, and a redelivery announces its outcome anew.
+//
 // # Not yet
 //
 // Resuming an upload mid-file after SIGKILL (the job's metadata is where its upload session will
-// live; see TargetArgs), a janitor for abandoned sessions and old records, and webhooks are not
-// implemented in this package yet.
+// live; see TargetArgs) and a janitor for abandoned sessions and old records are not implemented.
 package riverqueue

@@ -104,10 +104,16 @@ func (w *cdnWorker[TTx]) Work(ctx context.Context, job *river.Job[CDNArgs]) erro
 		if code == "" {
 			code, msg = "unknown", "the CDN copy failed"
 		}
-		return q.failed(ctx, set, code, msg, err)
+		err = q.failed(ctx, set, code, msg, err)
+		q.announce(ctx, p, "") // delivery.completed when the render has no destination
+		return err
 	}
-	return set(context.WithoutCancel(ctx), destination.Transition{Status: destination.StatusCompleted,
-		Key: out.OutputKey, URL: url, SizeBytes: out.OutputSizeBytes})
+	if err := set(context.WithoutCancel(ctx), destination.Transition{Status: destination.StatusCompleted,
+		Key: out.OutputKey, URL: url, SizeBytes: out.OutputSizeBytes}); err != nil {
+		return err
+	}
+	q.announce(ctx, p, "") // delivery.completed when the render has no destination
+	return nil
 }
 
 type targetWorker[TTx any] struct {
@@ -147,7 +153,9 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 	case destination.StatusFailed:
 		// A failure newer than this job ends it; an older one is being redelivered: wait for it.
 		if rec.FinishedAt.After(job.CreatedAt) || time.Since(job.CreatedAt) > q.cfg.JobTimeout {
-			return q.failed(ctx, set, CodeCDNFailed, "the CDN copy failed, so there was nothing to deliver", nil)
+			err := q.failed(ctx, set, CodeCDNFailed, "the CDN copy failed, so there was nothing to deliver", nil)
+			q.announce(ctx, p, a.IntegrationID)
+			return err
 		}
 		return river.JobSnooze(q.cfg.CDNWait)
 	default:
@@ -175,10 +183,16 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 		if code == "" {
 			code, msg = "unknown", "the delivery failed"
 		}
-		return q.failed(ctx, set, code, msg, nil)
+		err := q.failed(ctx, set, code, msg, nil)
+		q.announce(ctx, p, a.IntegrationID)
+		return err
 	}
-	return set(context.WithoutCancel(ctx), destination.Transition{Status: destination.StatusCompleted,
-		Key: out.OutputKey, URL: out.OutputURL, SizeBytes: out.OutputSizeBytes})
+	if err := set(context.WithoutCancel(ctx), destination.Transition{Status: destination.StatusCompleted,
+		Key: out.OutputKey, URL: out.OutputURL, SizeBytes: out.OutputSizeBytes}); err != nil {
+		return err
+	}
+	q.announce(ctx, p, a.IntegrationID)
+	return nil
 }
 
 // failed records a failure and ends the job for good (cancelled: it does not hold the unique

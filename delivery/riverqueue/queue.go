@@ -65,6 +65,14 @@ type Config struct {
 	// FetchPollInterval is how often an idle worker polls when no notification arrives (River's
 	// default 1 s).
 	FetchPollInterval time.Duration
+	// Webhooks, when set, announces output.completed, output.failed and delivery.completed to
+	// each workspace's webhook (webhook.Sender), as River jobs on WebhookQueue (default
+	// DefaultWebhookQueue), retried WebhookAttempts times (default 15) with exponential backoff
+	// from WebhookBackoff (default 1 s) capped at an hour.
+	Webhooks        WebhookSender
+	WebhookQueue    string
+	WebhookAttempts int
+	WebhookBackoff  time.Duration
 	// Schema is the PostgreSQL schema of River's tables (empty: the search path).
 	Schema string
 	// Logger receives the queue's and River's logs. Default slog.Default().
@@ -132,8 +140,17 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg Config) (*Queue[TTx], erro
 	if cfg.DeliverQueue == "" {
 		cfg.DeliverQueue = DefaultDeliverQueue
 	}
-	if cfg.CDNQueue == cfg.DeliverQueue {
-		return nil, fmt.Errorf("riverqueue: %w: CDNQueue and DeliverQueue must differ", ErrBadConfig)
+	if cfg.WebhookQueue == "" {
+		cfg.WebhookQueue = DefaultWebhookQueue
+	}
+	if cfg.WebhookAttempts <= 0 {
+		cfg.WebhookAttempts = 15
+	}
+	if cfg.WebhookBackoff <= 0 {
+		cfg.WebhookBackoff = time.Second
+	}
+	if cfg.CDNQueue == cfg.DeliverQueue || cfg.WebhookQueue == cfg.CDNQueue || cfg.WebhookQueue == cfg.DeliverQueue {
+		return nil, fmt.Errorf("riverqueue: %w: CDNQueue, DeliverQueue and WebhookQueue must differ", ErrBadConfig)
 	}
 	q := &Queue[TTx]{cfg: cfg, driver: driver, log: cfg.Logger, now: cfg.Clock, active: map[string]int{}}
 	if q.log == nil {
@@ -149,6 +166,9 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg Config) (*Queue[TTx], erro
 	if err := river.AddWorkerSafely(workers, &targetWorker[TTx]{q: q}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, &webhookWorker[TTx]{q: q}); err != nil {
+		return nil, err
+	}
 	var cooldown time.Duration // River's default (100 ms), or the poll interval when shorter
 	if cfg.FetchPollInterval > 0 && cfg.FetchPollInterval < 100*time.Millisecond {
 		cooldown = cfg.FetchPollInterval
@@ -159,6 +179,9 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg Config) (*Queue[TTx], erro
 		queues[cfg.DeliverQueue] = qc
 		if cfg.OpenRender != nil {
 			queues[cfg.CDNQueue] = qc
+		}
+		if cfg.Webhooks != nil {
+			queues[cfg.WebhookQueue] = qc
 		}
 	}
 	client, err := river.NewClient(driver, &river.Config{
@@ -373,3 +396,5 @@ func (q *Queue[TTx]) acquire(ws string) (release func(), ok bool) {
 func busy() error {
 	return river.JobSnooze(100*time.Millisecond + rand.N(200*time.Millisecond))
 }
+
+func randFloat() float64 { return rand.Float64() }
