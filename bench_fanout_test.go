@@ -78,7 +78,7 @@ func BenchmarkFanOut(b *testing.B) {
 			b.Fatal(err)
 		}
 		in, _ := h.store.Get(ctx, "ws-a", v.ID)
-		targets = append(targets, destination.Target{Integration: in})
+		targets = append(targets, destination.Target{IntegrationID: in.ID, Provider: in.Provider})
 	}
 	// The CDN: an s3blob bucket like the others, or with OUTPUTS_BENCH_CDN=file a fileblob
 	// directory as in the quickstart (the raw side then copies the file with io.Copy).
@@ -88,7 +88,8 @@ func BenchmarkFanOut(b *testing.B) {
 	if fileCDN {
 		cdn, err = fileblob.OpenBucket(cdnDir, nil)
 	} else {
-		cdn, err = client.Bucket(ctx, targets[0].Integration)
+		first, _ := h.store.Get(ctx, "ws-a", targets[0].IntegrationID)
+		cdn, err = client.Bucket(ctx, first)
 	}
 	if err != nil {
 		b.Fatal(err)
@@ -138,7 +139,7 @@ func BenchmarkFanOut(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer closer.Close()
-			d, err := h2.Deliver(ctx, outputs.Render{ID: "bench", FileName: "render.mp4", Source: src}, targets[1:])
+			d, err := h2.Deliver(ctx, outputs.Render{WorkspaceID: "ws-a", ID: "bench", FileName: "render.mp4", Source: src}, targets[1:])
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -100,6 +100,8 @@ func FileSource(name string) (Source, io.Closer, error) {
 type Render struct {
 	// ID of the render (job); part of the CDN key and of {renderId}.
 	ID string
+	// WorkspaceID owns the render; every target's integration is looked up in it.
+	WorkspaceID string
 	// FileName is the output's file name ("render.mp4"); sanitized before use.
 	FileName string
 	// ContentType; detected from the file name when empty.
@@ -141,8 +143,8 @@ func (s *Service) Deliver(ctx context.Context, r Render, targets []destination.T
 	}
 	name := SanitizeFileName(r.FileName, r.ID)
 	for i, t := range targets {
-		if t.Integration == nil {
-			probs.Add(fmt.Sprintf("targets[%d]", i), destination.CodeRequired, "has no integration")
+		if t.IntegrationID == "" {
+			probs.Add(fmt.Sprintf("targets[%d].integrationId", i), destination.CodeRequired, "is required")
 		}
 	}
 	if err := probs.Err(); err != nil {
@@ -169,9 +171,9 @@ func (s *Service) Deliver(ctx context.Context, r Render, targets []destination.T
 		out.URL, cdnErr = s.deliverCDN(ctx, r, key, ct)
 	})
 	for i, t := range targets {
-		out.Outputs[i] = destination.Output{IntegrationID: t.Integration.ID, Provider: t.Integration.Provider,
+		out.Outputs[i] = destination.Output{IntegrationID: t.IntegrationID, Provider: t.Provider,
 			OutputKey: t.Prefix + leaf, Status: destination.StatusPending}
-		s.emit(Event{RenderID: r.ID, IntegrationID: t.Integration.ID, Provider: t.Integration.Provider, Status: destination.StatusPending})
+		s.emit(Event{RenderID: r.ID, IntegrationID: t.IntegrationID, Provider: t.Provider, Status: destination.StatusPending})
 	}
 	for i, t := range targets {
 		wg.Go(func() { s.deliverTarget(ctx, r, t, ct, &out.Outputs[i]) })
@@ -239,8 +241,14 @@ func (s *Service) deliverCDN(ctx context.Context, r Render, key, contentType str
 }
 
 func (s *Service) deliverTarget(ctx context.Context, r Render, t destination.Target, contentType string, o *destination.Output) {
-	in := t.Integration
-	ev := Event{RenderID: r.ID, IntegrationID: in.ID, Provider: in.Provider}
+	ev := Event{RenderID: r.ID, IntegrationID: t.IntegrationID, Provider: t.Provider}
+	in, err := s.store.Get(ctx, r.WorkspaceID, t.IntegrationID)
+	if err != nil || in == nil || in.WorkspaceID != r.WorkspaceID || !in.IsActive || in.Provider != t.Provider {
+		o.Status, o.ErrorCode, o.Error = destination.StatusFailed, "integration_unavailable", "the integration no longer exists or is inactive"
+		ev.Status, ev.Error = o.Status, o.Error
+		s.emit(ev)
+		return
+	}
 	if s.uploader == nil {
 		o.Status, o.ErrorCode, o.Error = destination.StatusFailed, "unsupported", "no uploader is configured for customer storage"
 		ev.Status, ev.Error = o.Status, o.Error
@@ -248,7 +256,7 @@ func (s *Service) deliverTarget(ctx context.Context, r Render, t destination.Tar
 		return
 	}
 	var res destination.UploadResult
-	err := s.withRetry(ctx, func(ctx context.Context, attempt int) error {
+	err = s.withRetry(ctx, func(ctx context.Context, attempt int) error {
 		release, err := s.acquire(ctx)
 		if err != nil {
 			return err

@@ -42,7 +42,7 @@ func targetsFor(t *testing.T, h *harness, n int) []destination.Target {
 			t.Fatal(err)
 		}
 		in, _ := h.store.Get(context.Background(), "ws-a", v.ID)
-		out = append(out, destination.Target{Integration: in, Prefix: fmt.Sprintf("renders/t%d/", i)})
+		out = append(out, destination.Target{IntegrationID: in.ID, Provider: in.Provider, Prefix: fmt.Sprintf("renders/t%d/", i)})
 	}
 	return out
 }
@@ -62,7 +62,7 @@ func TestDeliverFanOut(t *testing.T) {
 	})
 	targets := targetsFor(t, h, 3)
 	data := bytes.Repeat([]byte("video-bytes-"), 100000)
-	d, err := h.svc.Deliver(context.Background(), outputs.Render{ID: "018f-render", FileName: "render.mp4",
+	d, err := h.svc.Deliver(context.Background(), outputs.Render{WorkspaceID: "ws-a", ID: "018f-render", FileName: "render.mp4",
 		Source: outputs.Source{ReaderAt: bytes.NewReader(data), Size: int64(len(data))}}, targets)
 	if err != nil {
 		t.Fatal(err)
@@ -108,31 +108,31 @@ func TestDeliverIsolatesFailures(t *testing.T) {
 	})
 	targets := targetsFor(t, h, 4)
 	up.failures = map[string][]error{
-		targets[0].Integration.ID: {errPermanent},
-		targets[1].Integration.ID: {errors.New("503"), errors.New("reset")},
-		targets[3].Integration.ID: {errors.New("503"), errors.New("503"), errors.New("503"), errors.New("503"), errors.New("503")},
+		targets[0].IntegrationID: {errPermanent},
+		targets[1].IntegrationID: {errors.New("503"), errors.New("reset")},
+		targets[3].IntegrationID: {errors.New("503"), errors.New("503"), errors.New("503"), errors.New("503"), errors.New("503")},
 	}
-	up.delay = map[string]time.Duration{targets[2].Integration.ID: 200 * time.Millisecond}
+	up.delay = map[string]time.Duration{targets[2].IntegrationID: 200 * time.Millisecond}
 	data := []byte("small video")
 	start := time.Now()
-	d, err := h.svc.Deliver(context.Background(), outputs.Render{ID: "r1", FileName: "../../etc/render.mp4",
+	d, err := h.svc.Deliver(context.Background(), outputs.Render{WorkspaceID: "ws-a", ID: "r1", FileName: "../../etc/render.mp4",
 		Source: outputs.Source{ReaderAt: bytes.NewReader(data), Size: int64(len(data))}}, targets)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = start
 	o := d.Outputs
-	if o[0].Status != destination.StatusFailed || o[0].ErrorCode != "invalid_credentials" || up.attempts[targets[0].Integration.ID] != 1 {
-		t.Errorf("permanent: %+v (attempts %d)", o[0], up.attempts[targets[0].Integration.ID])
+	if o[0].Status != destination.StatusFailed || o[0].ErrorCode != "invalid_credentials" || up.attempts[targets[0].IntegrationID] != 1 {
+		t.Errorf("permanent: %+v (attempts %d)", o[0], up.attempts[targets[0].IntegrationID])
 	}
-	if o[1].Status != destination.StatusCompleted || up.attempts[targets[1].Integration.ID] != 3 {
+	if o[1].Status != destination.StatusCompleted || up.attempts[targets[1].IntegrationID] != 3 {
 		t.Errorf("transient: %+v", o[1])
 	}
 	if o[2].Status != destination.StatusCompleted {
 		t.Errorf("slow: %+v", o[2])
 	}
-	if o[3].Status != destination.StatusFailed || up.attempts[targets[3].Integration.ID] != 4 {
-		t.Errorf("exhausted: %+v attempts %d", o[3], up.attempts[targets[3].Integration.ID])
+	if o[3].Status != destination.StatusFailed || up.attempts[targets[3].IntegrationID] != 4 {
+		t.Errorf("exhausted: %+v attempts %d", o[3], up.attempts[targets[3].IntegrationID])
 	}
 	for _, x := range o {
 		if strings.Contains(x.OutputKey, "..") || !strings.HasSuffix(x.OutputKey, "/render.mp4") {
@@ -148,10 +148,10 @@ func TestDeliverCancel(t *testing.T) {
 		o.Delivery = outputs.DeliveryOptions{CDN: memblob.OpenBucket(nil)}
 	})
 	targets := targetsFor(t, h, 2)
-	up.delay = map[string]time.Duration{targets[0].Integration.ID: time.Minute, targets[1].Integration.ID: time.Minute}
+	up.delay = map[string]time.Duration{targets[0].IntegrationID: time.Minute, targets[1].IntegrationID: time.Minute}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	d, err := h.svc.Deliver(ctx, outputs.Render{ID: "r2", FileName: "a.mp4", Source: outputs.Source{ReaderAt: bytes.NewReader(nil), Size: 0}}, targets)
+	d, err := h.svc.Deliver(ctx, outputs.Render{WorkspaceID: "ws-a", ID: "r2", FileName: "a.mp4", Source: outputs.Source{ReaderAt: bytes.NewReader(nil), Size: 0}}, targets)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("want deadline, got %v", err)
 	}
@@ -164,11 +164,11 @@ func TestDeliverCancel(t *testing.T) {
 
 func TestDeliverBadInput(t *testing.T) {
 	h := newHarness(t)
-	if _, err := h.svc.Deliver(context.Background(), outputs.Render{ID: "x"}, nil); !errors.Is(err, destination.ErrUnsupported) {
+	if _, err := h.svc.Deliver(context.Background(), outputs.Render{WorkspaceID: "ws-a", ID: "x"}, nil); !errors.Is(err, destination.ErrUnsupported) {
 		t.Fatalf("no CDN: %v", err)
 	}
 	h = newHarness(t, func(o *outputs.Options) { o.Delivery.CDN = memblob.OpenBucket(nil) })
-	for _, r := range []outputs.Render{{ID: ""}, {ID: "a/b", Source: outputs.Source{ReaderAt: bytes.NewReader(nil)}}, {ID: "ok"}} {
+	for _, r := range []outputs.Render{{WorkspaceID: "ws-a", ID: ""}, {WorkspaceID: "ws-a", ID: "a/b", Source: outputs.Source{ReaderAt: bytes.NewReader(nil)}}, {ID: "ok"}} {
 		if _, err := h.svc.Deliver(context.Background(), r, nil); !errors.Is(err, destination.ErrInvalid) {
 			t.Errorf("%+v: %v", r, err)
 		}
@@ -177,7 +177,7 @@ func TestDeliverBadInput(t *testing.T) {
 	b := memblob.OpenBucket(nil)
 	b.Close()
 	h = newHarness(t, func(o *outputs.Options) { o.Delivery.CDN = b })
-	_, err := h.svc.Deliver(context.Background(), outputs.Render{ID: "r", Source: outputs.Source{ReaderAt: bytes.NewReader(nil)}}, nil)
+	_, err := h.svc.Deliver(context.Background(), outputs.Render{WorkspaceID: "ws-a", ID: "r", Source: outputs.Source{ReaderAt: bytes.NewReader(nil)}}, nil)
 	if !errors.Is(err, outputs.ErrCDN) {
 		t.Fatalf("closed CDN: %v", err)
 	}
@@ -201,7 +201,7 @@ func TestKeyTemplate(t *testing.T) {
 		o.Delivery = outputs.DeliveryOptions{CDN: memblob.OpenBucket(nil), KeyTemplate: "{date}/{renderId}/../{name}-final.{ext}"}
 	})
 	targets := targetsFor(t, h, 1)
-	d, err := h.svc.Deliver(context.Background(), outputs.Render{ID: "r9", FileName: "promo.mp4", FinishedAt: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC),
+	d, err := h.svc.Deliver(context.Background(), outputs.Render{WorkspaceID: "ws-a", ID: "r9", FileName: "promo.mp4", FinishedAt: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC),
 		Source: outputs.Source{ReaderAt: bytes.NewReader([]byte("x")), Size: 1}}, targets)
 	if err != nil {
 		t.Fatal(err)
@@ -224,12 +224,12 @@ func TestResolveThenDeliver(t *testing.T) {
 	if err != nil || len(targets) != 1 {
 		t.Fatal(targets, err)
 	}
-	d, err := h.svc.Deliver(ctx, outputs.Render{ID: "r", FileName: "render.mp4", Source: outputs.Source{ReaderAt: bytes.NewReader([]byte("abc")), Size: 3}}, targets)
+	d, err := h.svc.Deliver(ctx, outputs.Render{WorkspaceID: "ws-a", ID: "r", FileName: "render.mp4", Source: outputs.Source{ReaderAt: bytes.NewReader([]byte("abc")), Size: 3}}, targets)
 	if err != nil || d.Outputs[0].OutputKey != "renders/campaigns/summer-2026/render.mp4" {
 		t.Fatalf("%+v %v", d, err)
 	}
 	// Omitted destinations: the default. Another workspace's ID: not found.
-	if targets, err := h.svc.ResolveDestinations(ctx, wsA, []byte(`{"name":"x"}`)); err != nil || len(targets) != 1 || targets[0].Integration.ID != v.ID {
+	if targets, err := h.svc.ResolveDestinations(ctx, wsA, []byte(`{"name":"x"}`)); err != nil || len(targets) != 1 || targets[0].IntegrationID != v.ID {
 		t.Fatal(targets, err)
 	}
 	if _, err := h.svc.ResolveDestinations(ctx, wsB, []byte(vj)); !errors.Is(err, destination.ErrNotFound) {

@@ -114,10 +114,11 @@ func TestDeliverToEveryProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	var targets []destination.Target
-	for _, in := range []*destination.Integration{good, az, permanent, transient, dr, gc} {
-		targets = append(targets, destination.Target{Integration: in, Prefix: "renders/e2e/"})
+	ins := []*destination.Integration{good, az, permanent, transient, dr, gc}
+	for _, in := range ins {
+		targets = append(targets, destination.Target{IntegrationID: in.ID, Provider: in.Provider, Prefix: "renders/e2e/"})
 	}
-	d, err := h.svc.Deliver(ctx, outputs.Render{ID: "r-e2e", FileName: "render.mp4", Source: outputs.Source{ReaderAt: bytes.NewReader(data), Size: int64(len(data))}}, targets)
+	d, err := h.svc.Deliver(ctx, outputs.Render{WorkspaceID: "ws-a", ID: "r-e2e", FileName: "render.mp4", Source: outputs.Source{ReaderAt: bytes.NewReader(data), Size: int64(len(data))}}, targets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestDeliverToEveryProvider(t *testing.T) {
 			t.Errorf("output %d (%s): %+v", i, o.Provider, o)
 			continue
 		}
-		b, err := client.Bucket(ctx, targets[i].Integration)
+		b, err := client.Bucket(ctx, ins[i])
 		if err != nil {
 			t.Fatal(err)
 		}

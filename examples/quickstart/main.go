@@ -131,7 +131,7 @@ func run(ctx context.Context, file string, verbose bool, out io.Writer) error {
 		return fmt.Errorf("%w (run from the repository root, or pass -file)", err)
 	}
 	defer closer.Close()
-	status, err := svc.Deliver(ctx, outputs.Render{ID: "018f3c2e-7b1a-7c4d-9e2f-5a6b7c8d9e0f", FileName: "render.mp4", Source: src}, targets)
+	status, err := svc.Deliver(ctx, outputs.Render{WorkspaceID: caller.WorkspaceID, ID: "018f3c2e-7b1a-7c4d-9e2f-5a6b7c8d9e0f", FileName: "render.mp4", Source: src}, targets)
 	if err != nil {
 		return err
 	}
