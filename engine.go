@@ -62,5 +62,6 @@ func (s *Service) Deliver(ctx context.Context, p Plan, src Source) (*Delivery, e
 }
 
 // Engine returns the delivery engine the Service composed, for queue workers that deliver the
-// CDN copy and each target as jobs of their own (DeliverCDN, DeliverTarget).
+// CDN copy and each target as jobs of their own (delivery.Engine.DeliverCDN and
+// delivery.Engine.DeliverTarget).
 func (s *Service) Engine() *delivery.Engine { return s.engine }
