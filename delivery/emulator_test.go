@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/ilovevideoeditor/outputs/destination"
@@ -18,7 +19,7 @@ func s3Targets(t testing.TB, cfgs []destination.Config, opts provider.Options) (
 	t.Helper()
 	store := memstore.New()
 	u := &emulator.Unsealer{}
-	client := emulator.NewClient(t, u, opts, nil, s3.NewDriver(s3.Options{}))
+	client := emulator.NewClient(t, u, opts, nil, s3Driver())
 	return store, addS3Targets(t, store, u, ws, cfgs), client
 }
 
@@ -37,3 +38,9 @@ func addS3Targets(t testing.TB, store destination.Store, u *emulator.Unsealer, w
 	}
 	return out
 }
+
+// s3Driver is the S3 driver as the engine wants it: one SDK attempt per request.
+func s3Driver() provider.Driver { return s3.NewDriver(s3.Options{RetryMaxAttempts: 1}) }
+
+// quiet discards logs.
+var quiet = slog.New(slog.DiscardHandler)
