@@ -124,4 +124,3 @@ func settledGoroutines(want int) int {
 	}
 	return n
 }
-
