@@ -60,16 +60,20 @@ func TestVerify(t *testing.T) {
 		now    int64
 		want   error
 	}{
-		"tampered body":      {specSecret, specHeaders(specSig), `{"test": 2432232315}`, specTS, webhook.ErrBadSignature},
-		"tampered id":        {specSecret, func() http.Header { h := specHeaders(specSig); h.Set(webhook.HeaderID, "msg_other"); return h }(), specBody, specTS, webhook.ErrBadSignature},
-		"tampered timestamp": {specSecret, func() http.Header { h := specHeaders(specSig); h.Set(webhook.HeaderTimestamp, strconv.Itoa(specTS+1)); return h }(), specBody, specTS, webhook.ErrBadSignature},
-		"another secret":     {other, specHeaders(specSig), specBody, specTS, webhook.ErrBadSignature},
-		"stale":              {specSecret, specHeaders(specSig), specBody, specTS + 6*60, webhook.ErrStale},
-		"from the future":    {specSecret, specHeaders(specSig), specBody, specTS - 6*60, webhook.ErrStale},
-		"no signature":       {specSecret, specHeaders(""), specBody, specTS, webhook.ErrMissingHeaders},
-		"bad timestamp":      {specSecret, func() http.Header { h := specHeaders(specSig); h.Set(webhook.HeaderTimestamp, "yesterday"); return h }(), specBody, specTS, webhook.ErrMissingHeaders},
-		"unknown version":    {specSecret, specHeaders("v9," + strings.TrimPrefix(specSig, "v1,")), specBody, specTS, webhook.ErrBadSignature},
-		"malformed secret":   {"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", specHeaders(specSig), specBody, specTS, webhook.ErrBadSecret},
+		"tampered body": {specSecret, specHeaders(specSig), `{"test": 2432232315}`, specTS, webhook.ErrBadSignature},
+		"tampered id":   {specSecret, func() http.Header { h := specHeaders(specSig); h.Set(webhook.HeaderID, "msg_other"); return h }(), specBody, specTS, webhook.ErrBadSignature},
+		"tampered timestamp": {specSecret, func() http.Header {
+			h := specHeaders(specSig)
+			h.Set(webhook.HeaderTimestamp, strconv.Itoa(specTS+1))
+			return h
+		}(), specBody, specTS, webhook.ErrBadSignature},
+		"another secret":   {other, specHeaders(specSig), specBody, specTS, webhook.ErrBadSignature},
+		"stale":            {specSecret, specHeaders(specSig), specBody, specTS + 6*60, webhook.ErrStale},
+		"from the future":  {specSecret, specHeaders(specSig), specBody, specTS - 6*60, webhook.ErrStale},
+		"no signature":     {specSecret, specHeaders(""), specBody, specTS, webhook.ErrMissingHeaders},
+		"bad timestamp":    {specSecret, func() http.Header { h := specHeaders(specSig); h.Set(webhook.HeaderTimestamp, "yesterday"); return h }(), specBody, specTS, webhook.ErrMissingHeaders},
+		"unknown version":  {specSecret, specHeaders("v9," + strings.TrimPrefix(specSig, "v1,")), specBody, specTS, webhook.ErrBadSignature},
+		"malformed secret": {"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", specHeaders(specSig), specBody, specTS, webhook.ErrBadSecret},
 	} {
 		now := c.now
 		err := webhook.Verify(c.secret, c.h, []byte(c.body), &webhook.VerifyOptions{Now: func() time.Time { return time.Unix(now, 0) }})

@@ -109,7 +109,7 @@ func (w *cdnWorker[TTx]) Work(ctx context.Context, job *river.Job[CDNArgs]) erro
 		return err
 	}
 	if err := set(context.WithoutCancel(ctx), destination.Transition{Status: destination.StatusCompleted,
-		Key: out.OutputKey, URL: url, SizeBytes: out.OutputSizeBytes}); err != nil {
+		Key: out.OutputKey, URL: url, SizeBytes: out.OutputSizeBytes, Checksum: out.Checksum}); err != nil {
 		return err
 	}
 	q.announce(ctx, p, "") // delivery.completed when the render has no destination
@@ -171,7 +171,11 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 	}
 	key, size := rec.Key, rec.SizeBytes
 	src := Source{Size: size, Open: func(ctx context.Context) (io.ReadCloser, error) {
-		rc, _, err := q.cfg.CDN.Open(ctx, key)
+		rc, n, err := q.cfg.CDN.Open(ctx, key)
+		if err == nil && n != size {
+			rc.Close()
+			return nil, fmt.Errorf("riverqueue: the CDN copy is %d bytes, the record says %d", n, size)
+		}
 		return rc, err
 	}}
 	out := q.cfg.Engine.DeliverTarget(ctx, p, a.Index, src)
@@ -188,7 +192,7 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 		return err
 	}
 	if err := set(context.WithoutCancel(ctx), destination.Transition{Status: destination.StatusCompleted,
-		Key: out.OutputKey, URL: out.OutputURL, SizeBytes: out.OutputSizeBytes}); err != nil {
+		Key: out.OutputKey, URL: out.OutputURL, SizeBytes: out.OutputSizeBytes, Checksum: out.Checksum}); err != nil {
 		return err
 	}
 	q.announce(ctx, p, a.IntegrationID)

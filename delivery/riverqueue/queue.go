@@ -346,9 +346,6 @@ func checkPlan(p Plan) error {
 	if p.RenderID == "" {
 		probs.Add("renderId", destination.CodeRequired, "is required")
 	}
-	if p.FileName == "" {
-		probs.Add("fileName", destination.CodeRequired, "is required")
-	}
 	seen := map[string]bool{}
 	for _, t := range p.Targets {
 		switch {

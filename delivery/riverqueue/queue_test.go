@@ -61,7 +61,6 @@ func testEnqueueDuplicateAndRollback[TTx any](t *testing.T, b backend[TTx]) {
 	for name, bad := range map[string]riverqueue.Plan{
 		"no workspace":         {RenderID: "r", FileName: "f.mp4"},
 		"no render":            {WorkspaceID: "ws1", FileName: "f.mp4"},
-		"no file name":         {WorkspaceID: "ws1", RenderID: "r"},
 		"target without ID":    {WorkspaceID: "ws1", RenderID: "r", FileName: "f.mp4", Targets: []riverqueue.Target{{}}},
 		"integration repeated": {WorkspaceID: "ws1", RenderID: "r", FileName: "f.mp4", Targets: []riverqueue.Target{p.Targets[0], p.Targets[0]}},
 	} {
