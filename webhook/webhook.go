@@ -9,10 +9,10 @@
 // Secrets are "whsec_" + base64 of 24 random bytes (NewSecret); at rest they are sealed with the
 // keyring (SealSecret), bound to their workspace, like every other secret of the library.
 //
-// Sender posts through the provider package's SSRF-guarded HTTP client (the same dial-time guard
-// as storage endpoints: no private, loopback, link-local or metadata address; no redirect
-// followed). delivery/riverqueue sends the events output.completed, output.failed and
-// delivery.completed as River jobs, retried with backoff.
+// Package webhook/sender posts messages through the provider package's SSRF-guarded HTTP client
+// (this package links no provider or cloud SDK, so receivers can import it for Verify alone).
+// delivery/riverqueue sends the events output.completed, output.failed and delivery.completed
+// as River jobs, retried with backoff.
 package webhook
 
 import (

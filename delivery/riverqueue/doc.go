@@ -57,7 +57,7 @@
 //
 // # Webhooks
 //
-// With Config.Webhooks (a *webhook.Sender), each output's terminal transition queues an
+// With Config.Webhooks (a webhook/sender.Sender), each output's terminal transition queues an
 // output.completed or output.failed event, and the last one of a render a delivery.completed
 // event with the render status, as River jobs on their own queue, retried with exponential
 // backoff (permanent answers such as 4xx end the job). Message IDs derive from the record

@@ -3,6 +3,7 @@ package riverqueue_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -30,7 +31,7 @@ func Example() {
 
 	engine := &testengine.Engine{Store: store, CDNDir: filepath.Join(dir, "cdn"), DestDir: filepath.Join(dir, "dest")} // delivery.Engine in a real host
 	q, err := riverqueue.NewSQLite(db, riverqueue.Config{Engine: engine, Deliveries: store, CDN: engine,
-		OpenRender: testengine.OpenRender(dir), FetchPollInterval: 50 * time.Millisecond, CDNWait: 20 * time.Millisecond})
+		OpenRender: testengine.OpenRender(dir), Logger: slog.New(slog.DiscardHandler), FetchPollInterval: 50 * time.Millisecond, CDNWait: 20 * time.Millisecond})
 	if err != nil {
 		fmt.Println(err)
 		return

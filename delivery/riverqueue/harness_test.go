@@ -41,8 +41,9 @@ type harness[TTx any] struct {
 	renders string
 	dsn     string // PostgreSQL only: the DSN of the schema
 	begin   func(ctx context.Context) (TTx, func() error, func())
-	// open returns a new Queue on the same database (another worker).
-	open func() (*riverqueue.Queue[TTx], error)
+	// open returns a new Queue on the same database (another worker); openWith one with cfg.
+	open     func() (*riverqueue.Queue[TTx], error)
+	openWith func(cfg riverqueue.Config) (*riverqueue.Queue[TTx], error)
 }
 
 // reopen returns another Queue on the harness's database.
@@ -100,7 +101,8 @@ func sqliteBackend(t *testing.T, cfg func(*riverqueue.Config)) *harness[*sql.Tx]
 	}
 	t.Cleanup(func() { db.Close() })
 	h := newHarness[*sql.Tx](t, db, sqlstore.SQLite)
-	h.open = func() (*riverqueue.Queue[*sql.Tx], error) { return riverqueue.NewSQLite(db, h.config(cfg)) }
+	h.openWith = func(c riverqueue.Config) (*riverqueue.Queue[*sql.Tx], error) { return riverqueue.NewSQLite(db, c) }
+	h.open = func() (*riverqueue.Queue[*sql.Tx], error) { return h.openWith(h.config(cfg)) }
 	h.q, err = h.open()
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +162,8 @@ func postgresBackend(t *testing.T, cfg func(*riverqueue.Config)) *harness[pgx.Tx
 	t.Cleanup(pool.Close)
 	h := newHarness[pgx.Tx](t, db, sqlstore.PostgreSQL)
 	h.dsn = dsn
-	h.open = func() (*riverqueue.Queue[pgx.Tx], error) { return riverqueue.NewPostgres(pool, h.config(cfg)) }
+	h.openWith = func(c riverqueue.Config) (*riverqueue.Queue[pgx.Tx], error) { return riverqueue.NewPostgres(pool, c) }
+	h.open = func() (*riverqueue.Queue[pgx.Tx], error) { return h.openWith(h.config(cfg)) }
 	h.q, err = h.open()
 	if err != nil {
 		t.Fatal(err)
@@ -293,3 +296,5 @@ func (h *harness[TTx]) mustDeliver(p riverqueue.Plan, integrationID string, want
 		h.t.Fatalf("%s received %d bytes, want the render's %d", integrationID, len(got), len(want))
 	}
 }
+
+func removeRender(dir, id string) error { return os.Remove(filepath.Join(dir, id)) }

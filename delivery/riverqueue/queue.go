@@ -66,7 +66,7 @@ type Config struct {
 	// default 1 s).
 	FetchPollInterval time.Duration
 	// Webhooks, when set, announces output.completed, output.failed and delivery.completed to
-	// each workspace's webhook (webhook.Sender), as River jobs on WebhookQueue (default
+	// each workspace's webhook (a webhook/sender.Sender), as River jobs on WebhookQueue (default
 	// DefaultWebhookQueue), retried WebhookAttempts times (default 15) with exponential backoff
 	// from WebhookBackoff (default 1 s) capped at an hour.
 	Webhooks        WebhookSender

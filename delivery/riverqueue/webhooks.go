@@ -19,7 +19,7 @@ import (
 // delivery's slot.
 const DefaultWebhookQueue = "outputs_webhooks"
 
-// WebhookSender sends one signed event (*webhook.Sender implements it).
+// WebhookSender sends one signed event (*sender.Sender of package webhook/sender implements it).
 type WebhookSender interface {
 	Send(ctx context.Context, m webhook.Message) error
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ilovevideoeditor/outputs/delivery/riverqueue"
 	"github.com/ilovevideoeditor/outputs/provider"
 	"github.com/ilovevideoeditor/outputs/webhook"
+	"github.com/ilovevideoeditor/outputs/webhook/sender"
 )
 
 func TestWebhooksAnnounceEachOutputOnce(t *testing.T) {
@@ -66,11 +67,11 @@ func testWebhooks[TTx any](t *testing.T, b backend[TTx]) {
 	}
 	eps := &webhook.MemoryEndpoints{}
 	eps.Set("ws1", webhook.Endpoint{URL: srv.URL, SealedSecret: sealed})
-	sender, err := webhook.NewSender(webhook.Options{Provider: pc, Endpoints: eps, Keyring: kr, AllowInsecureURLs: true})
+	snd, err := sender.New(sender.Options{Provider: pc, Endpoints: eps, Keyring: kr, AllowInsecureURLs: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := b(t, func(c *riverqueue.Config) { c.Webhooks, c.WebhookBackoff = sender, 20*time.Millisecond })
+	h := b(t, func(c *riverqueue.Config) { c.Webhooks, c.WebhookBackoff = snd, 20*time.Millisecond })
 	h.start()
 	p, _ := h.render("ws1", "r1", 1024, h.integration("ws1", "good", "good"), h.integration("ws1", "bad", "bad"))
 	h.enqueue(p)

@@ -1,7 +1,9 @@
-// Package testengine is a stand-in for the delivery engine in riverqueue's tests and test worker
-// binary, until package delivery lands: it copies renders between directories, leases each
-// target's integration from a destination.Store on every attempt (as the engine does), and
-// fails with invalid_credentials when the integration's access key ID is "bad".
+// Package testengine is a small stand-in for the delivery engine in riverqueue's unit tests,
+// where the queue's behaviour is under test (blocking, counting, failing an upload on cue): it
+// copies renders between directories, leases each target's integration from a
+// destination.Store on every attempt (as the engine does), and fails with invalid_credentials
+// when the integration's access key ID is "bad". TestRealEngineOnS3 and the multi-process test
+// run the real engine.
 package testengine
 
 import (
