@@ -56,7 +56,7 @@ func tarpit(t testing.TB) string {
 //	go test -run TestTarpitIsolation -v ./delivery/
 func TestTarpitIsolation(t *testing.T) {
 	srv := emulator.NeedS3(t)
-	const renders, size = 8, 4 << 20
+	const renders, size = 8, 1 << 20
 	var cfgs []destination.Config
 	for range renders {
 		cfgs = append(cfgs, srv.Bucket(t))
@@ -80,7 +80,7 @@ func TestTarpitIsolation(t *testing.T) {
 		Targets: addS3Targets(t, store, u, "ws-tarpit", pitCfgs)}
 
 	var stalls atomic.Int64
-	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, CDN: newMemCDN(), StallTimeout: 500 * time.Millisecond,
+	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, CDN: newMemCDN(), StallTimeout: 2 * time.Second, // well above a healthy upload's pauses, even under -race on a loaded machine
 		Retry: delivery.RetryPolicy{MaxAttempts: 8, BaseDelay: 200 * time.Millisecond, MaxDelay: time.Second}, Logger: quiet,
 		OnEvent: func(e delivery.Event) {
 			if e.WorkspaceID == "ws-tarpit" && e.Kind == delivery.EventRetry && e.Code == destination.CodeStalled {
@@ -128,6 +128,9 @@ func TestTarpitIsolation(t *testing.T) {
 	}()
 	time.Sleep(100 * time.Millisecond) // the tarpit's attempts take their slots first
 	with := best()
+	for deadline := time.Now().Add(10 * time.Second); stalls.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond) // the measurement may end before the first stall
+	}
 	cancel()
 	<-pitDone
 	if stalls.Load() == 0 {
