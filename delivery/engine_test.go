@@ -493,11 +493,12 @@ func TestBudgetExcludesSlotWait(t *testing.T) {
 	h := newHarness(t, func(o *delivery.Options) {
 		o.Uploader = up
 		o.MaxConcurrentUploads = 1
-		o.Retry = delivery.RetryPolicy{MaxAttempts: 1, Budget: 250 * time.Millisecond}
+		o.Retry = delivery.RetryPolicy{MaxAttempts: 1, Budget: time.Second}
 	})
-	// Four outputs one at a time (the CDN copy and three targets, 150 ms each): the last waits
-	// ≥ 450 ms for its slot, beyond the budget, and still succeeds.
-	d, err := h.eng.Deliver(context.Background(), delivery.Plan{WorkspaceID: ws, RenderID: "r", Targets: h.targets(t, ws, 3)}, bytesSource([]byte("x")))
+	// Eleven outputs one at a time (the CDN copy and ten targets, 150 ms each): the last waits
+	// ≥ 1.5 s for its slot, beyond the budget, and still succeeds. The budget is several times
+	// one upload so that a loaded machine does not make the upload itself exceed it.
+	d, err := h.eng.Deliver(context.Background(), delivery.Plan{WorkspaceID: ws, RenderID: "r", Targets: h.targets(t, ws, 10)}, bytesSource([]byte("x")))
 	if err != nil {
 		t.Fatal(err)
 	}
