@@ -2,6 +2,7 @@ package destination
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -129,4 +130,30 @@ type Store interface {
 // build a client. crypto.Keyring implements it.
 type Unsealer interface {
 	Unseal(ctx context.Context, in *Integration) (Config, error)
+}
+
+// OAuthConnection is a completed OAuth authorization (provider/drive's Connection): who
+// connected which workspace, and the refresh token to seal and store in the workspace's
+// integration.
+type OAuthConnection struct {
+	WorkspaceID string   `json:"workspaceId"`
+	UserID      string   `json:"userId"`
+	Scopes      []string `json:"scopes"`
+	// RefreshToken is the secret to seal; it is never marshalled or printed.
+	RefreshToken string `json:"-"`
+}
+
+// String leaves out the refresh token.
+func (c OAuthConnection) String() string {
+	return fmt.Sprintf("drive.Connection{WorkspaceID:%q UserID:%q RefreshToken:•••• Scopes:%q}", c.WorkspaceID, c.UserID, c.Scopes)
+}
+
+// GoString leaves out the refresh token.
+func (c OAuthConnection) GoString() string { return c.String() }
+
+// TokenSaver persists an OAuth refresh token that the provider rotated for an integration, so
+// the rotation is never lost. outputs.Service implements it and hands itself to an Uploader
+// that accepts one (provider.Client.SetTokenSaver); hosts do not wire it by hand.
+type TokenSaver interface {
+	SaveDriveToken(ctx context.Context, in *Integration, refreshToken string) error
 }

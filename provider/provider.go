@@ -202,6 +202,22 @@ func New(u destination.Unsealer, opts Options, drivers ...Driver) (*Client, erro
 // own auxiliary requests, such as an OAuth token exchange).
 func (c *Client) HTTPClient() *http.Client { return c.hc }
 
+// TokenSaverSetter is an optional Driver interface: a driver whose provider rotates OAuth refresh
+// tokens (provider/drive) persists them through the TokenSaver it is given.
+type TokenSaverSetter interface {
+	SetTokenSaver(destination.TokenSaver)
+}
+
+// SetTokenSaver hands ts to every driver that persists rotated refresh tokens
+// (TokenSaverSetter). outputs.New calls it with the Service, so hosts never wire it by hand.
+func (c *Client) SetTokenSaver(ts destination.TokenSaver) {
+	for _, d := range c.drivers {
+		if s, ok := d.(TokenSaverSetter); ok {
+			s.SetTokenSaver(ts)
+		}
+	}
+}
+
 // Bucket returns the integration's open bucket, opening it (and unsealing the credentials) on a
 // cache miss. The bucket stays owned by the Client: do not close it; it is closed when evicted
 // (another version of the integration is opened, or the cache is full) and on Close.
