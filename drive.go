@@ -7,13 +7,14 @@ import (
 	"github.com/ilovevideoeditor/outputs/destination"
 )
 
-// DriveConnector runs the Google Drive OAuth flow; *drive.Connector implements it.
+// DriveConnector runs the Google Drive OAuth flow; *drive.Connector (package provider/drive)
+// implements it. The root package depends on this interface only, not on the Drive driver.
 type DriveConnector interface {
 	// AuthURL returns the authorization URL that connects caller's workspace.
 	AuthURL(ctx context.Context, caller destination.Caller) (string, error)
 	// Complete finishes the flow for caller, the user signed in where the callback arrived; it
 	// refuses a caller other than the one that started the flow.
-	Complete(ctx context.Context, caller destination.Caller, state, code, errParam string) (*destination.OAuthConnection, error)
+	Complete(ctx context.Context, caller destination.Caller, state, code, errParam string) (*destination.DriveConnection, error)
 }
 
 // driveName names a Drive integration created by the OAuth connection.

@@ -2,7 +2,6 @@ package destination
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -131,25 +130,6 @@ type Store interface {
 type Unsealer interface {
 	Unseal(ctx context.Context, in *Integration) (Config, error)
 }
-
-// OAuthConnection is a completed OAuth authorization (provider/drive's Connection): who
-// connected which workspace, and the refresh token to seal and store in the workspace's
-// integration.
-type OAuthConnection struct {
-	WorkspaceID string   `json:"workspaceId"`
-	UserID      string   `json:"userId"`
-	Scopes      []string `json:"scopes"`
-	// RefreshToken is the secret to seal; it is never marshalled or printed.
-	RefreshToken string `json:"-"`
-}
-
-// String leaves out the refresh token.
-func (c OAuthConnection) String() string {
-	return fmt.Sprintf("drive.Connection{WorkspaceID:%q UserID:%q RefreshToken:•••• Scopes:%q}", c.WorkspaceID, c.UserID, c.Scopes)
-}
-
-// GoString leaves out the refresh token.
-func (c OAuthConnection) GoString() string { return c.String() }
 
 // TokenSaver persists an OAuth refresh token that the provider rotated for an integration, so
 // the rotation is never lost. outputs.Service implements it and hands itself to an Uploader

@@ -130,8 +130,9 @@ type Connector struct {
 }
 
 // Connection is a completed authorization: who connected which workspace, and the refresh token
-// to seal and store in the workspace's drive integration.
-type Connection = destination.OAuthConnection
+// to seal and store in the workspace's drive integration. It is destination.DriveConnection, so
+// hosts that only consume it need not import this package.
+type Connection = destination.DriveConnection
 
 // NewConnector returns a Connector.
 func NewConnector(opts ConnectorOptions) (*Connector, error) {
