@@ -35,7 +35,9 @@
 //
 // # Errors
 //
-// ErrorCode maps 404 to NotFound, rate and quota refusals to ResourceExhausted, other 403s and
+// ErrorCode maps 404 to NotFound, rate and quota refusals to ResourceExhausted (they are a
+// *QuotaError, which provider.Classify reports as throttled, transient and retried with Google's
+// backoff, or quota_exceeded for a full storage or a used-up daily quota), other 403s and
 // 401 to PermissionDenied, and a revoked or expired OAuth grant (invalid_grant) to
 // PermissionDenied with a *ReconnectError that matches destination.ErrReconnectRequired.
 //
