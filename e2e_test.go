@@ -77,9 +77,8 @@ func TestDeliverToEveryProvider(t *testing.T) {
 	dsrv := drivetest.NewServer(drivetest.Options{})
 	t.Cleanup(dsrv.Close)
 
-	var h *harness
 	var client *provider.Client
-	h = newHarness(t, func(o *outputs.Options) {
+	h := newHarness(t, func(o *outputs.Options) {
 		o.AllowInsecureEndpoints = true
 		o.Delivery = outputs.DeliveryOptions{CDN: fileCDN(t), Retry: outputs.RetryPolicy{BaseDelay: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, MaxAttempts: 5},
 			Classify: func(err error) *destination.UploadError { // until the drivers return UploadErrors themselves
@@ -90,10 +89,8 @@ func TestDeliverToEveryProvider(t *testing.T) {
 		client, err = provider.New(o.Keyring, provider.Options{AllowedNetworks: emulator.Loopback},
 			s3.NewDriver(s3.Options{RetryMaxAttempts: 1}), azure.NewDriver(azure.Options{}),
 			gcs.NewDriver(gcs.Options{AllowedTokenHosts: []string{emulator.TokenHost()}}),
-			drive.NewDriver(drive.DriverOptions{OAuth: dsrv.OAuthConfig(driveRedirect), Options: drive.Options{Endpoint: dsrv.Endpoint()},
-				TokenRotated: func(ctx context.Context, in *destination.Integration, rt string) error {
-					return h.svc.SaveDriveToken(ctx, in, rt)
-				}}))
+			// No TokenRotated: the Service persists rotated refresh tokens itself.
+			drive.NewDriver(drive.DriverOptions{OAuth: dsrv.OAuthConfig(driveRedirect), Options: drive.Options{Endpoint: dsrv.Endpoint()}}))
 		if err != nil {
 			t.Fatal(err)
 		}
