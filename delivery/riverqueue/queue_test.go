@@ -297,3 +297,58 @@ func testWorkspaceBound[TTx any](t *testing.T, b backend[TTx]) {
 		t.Fatalf("ws1 ran %d jobs at once, want at most MaxPerWorkspace = 1", peak["ws1"])
 	}
 }
+
+func TestCDNFailureFailsItsOutputs(t *testing.T) {
+	each(t, func(t *testing.T) { testCDNFailure(t, sqliteBackend) },
+		func(t *testing.T) { testCDNFailure(t, postgresBackend) })
+}
+
+// testCDNFailure: the render file is gone before the CDN job runs: the CDN copy fails
+// source_unavailable and every output fails cdn_failed (nothing to stream), each once; a
+// redelivery queues the CDN copy again and, with the file back, everything completes.
+func testCDNFailure[TTx any](t *testing.T, b backend[TTx]) {
+	h := b(t, nil)
+	h.start()
+	p, data := h.render("ws1", "r1", 4096, h.integration("ws1", "i1", "good"), h.integration("ws1", "i2", "good"))
+	if err := removeRender(h.renders, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	h.enqueue(p)
+	rec := h.waitDone("ws1", "r1")
+	if rec.Status != destination.StatusFailed || rec.ErrorCode != riverqueue.CodeSourceUnavailable {
+		t.Fatalf("CDN copy = %s (%s), want failed %s", rec.Status, rec.ErrorCode, riverqueue.CodeSourceUnavailable)
+	}
+	for _, o := range rec.Outputs {
+		if o.Status != destination.StatusFailed || o.ErrorCode != riverqueue.CodeCDNFailed || o.Attempts != 0 {
+			t.Fatalf("output %s = %+v, want failed %s without an upload attempt", o.IntegrationID, o.Progress, riverqueue.CodeCDNFailed)
+		}
+	}
+
+	if err := os.WriteFile(filepath.Join(h.renders, "r1"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.waitSettled()
+	ctx := context.Background()
+	tx, commit, rollback := h.begin(ctx)
+	defer rollback()
+	if res, err := h.q.Redeliver(ctx, tx, p); err != nil || res.Inserted != 3 {
+		t.Fatalf("Redeliver = %+v, %v; want the CDN job and both outputs", res, err)
+	}
+	if err := commit(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rec, _ = h.store.GetDelivery(ctx, "ws1", "r1")
+		if rec.Status == destination.StatusCompleted && rec.Done() && rec.Outputs[0].Status == destination.StatusCompleted &&
+			rec.Outputs[1].Status == destination.StatusCompleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redelivery after a CDN failure not done: %+v", rec)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.mustDeliver(p, "i1", data)
+	h.mustDeliver(p, "i2", data)
+}
