@@ -33,7 +33,7 @@ import (
 // harness is one database (its own SQLite file or PostgreSQL schema) with the integrations and
 // delivery stores on it, the test engine, and a Queue of it.
 type harness[TTx any] struct {
-	t       *testing.T
+	t       testing.TB
 	q       *riverqueue.Queue[TTx]
 	store   *sqlstore.Store
 	eng     *testengine.Engine
@@ -56,7 +56,7 @@ func (h *harness[TTx]) reopen() *riverqueue.Queue[TTx] {
 }
 
 // backend builds harnesses of one database kind. cfg adjusts the Queue's Config.
-type backend[TTx any] func(t *testing.T, cfg func(*riverqueue.Config)) *harness[TTx]
+type backend[TTx any] func(t testing.TB, cfg func(*riverqueue.Config)) *harness[TTx]
 
 func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -72,7 +72,7 @@ func (h *harness[TTx]) config(cfg func(*riverqueue.Config)) riverqueue.Config {
 	return c
 }
 
-func newHarness[TTx any](t *testing.T, db *sql.DB, d sqlstore.Dialect) *harness[TTx] {
+func newHarness[TTx any](t testing.TB, db *sql.DB, d sqlstore.Dialect) *harness[TTx] {
 	store := sqlstore.New(db, d, nil)
 	if err := store.Migrate(context.Background()); err != nil {
 		t.Fatalf("sqlstore Migrate: %v", err)
@@ -94,7 +94,7 @@ func newHarness[TTx any](t *testing.T, db *sql.DB, d sqlstore.Dialect) *harness[
 	return h
 }
 
-func sqliteBackend(t *testing.T, cfg func(*riverqueue.Config)) *harness[*sql.Tx] {
+func sqliteBackend(t testing.TB, cfg func(*riverqueue.Config)) *harness[*sql.Tx] {
 	db, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "outputs.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ var schemaSeq atomic.Int64
 
 // pgSchema creates a schema of its own on the test server (dropped at cleanup) and returns the
 // DSN that uses it.
-func pgSchema(t *testing.T) string {
+func pgSchema(t testing.TB) string {
 	dsn := testenv.Need(t, "OUTPUTS_TEST_POSTGRES_DSN", "PostgreSQL")
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
@@ -148,7 +148,7 @@ func pgSchema(t *testing.T) string {
 	return u.String()
 }
 
-func postgresBackend(t *testing.T, cfg func(*riverqueue.Config)) *harness[pgx.Tx] {
+func postgresBackend(t testing.TB, cfg func(*riverqueue.Config)) *harness[pgx.Tx] {
 	dsn := pgSchema(t)
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
