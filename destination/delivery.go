@@ -1,8 +1,6 @@
 package destination
 
 import (
-	"context"
-	"io"
 	"time"
 )
 
@@ -45,32 +43,6 @@ type Output struct {
 	Error string `json:"error,omitempty"`
 	// ErrorCode classifies the failure (same codes as TestResult.Code).
 	ErrorCode string `json:"errorCode,omitempty"`
-}
-
-// UploadOptions adjusts one upload.
-type UploadOptions struct {
-	// ContentType of the object; detected from the key's extension when empty.
-	ContentType string
-	// Size of the source in bytes when known, or -1.
-	Size int64
-	// Progress, when set, is called with the running total of bytes sent.
-	Progress func(sent int64)
-}
-
-// UploadResult describes an uploaded object.
-type UploadResult struct {
-	Key  string
-	URL  string // public or presigned URL; empty when the provider has none that works
-	Size int64  // bytes actually written
-}
-
-// Uploader writes objects to an integration's storage and tests its connection. The provider
-// package implements it over the Go CDK; the root Service uses it, and tests may substitute it.
-type Uploader interface {
-	// Upload streams src to key in the integration's storage (key already includes any prefix).
-	Upload(ctx context.Context, in *Integration, key string, src io.Reader, opts UploadOptions) (UploadResult, error)
-	// Test writes and deletes a small probe object under the integration's prefix.
-	Test(ctx context.Context, in *Integration) TestResult
 }
 
 // Clock returns the current time; tests substitute it.

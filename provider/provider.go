@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -79,6 +78,11 @@ type Options struct {
 	// Concurrency is how many parts of one upload are in flight at once (default 4).
 	Concurrency int
 
+	// CleanupTimeout bounds the cleanup of a failed or cancelled upload (aborting its multipart
+	// upload, removing uncommitted blocks), which runs on a context detached from the upload's
+	// and is retried with backoff until the provider confirms (default 30s).
+	CleanupTimeout time.Duration
+
 	// SkipMultipartProbe turns off Test's one-part multipart probe (on by default).
 	SkipMultipartProbe bool
 	// ProbeTimeout bounds one Test (default 30s).
@@ -114,6 +118,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
+	}
+	if o.CleanupTimeout <= 0 {
+		o.CleanupTimeout = 30 * time.Second
 	}
 	if o.ProbeTimeout <= 0 {
 		o.ProbeTimeout = 30 * time.Second
@@ -341,27 +348,4 @@ func (c *Client) Close() error {
 		errs = append(errs, b.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// countingReader counts the bytes read from r and reports the running total; a read error
-// other than io.EOF cancels the upload first.
-type countingReader struct {
-	r        io.Reader
-	n        int64
-	progress func(int64)
-	cancel   func()
-	err      error
-}
-
-func (cr *countingReader) Read(p []byte) (int, error) {
-	n, err := cr.r.Read(p)
-	cr.n += int64(n)
-	if n > 0 && cr.progress != nil {
-		cr.progress(cr.n)
-	}
-	if err != nil && err != io.EOF {
-		cr.err = err
-		cr.cancel()
-	}
-	return n, err
 }

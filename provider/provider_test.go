@@ -74,7 +74,7 @@ func TestCacheUnsealsOncePerVersion(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := c.Upload(ctx, in, "a/b.mp4", strings.NewReader("x"), destination.UploadOptions{}); err != nil {
+			if _, err := c.Upload(ctx, in, "a/b.mp4", strings.NewReader("x"), destination.UploadOptions{Size: -1}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -118,11 +118,11 @@ func TestCloseAndErrors(t *testing.T) {
 	c, _, u := memClient(t, provider.Options{})
 	ctx := context.Background()
 	in := u.Integration(destination.S3, memCfg)
-	if _, err := c.Upload(ctx, in, "dir/", strings.NewReader("x"), destination.UploadOptions{}); err == nil {
+	if _, err := c.Upload(ctx, in, "dir/", strings.NewReader("x"), destination.UploadOptions{Size: -1}); err == nil {
 		t.Error("a key ending in / was accepted")
 	}
 	drive := u.Integration(destination.Drive, destination.Config{})
-	if _, err := c.Upload(ctx, drive, "k", strings.NewReader("x"), destination.UploadOptions{}); !errors.Is(err, provider.ErrNoDriver) {
+	if _, err := c.Upload(ctx, drive, "k", strings.NewReader("x"), destination.UploadOptions{Size: -1}); !errors.Is(err, provider.ErrNoDriver) {
 		t.Errorf("no driver: %v", err)
 	}
 	unknown := *in
@@ -152,7 +152,7 @@ func TestUploadReportsAndAborts(t *testing.T) {
 	ctx := context.Background()
 	in := u.Integration(destination.S3, memCfg)
 	var calls, last int64
-	res, err := c.Upload(ctx, in, "r/video.mp4", emulator.NewData(300<<10, 1), destination.UploadOptions{Progress: func(n int64) { calls++; last = n }})
+	res, err := c.Upload(ctx, in, "r/video.mp4", emulator.NewData(300<<10, 1), destination.UploadOptions{Size: -1, Progress: func(n int64) { calls++; last = n }})
 	if err != nil || res.Size != 300<<10 || last != res.Size || calls == 0 || res.URL != "https://cdn.example.com/r/video.mp4" {
 		t.Fatalf("Upload = %+v, %v; progress %d calls, last %d", res, err, calls, last)
 	}
@@ -161,7 +161,7 @@ func TestUploadReportsAndAborts(t *testing.T) {
 		t.Fatalf("attributes %+v, %v", a, err)
 	}
 	// A failing source leaves nothing behind.
-	_, err = c.Upload(ctx, in, "r/failed.mp4", &failing{n: 100 << 10}, destination.UploadOptions{})
+	_, err = c.Upload(ctx, in, "r/failed.mp4", &failing{n: 100 << 10}, destination.UploadOptions{Size: -1})
 	if !errors.Is(err, errSource) {
 		t.Fatalf("Upload with a failing source: %v", err)
 	}
@@ -170,7 +170,7 @@ func TestUploadReportsAndAborts(t *testing.T) {
 	}
 	// A URL failure does not fail the upload.
 	d.urlErr = errors.New("no URL")
-	if res, err := c.Upload(ctx, in, "r/nourl.mp4", strings.NewReader("x"), destination.UploadOptions{}); err != nil || res.URL != "" {
+	if res, err := c.Upload(ctx, in, "r/nourl.mp4", strings.NewReader("x"), destination.UploadOptions{Size: -1}); err != nil || res.URL != "" {
 		t.Fatalf("Upload with URL failure = %+v, %v", res, err)
 	}
 }

@@ -95,7 +95,7 @@ func BenchUpload(b *testing.B, size int64, c Uploader, in *destination.Integrati
 	}
 	b.Run("provider", func(b *testing.B) {
 		run(b, func(ctx context.Context, key string, src *Data) error {
-			_, err := c.Upload(ctx, in, key, src, destination.UploadOptions{})
+			_, err := c.Upload(ctx, in, key, src, destination.UploadOptions{Size: -1})
 			return err
 		})
 	})

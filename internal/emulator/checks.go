@@ -60,7 +60,7 @@ func CheckCancelledUpload(t *testing.T, c Uploader, in *destination.Integration,
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	src := &cancelAfter{r: NewData(10*partSize, 3), n: 2*partSize + 100, cancel: cancel}
-	_, err := c.Upload(ctx, in, "cancelled/render.mp4", src, destination.UploadOptions{})
+	_, err := c.Upload(ctx, in, "cancelled/render.mp4", src, destination.UploadOptions{Size: -1})
 	if err == nil {
 		t.Fatal("Upload succeeded although its context was cancelled midway")
 	}
@@ -104,7 +104,7 @@ func CheckRoundTrip(t *testing.T, c Uploader, in *destination.Integration, key, 
 	ctx := context.Background()
 	body := []byte("a small render\x00\x01\x02")
 	var progress int64
-	res, err := c.Upload(ctx, in, key, bytes.NewReader(body), destination.UploadOptions{Progress: func(n int64) { progress = n }})
+	res, err := c.Upload(ctx, in, key, bytes.NewReader(body), destination.UploadOptions{Size: -1, Progress: func(n int64) { progress = n }})
 	if err != nil {
 		t.Fatalf("Upload: %v", err)
 	}

@@ -50,7 +50,7 @@ func TestBlocks(t *testing.T) {
 	rec := &emulator.Recorder{}
 	c := newClient(t, &u, rec)
 	const size = 2*blockSize + 99
-	if _, err := c.Upload(context.Background(), in, "b/big.mp4", emulator.NewData(size, 2), destination.UploadOptions{}); err != nil {
+	if _, err := c.Upload(context.Background(), in, "b/big.mp4", emulator.NewData(size, 2), destination.UploadOptions{Size: -1}); err != nil {
 		t.Fatal(err)
 	}
 	var blocks []int64

@@ -50,7 +50,7 @@ func TestNonAWSQuirks(t *testing.T) {
 			rec := &emulator.Recorder{}
 			c := newClient(t, &u, rec, s3.Options{})
 			const size = 2*partSize + 1234
-			if _, err := c.Upload(context.Background(), in, "q/big.mp4", emulator.NewData(size, 1), destination.UploadOptions{}); err != nil {
+			if _, err := c.Upload(context.Background(), in, "q/big.mp4", emulator.NewData(size, 1), destination.UploadOptions{Size: -1}); err != nil {
 				t.Fatalf("Upload: %v", err)
 			}
 			if r := c.Test(context.Background(), in); !r.OK {
@@ -123,7 +123,7 @@ func TestRouting(t *testing.T) {
 			in := u.Integration(tc.p, cfg)
 			rec := &emulator.Recorder{Stub: true}
 			c := newClient(t, &u, rec, tc.opts)
-			_, err := c.Upload(context.Background(), in, "k.mp4", strings.NewReader("hello"), destination.UploadOptions{})
+			_, err := c.Upload(context.Background(), in, "k.mp4", strings.NewReader("hello"), destination.UploadOptions{Size: -1})
 			if !errors.Is(err, emulator.ErrStub) {
 				t.Fatalf("Upload error %v, want the stub's", err)
 			}
