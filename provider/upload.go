@@ -42,7 +42,7 @@ func (c *Client) Upload(ctx context.Context, in *destination.Integration, key st
 	if err != nil {
 		return res, err
 	}
-	u, err := c.objectURL(ctx, e, in, res.Key)
+	u, err := c.objectURL(ctx, e, in, key)
 	if err != nil {
 		// The object is there; only its URL is missing. Report it, do not fail the delivery.
 		c.opts.Logger.Warn("object URL", "integration", in.ID, "error", classifyWith(err, e.drv).Message)
@@ -66,7 +66,7 @@ func (c *Client) uploadError(drv any, err error) error {
 // presigned URL, or "" when none can work).
 func (c *Client) ObjectURL(ctx context.Context, in *destination.Integration, key string) (string, error) {
 	if in != nil && in.Config.PublicURL != "" {
-		return JoinURL(in.Config.PublicURL, key), nil
+		return JoinURL(in.Config.PublicURL, storedKey(c.drivers[in.Provider], key)), nil
 	}
 	e, err := c.acquire(ctx, in)
 	if err != nil {
@@ -78,7 +78,7 @@ func (c *Client) ObjectURL(ctx context.Context, in *destination.Integration, key
 
 func (c *Client) objectURL(ctx context.Context, e *entry, in *destination.Integration, key string) (string, error) {
 	if in.Config.PublicURL != "" {
-		return JoinURL(in.Config.PublicURL, key), nil
+		return JoinURL(in.Config.PublicURL, storedKey(e.drv, key)), nil
 	}
 	return e.drv.ObjectURL(ctx, e.b, in, key)
 }
