@@ -132,3 +132,11 @@ func FuzzServiceURL(f *testing.F) {
 		}
 	})
 }
+
+func TestUploadContract(t *testing.T) {
+	srv := emulator.NeedAzure(t)
+	cfg := srv.Container(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.Azure, cfg)
+	emulator.CheckUploadContract(t, newClient(t, &u, nil), in, blockSize, srv.RawAzure(t, cfg))
+}

@@ -144,3 +144,10 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestUploadContract(t *testing.T) {
+	cfg := emulator.GCS(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.GCS, cfg)
+	emulator.CheckUploadContract(t, newClient(t, &u, nil), in, chunk, emulator.RawGCS(cfg))
+}

@@ -3,6 +3,8 @@ package s3_test
 import (
 	"context"
 	"errors"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"gocloud.dev/blob/s3blob"
 	"net/http"
 	"strings"
 	"testing"
@@ -220,4 +222,30 @@ func TestObjectURL(t *testing.T) {
 			emulator.NoSecrets(t, cfg, tc.p, got)
 		})
 	}
+}
+
+func TestUploadContract(t *testing.T) {
+	srv := emulator.NeedS3(t)
+	cfg := srv.Bucket(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.S3, cfg)
+	emulator.CheckUploadContract(t, newClient(t, &u, nil, s3.Options{}), in, partSize, srv.RawS3(cfg))
+}
+
+// TestCDNContract runs the upload contract on a CDN over an s3blob bucket with the S3 driver's
+// cleanup: 10 cancels leave no multipart upload.
+func TestCDNContract(t *testing.T) {
+	srv := emulator.NeedS3(t)
+	cfg := srv.Bucket(t)
+	b, err := s3blob.OpenBucket(context.Background(), srv.Client(nil), cfg.Bucket,
+		&s3blob.Options{RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cdn, err := provider.NewCDN(b, provider.CDNOptions{PartSize: partSize, Concurrency: 2, Driver: s3.NewDriver(s3.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emulator.CheckUploadContract(t, emulator.CDNUploader(cdn), nil, partSize, srv.RawS3(cfg))
 }
