@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -157,9 +156,6 @@ func Classified(code string, transient bool, detail string) Classification {
 	return Classification{Code: code, Message: msg, Transient: transient}
 }
 
-// blockedText matches the guard's refusal in errors that libraries flattened with %v.
-var blockedText = regexp.MustCompile(`refusing to connect to ([0-9a-fA-F.:]+): private, loopback or reserved`)
-
 var safeToken = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]{0,63}$`)
 
 // ProviderCode returns "provider code <c>" when c looks like a provider's error code (letters,
@@ -173,23 +169,17 @@ func ProviderCode(c string) string {
 }
 
 func classifyGuard(err error) (Classification, bool) {
-	var blocked *BlockedAddressError
 	switch {
 	case errors.Is(err, destination.ErrReconnectRequired):
 		return Classified(CodeReconnectRequired, false, ""), true
 	case errors.Is(err, destination.ErrSecretUnavailable):
 		return Classified(CodeInvalidCredentials, false, "the stored credentials could not be decrypted; enter them again"), true
-	case errors.As(err, &blocked):
-		return Classified(CodeEndpointUnreachable, false, "the endpoint resolves to "+blocked.Addr.String()+", a private, loopback or reserved address, which is not allowed"), true
-	case errors.Is(err, ErrBlockedAddress):
-		return Classified(CodeEndpointUnreachable, false, "the endpoint resolves to a private, loopback or reserved address, which is not allowed"), true
-	}
-	// Some libraries (the OAuth token fetch among them) flatten the errors they wrap with %v, so
-	// the guard's refusal is recognized by its text too.
-	if m := blockedText.FindStringSubmatch(err.Error()); m != nil {
-		if a, perr := netip.ParseAddr(m[1]); perr == nil {
-			return classifyGuard(&BlockedAddressError{Addr: a})
-		}
+	case errors.Is(err, ErrBlockedAddress), // *BlockedAddressError included
+		// Some libraries (the OAuth token fetch among them) flatten the errors they wrap with %v,
+		// so the guard's refusal is recognized by its text too.
+		strings.Contains(err.Error(), blockedMessage):
+		// Never where the endpoint resolves: that would map the host's internal DNS for tenants.
+		return Classified(CodeEndpointUnreachable, false, "the endpoint is not allowed"), true
 	}
 	return Classification{}, false
 }

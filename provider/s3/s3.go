@@ -65,10 +65,10 @@ type Driver struct {
 }
 
 var (
-	_ provider.Driver           = (*Driver)(nil)
-	_ provider.UploadPreparer   = (*Driver)(nil)
-	_ provider.KeyMapper        = (*Driver)(nil)
-	_ provider.MultipartProber  = (*Driver)(nil)
+	_ provider.Driver          = (*Driver)(nil)
+	_ provider.UploadPreparer  = (*Driver)(nil)
+	_ provider.KeyMapper       = (*Driver)(nil)
+	_ provider.MultipartProber = (*Driver)(nil)
 )
 
 // NewDriver returns a driver for s3, r2, b2 and wasabi.
