@@ -66,8 +66,19 @@ type Options struct {
 	// WrapTransport, when set, wraps the shared, guarded transport (for request recording in
 	// tests, or instrumentation). The guard stays underneath.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
-	// DialTimeout bounds connecting and the TLS handshake (default 10s).
+	// DialTimeout bounds connecting (default 10s).
 	DialTimeout time.Duration
+	// TLSHandshakeTimeout bounds the TLS handshake (default DialTimeout).
+	TLSHandshakeTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for a response's headers once the request is
+	// written (default 60s), so a tarpit endpoint cannot hold a connection and an upload slot
+	// indefinitely. Negative: no limit.
+	ResponseHeaderTimeout time.Duration
+	// IdleConnTimeout closes pooled connections idle this long (default 90s).
+	IdleConnTimeout time.Duration
+	// ExpectContinueTimeout is how long a request with "Expect: 100-continue" waits for the
+	// server's go-ahead before sending its body (default 1s).
+	ExpectContinueTimeout time.Duration
 	// RootCAs, when set, are the certificate authorities https endpoints are verified against
 	// instead of the system's (default): for a private deployment's own CA, or a test CA.
 	RootCAs *x509.CertPool
@@ -107,6 +118,21 @@ const (
 func (o *Options) setDefaults() error {
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 10 * time.Second
+	}
+	if o.TLSHandshakeTimeout <= 0 {
+		o.TLSHandshakeTimeout = o.DialTimeout
+	}
+	switch {
+	case o.ResponseHeaderTimeout == 0:
+		o.ResponseHeaderTimeout = 60 * time.Second
+	case o.ResponseHeaderTimeout < 0:
+		o.ResponseHeaderTimeout = 0
+	}
+	if o.IdleConnTimeout <= 0 {
+		o.IdleConnTimeout = 90 * time.Second
+	}
+	if o.ExpectContinueTimeout <= 0 {
+		o.ExpectContinueTimeout = time.Second
 	}
 	if o.MaxIdleConns <= 0 {
 		o.MaxIdleConns = 256

@@ -178,9 +178,9 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 		err = m.err
 	case ctx.Err() != nil:
 		err = Classified(destination.CodeCanceled, false, "").UploadError(fmt.Errorf("provider: upload %s: %w", s.key, context.Cause(ctx)))
-	case m.eof:
-		// Every byte was handed over: the commit may have happened although its answer was
-		// lost. The stored object decides.
+	case m.eof && ambiguous(classifyWith(err, s.drv)):
+		// Every byte was handed over and the failure is not a refusal: the commit may have
+		// happened although its answer was lost. The stored object decides.
 		if v, verr := verify(ctx, s, m, nonce, false); verr == nil && v != "" {
 			s.log.Info("upload reported failed but the object is whole", "key", s.key, "error", classifyWith(err, s.drv).Message)
 			res.Verified = v
@@ -196,6 +196,10 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 	}
 	return res, classifyWith(err, s.drv).UploadError(fmt.Errorf("provider: upload %s: %w", s.key, err))
 }
+
+// ambiguous reports whether a failure classified c may hide a commit that happened: a refusal
+// (credentials, permissions, a missing bucket, an incompatible request) cannot.
+func ambiguous(c Classification) bool { return c.Transient || c.Code == CodeUnknown }
 
 // verify reads the stored object back and compares it with what was sent. committed reports
 // that the provider confirmed the commit: then a mismatch is an error, and a failure to read the

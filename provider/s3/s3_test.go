@@ -5,9 +5,12 @@ import (
 	"errors"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"gocloud.dev/blob/s3blob"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
@@ -248,4 +251,26 @@ func TestCDNContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	emulator.CheckUploadContract(t, emulator.CDNUploader(cdn), nil, partSize, srv.RawS3(cfg))
+}
+
+// TestResponseHeaderTimeout: a tarpit endpoint that accepts the request and never answers
+// fails the upload (transient timeout) once Options.ResponseHeaderTimeout has passed.
+func TestResponseHeaderTimeout(t *testing.T) {
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-stop
+	}))
+	defer srv.Close()
+	defer close(stop)
+	var u emulator.Unsealer
+	in := u.Integration(destination.S3, destination.Config{Bucket: "b", AccessKeyID: "k", SecretAccessKey: "s", Endpoint: srv.URL, Region: "us-east-1"})
+	c := emulator.NewClient(t, &u, provider.Options{ResponseHeaderTimeout: 200 * time.Millisecond, CleanupTimeout: time.Second}, nil, s3.NewDriver(s3.Options{}))
+	start := time.Now()
+	_, err := c.Upload(context.Background(), in, "tarpit.mp4", strings.NewReader("hello"), destination.UploadOptions{Size: 5})
+	ue := destination.AsUploadError(err)
+	if ue == nil || ue.Code != provider.CodeTimeout || !ue.Transient {
+		t.Fatalf("Upload: %v, want a transient timeout", err)
+	}
+	t.Logf("failed after %v", time.Since(start))
 }
