@@ -47,7 +47,7 @@ func TestEarlyAnswerNoCrash(t *testing.T) {
 				pool.AddCert(srv.Certificate())
 				var u emulator.Unsealer
 				in := u.Integration(destination.Azure, destination.Config{AzureAccountName: "devstoreaccount1",
-					AzureAccountKey: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+					AzureAccountKey:    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
 					AzureContainerName: "c", Endpoint: srv.URL})
 				c := emulator.NewClient(t, &u, provider.Options{PartSize: blockSize, Concurrency: 2, RootCAs: pool,
 					CleanupTimeout: 1}, nil, azure.NewDriver(azure.Options{}))
