@@ -88,7 +88,11 @@ func BenchmarkFanOut(b *testing.B) {
 	if fileCDN {
 		cdn, err = fileblob.OpenBucket(cdnDir, nil)
 	} else {
-		cdn, err = client.Bucket(ctx, targets[0].Integration)
+		var release func()
+		cdn, release, err = client.Lease(ctx, targets[0].Integration)
+		if err == nil {
+			defer release()
+		}
 	}
 	if err != nil {
 		b.Fatal(err)

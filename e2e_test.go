@@ -130,11 +130,12 @@ func TestDeliverToEveryProvider(t *testing.T) {
 			t.Errorf("output %d (%s): %+v", i, o.Provider, o)
 			continue
 		}
-		b, err := client.Bucket(ctx, targets[i].Integration)
+		b, release, err := client.Lease(ctx, targets[i].Integration)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := b.ReadAll(ctx, o.OutputKey)
+		release()
 		if err != nil || !bytes.Equal(got, data) {
 			t.Errorf("output %d (%s): not byte-identical: %v", i, o.Provider, err)
 		}

@@ -188,9 +188,11 @@ type Client struct {
 
 var _ destination.Uploader = (*Client)(nil)
 
+// cacheKey names one open bucket: an integration of a workspace at one version.
 type cacheKey struct {
-	id      string
-	version int64
+	workspace string
+	id        string
+	version   int64
 }
 
 // entry is one cached bucket. ready is closed once opening finished (b or err set). refs counts
@@ -235,16 +237,18 @@ func New(u destination.Unsealer, opts Options, drivers ...Driver) (*Client, erro
 // own auxiliary requests, such as an OAuth token exchange).
 func (c *Client) HTTPClient() *http.Client { return c.hc }
 
-// Bucket returns the integration's open bucket, opening it (and unsealing the credentials) on a
-// cache miss. The bucket stays owned by the Client: do not close it; it is closed when evicted
-// (another version of the integration is opened, or the cache is full) and on Close.
-func (c *Client) Bucket(ctx context.Context, in *destination.Integration) (*blob.Bucket, error) {
+// Lease returns the integration's open bucket, opening it (and unsealing the credentials) on a
+// cache miss, and the release the caller must call once done with it. The bucket stays owned by
+// the Client: do not close it. It stays open until released, even if evicted meanwhile (another
+// version of the integration was opened, the cache is full, or the Client was closed); release
+// is safe to call more than once.
+func (c *Client) Lease(ctx context.Context, in *destination.Integration) (*blob.Bucket, func(), error) {
 	e, err := c.acquire(ctx, in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer c.release(e)
-	return e.b, nil
+	var once sync.Once
+	return e.b, func() { once.Do(func() { c.release(e) }) }, nil
 }
 
 // acquire returns the integration's ready cache entry with a reference the caller must release.
@@ -256,7 +260,7 @@ func (c *Client) acquire(ctx context.Context, in *destination.Integration) (*ent
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrNoDriver, in.Provider)
 	}
-	key := cacheKey{in.ID, in.Version}
+	key := cacheKey{in.WorkspaceID, in.ID, in.Version}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -286,7 +290,7 @@ func (c *Client) acquire(ctx context.Context, in *destination.Integration) (*ent
 	for el := c.lru.Back(); el != nil; {
 		prev := el.Prev()
 		old := el.Value.(*entry)
-		if old != e && (old.key.id == key.id || c.lru.Len() > c.opts.CacheSize) {
+		if old != e && (old.key.id == key.id && old.key.workspace == key.workspace || c.lru.Len() > c.opts.CacheSize) {
 			toClose = append(toClose, c.evictLocked(old)...)
 		}
 		el = prev

@@ -105,8 +105,9 @@ func BenchUpload(b *testing.B, size int64, c Uploader, in *destination.Integrati
 			}
 			peak, peakRSS = max(peak, h), max(peakRSS, r)
 			b.StopTimer()
-			if bkt, err := c.Bucket(context.Background(), in); err == nil {
+			if bkt, release, err := c.Lease(context.Background(), in); err == nil {
 				_ = bkt.Delete(context.Background(), "bench/object.mp4") // emulators keep objects in memory
+				release()
 			}
 			b.StartTimer()
 		}
