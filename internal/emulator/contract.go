@@ -25,6 +25,8 @@ type Raw struct {
 	// Leftovers counts what failed uploads left behind under prefix (open multipart uploads,
 	// uncommitted blocks); nil when the provider keeps nothing of the kind.
 	Leftovers func(ctx context.Context, prefix string) (int, error)
+	// Sum returns the SHA-256 of the object stored under exactly name.
+	Sum func(ctx context.Context, name string) ([]byte, error)
 }
 
 // CRC32C returns the UploadResult.Checksum of n bytes of NewData(n, seed).

@@ -35,6 +35,15 @@ func (s S3Server) RawS3(cfg destination.Config) Raw {
 			}
 			return aws.ToInt64(out.ContentLength), true, nil
 		},
+		Sum: func(ctx context.Context, name string) ([]byte, error) {
+			out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(cfg.Bucket), Key: aws.String(name)})
+			if err != nil {
+				return nil, err
+			}
+			defer out.Body.Close()
+			sum, _, err := HashReader(out.Body)
+			return sum, err
+		},
 		Leftovers: func(ctx context.Context, prefix string) (int, error) {
 			out, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(cfg.Bucket), Prefix: aws.String(prefix)})
 			if err != nil {
@@ -59,6 +68,15 @@ func (s AzureServer) RawAzure(t testing.TB, cfg destination.Config) Raw {
 				return 0, false, err
 			}
 			return *p.ContentLength, true, nil
+		},
+		Sum: func(ctx context.Context, name string) ([]byte, error) {
+			r, err := cc.NewBlobClient(name).DownloadStream(ctx, nil)
+			if err != nil {
+				return nil, err
+			}
+			defer r.Body.Close()
+			sum, _, err := HashReader(r.Body)
+			return sum, err
 		},
 		Leftovers: func(ctx context.Context, prefix string) (int, error) { return UncommittedBlocks(ctx, cc, prefix) },
 	}
@@ -90,7 +108,19 @@ func UncommittedBlocks(ctx context.Context, cc *container.Client, prefix string)
 
 // RawGCS reads cfg's bucket on fake-gcs-server through its JSON API (objects.get).
 func RawGCS(cfg destination.Config) Raw {
-	return Raw{Head: func(ctx context.Context, name string) (int64, bool, error) {
+	return Raw{Sum: func(ctx context.Context, name string) ([]byte, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Endpoint+"/download/storage/v1/b/"+url.PathEscape(cfg.Bucket)+"/o/"+url.PathEscape(name)+"?alt=media", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, errors.New("objects.get media: " + resp.Status)
+		}
+		sum, _, err := HashReader(resp.Body)
+		return sum, err
+	}, Head: func(ctx context.Context, name string) (int64, bool, error) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Endpoint+"/storage/v1/b/"+url.PathEscape(cfg.Bucket)+"/o/"+url.PathEscape(name), nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

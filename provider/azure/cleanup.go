@@ -3,6 +3,8 @@ package azure
 import (
 	"context"
 	"errors"
+	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
@@ -46,48 +48,87 @@ func (d *Driver) PrepareUpload(b *gblob.Bucket, _ *destination.Integration, key 
 	return func(ctx context.Context) error { return discardUncommitted(ctx, bb) }
 }
 
+// cleanupMark is the metadata of the empty blob discardUncommitted commits and then deletes, so
+// that a retry whose first commit's answer was lost still deletes it.
+const cleanupMark = "outputs_cleanup"
+
 // discardUncommitted drops the uncommitted blocks of bb. Azure has no call for it: committing
-// a block list discards every uncommitted block. A blob that does not exist gets an empty
-// list committed only if it still does not exist, and is then deleted; an existing blob gets
-// its own committed list (with its headers and metadata) committed again, only if unchanged.
+// a block list discards every uncommitted block. A blob that does not exist gets an empty,
+// marked list committed only if it still does not exist, and is then deleted; an existing blob
+// gets its own committed list (with its headers and metadata) committed again, only if
+// unchanged. Each step is retried on its own until it succeeds or ctx expires, so a flaky
+// connection does not restart the whole sequence.
 func discardUncommitted(ctx context.Context, bb *blockblob.Client) error {
-	bl, err := bb.GetBlockList(ctx, blockblob.BlockListTypeAll, nil)
-	if bloberror.HasCode(err, bloberror.BlobNotFound) {
-		return nil // no blob, no blocks
+	step := func(fn func(context.Context) error) error {
+		timeout := time.Minute
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = time.Until(dl)
+		}
+		return provider.RetryDetached(ctx, timeout, 0, fn)
 	}
-	if err != nil {
+	var bl blockblob.GetBlockListResponse
+	gone := false
+	if err := step(func(ctx context.Context) error {
+		var err error
+		bl, err = bb.GetBlockList(ctx, blockblob.BlockListTypeAll, nil)
+		if bloberror.HasCode(err, bloberror.BlobNotFound) {
+			gone, err = true, nil
+		}
+		return err
+	}); err != nil || gone {
+		return err // no blob, no blocks
+	}
+	var props blob.GetPropertiesResponse
+	exists := true
+	if err := step(func(ctx context.Context) error {
+		var err error
+		props, err = bb.GetProperties(ctx, nil)
+		if bloberror.HasCode(err, bloberror.BlobNotFound) {
+			exists, err = false, nil
+		}
+		return err
+	}); err != nil {
 		return err
 	}
-	if len(bl.BlockList.UncommittedBlocks) == 0 {
-		return nil
-	}
-	if len(bl.BlockList.CommittedBlocks) == 0 {
-		_, err := bb.GetProperties(ctx, nil)
-		switch {
-		case bloberror.HasCode(err, bloberror.BlobNotFound):
-			anyTag := azcore.ETagAny
-			resp, err := bb.CommitBlockList(ctx, nil, &blockblob.CommitBlockListOptions{AccessConditions: &blob.AccessConditions{
-				ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &anyTag}}})
-			if err != nil {
-				return err
-			}
-			_, err = bb.Delete(ctx, &blob.DeleteOptions{AccessConditions: &blob.AccessConditions{
-				ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: resp.ETag}}})
+	del := func(etag *azcore.ETag) error {
+		return step(func(ctx context.Context) error {
+			_, err := bb.Delete(ctx, &blob.DeleteOptions{AccessConditions: &blob.AccessConditions{
+				ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: etag}}})
 			if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ConditionNotMet) {
 				return nil
 			}
 			return err
-		case err != nil:
-			return err
-		default:
-			// A blob written in one Put Blob has no block list to commit again: its uncommitted
-			// blocks cannot be dropped without replacing it; Azure removes them after a week.
-			return nil
-		}
+		})
 	}
-	props, err := bb.GetProperties(ctx, nil)
-	if err != nil {
-		return err
+	switch {
+	case exists && marked(props.Metadata):
+		return del(props.ETag) // an earlier try's empty commit
+	case len(bl.BlockList.UncommittedBlocks) == 0:
+		return nil
+	case !exists:
+		anyTag, one := azcore.ETagAny, "1"
+		var resp blockblob.CommitBlockListResponse
+		recheck := false
+		err := step(func(ctx context.Context) error {
+			var err error
+			resp, err = bb.CommitBlockList(ctx, nil, &blockblob.CommitBlockListOptions{Metadata: map[string]*string{cleanupMark: &one},
+				AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &anyTag}}})
+			if bloberror.HasCode(err, bloberror.ConditionNotMet, bloberror.BlobAlreadyExists) {
+				recheck, err = true, nil
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if recheck {
+			return errRecheck // the outer retry reads the blob again (and deletes a marked one)
+		}
+		return del(resp.ETag)
+	case len(bl.BlockList.CommittedBlocks) == 0:
+		// A blob written in one Put Blob has no block list to commit again: its uncommitted
+		// blocks cannot be dropped without replacing it; Azure removes them after a week.
+		return nil
 	}
 	ids := make([]string, 0, len(bl.BlockList.CommittedBlocks))
 	for _, blk := range bl.BlockList.CommittedBlocks {
@@ -97,10 +138,25 @@ func discardUncommitted(ctx context.Context, bb *blockblob.Client) error {
 		ids = append(ids, *blk.Name)
 	}
 	h := blob.ParseHTTPHeaders(props)
-	_, err = bb.CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{HTTPHeaders: &h, Metadata: props.Metadata,
-		AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: props.ETag}}})
-	if bloberror.HasCode(err, bloberror.ConditionNotMet) {
-		return nil // replaced meanwhile: that commit dropped the blocks too
+	return step(func(ctx context.Context) error {
+		_, err := bb.CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{HTTPHeaders: &h, Metadata: props.Metadata,
+			AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: props.ETag}}})
+		if bloberror.HasCode(err, bloberror.ConditionNotMet) {
+			return nil // replaced meanwhile: that commit dropped the blocks too
+		}
+		return err
+	})
+}
+
+// errRecheck ends a step whose outcome must be read again from the start (the whole cleanup is
+// retried).
+var errRecheck = errors.New("azure: the blob changed during cleanup")
+
+func marked(md map[string]*string) bool {
+	for k := range md {
+		if strings.EqualFold(k, cleanupMark) {
+			return true
+		}
 	}
-	return err
+	return false
 }
