@@ -119,6 +119,7 @@ func TestFaultMatrix(t *testing.T) {
 					}
 					if err != nil {
 						failed++
+						t.Logf("%s failed: %v", key, err)
 						if destination.AsUploadError(err) == nil {
 							t.Errorf("%s: error is not an UploadError: %v", key, err)
 						}
