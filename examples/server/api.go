@@ -136,7 +136,7 @@ func (a *api) resolve(w http.ResponseWriter, r *http.Request, c destination.Call
 	}
 	out := make([]target, len(targets))
 	for i, t := range targets {
-		out[i] = target{t.Integration.ID, t.Integration.Provider, t.Prefix}
+		out[i] = target{t.IntegrationID, t.Provider, t.Prefix}
 	}
 	a.reply(w, r, http.StatusOK, map[string]any{"destinations": out}, err)
 }
