@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/provider/drive"
+)
+
+// Errors of the server itself (not of the library).
+var (
+	// errUnauthenticated: no or unknown credentials (401 with WWW-Authenticate).
+	errUnauthenticated = errors.New("unauthenticated")
+	// errWrongUser: a Drive callback reached by another user or workspace than the one that
+	// started the flow.
+	errWrongUser = errors.New("this Google authorization was started by another user or workspace; start it again while signed in as that user")
+	// errRenderNotFound: no such render in the caller's workspace (another workspace's reads the same).
+	errRenderNotFound = fmt.Errorf("render not found: %w", destination.ErrNotFound)
+	// errRenderBusy: the render is still being delivered.
+	errRenderBusy = errors.New("the render is still being delivered; wait until it is completed or failed")
+	// errNotRoute: no route for the path (404), errMethod: the path exists but not for this method (405).
+	errNotRoute = errors.New("no such endpoint")
+	errMethod   = errors.New("method not allowed on this endpoint")
+)
+
+// stateError is a request refused because of the resource's state (409), with its own code.
+type stateError struct {
+	code   string
+	fields []destination.FieldError
+}
+
+func (e *stateError) Error() string { return e.fields[0].Message }
+
+// apiError is the one shape of every error answer: {"error": {"code", "message", "fields",
+// "requestId"}}.
+type apiError struct {
+	Code      string                   `json:"code"`
+	Message   string                   `json:"message"`
+	Fields    []destination.FieldError `json:"fields,omitempty"`
+	RequestID string                   `json:"requestId,omitempty"`
+}
+
+type errorBody struct {
+	Error apiError `json:"error"`
+}
+
+// codeStatus is the documented mapping of error.code to HTTP status (README, openapi.yaml).
+var codeStatus = map[string]int{
+	"invalid": 400, "authorization_failed": 400, "unauthenticated": 401, "no_workspace": 403, "forbidden": 403,
+	"not_found": 404, "method_not_allowed": 405, "conflict": 409, "inactive": 409, "reconnect_required": 409,
+	"is_default": 409, "render_busy": 409, "too_large": 413, "internal": 500, "secret_unavailable": 500,
+	"unsupported": 501, "timeout": 504,
+}
+
+// httpError maps any error of the library or of the server to its HTTP status and client-safe
+// error body. It is the only place that does so (the table is in the README and openapi.yaml):
+//
+//	400 invalid, authorization_failed · 401 unauthenticated · 403 no_workspace, forbidden ·
+//	404 not_found · 405 method_not_allowed · 409 conflict, inactive, reconnect_required,
+//	is_default, render_busy · 413 too_large · 500 internal, secret_unavailable ·
+//	501 unsupported · 504 timeout
+//
+// A validation error is 404 not_found when every problem is a missing (or another workspace's)
+// integration, 403 no_workspace when the caller has no workspace, else 400 invalid; its fields are
+// listed in every case. internal reports whether the error is a server fault to log.
+func httpError(err error) (status int, body apiError, internal bool) {
+	var (
+		ve  *destination.ValidationError
+		se  *stateError
+		mbe *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge, apiError{Code: "too_large",
+			Message: fmt.Sprintf("the request body exceeds %d bytes", mbe.Limit)}, false
+	case errors.Is(err, errUnauthenticated):
+		return http.StatusUnauthorized, apiError{Code: "unauthenticated", Message: "missing or invalid credentials: send Authorization: Bearer <token>"}, false
+	case errors.Is(err, errWrongUser):
+		return http.StatusForbidden, apiError{Code: "forbidden", Message: errWrongUser.Error()}, false
+	case errors.Is(err, errNotRoute):
+		return http.StatusNotFound, apiError{Code: "not_found", Message: errNotRoute.Error()}, false
+	case errors.Is(err, errMethod):
+		return http.StatusMethodNotAllowed, apiError{Code: "method_not_allowed", Message: errMethod.Error()}, false
+	case errors.Is(err, errRenderBusy):
+		return http.StatusConflict, apiError{Code: "render_busy", Message: errRenderBusy.Error()}, false
+	case errors.As(err, &se):
+		return http.StatusConflict, apiError{Code: se.code, Message: se.Error(), Fields: se.fields}, false
+	case errors.As(err, &ve):
+		switch {
+		case hasCode(ve, destination.CodeNoWorkspace):
+			return http.StatusForbidden, apiError{Code: "no_workspace",
+				Message: "the API key is not linked to a workspace; use a workspace API key or a user token", Fields: ve.Errors}, false
+		case allCode(ve, destination.CodeNotFound):
+			return http.StatusNotFound, apiError{Code: "not_found",
+				Message: "a referenced integration does not exist in this workspace", Fields: ve.Errors}, false
+		}
+		return http.StatusBadRequest, apiError{Code: "invalid", Message: "the request has invalid fields", Fields: ve.Errors}, false
+	case errors.Is(err, errRenderNotFound):
+		return http.StatusNotFound, apiError{Code: "not_found", Message: "render not found"}, false
+	case errors.Is(err, destination.ErrNotFound):
+		return http.StatusNotFound, apiError{Code: "not_found", Message: "integration not found"}, false
+	case errors.Is(err, destination.ErrConflict):
+		return http.StatusConflict, apiError{Code: "conflict", Message: destination.ErrConflict.Error()}, false
+	case errors.Is(err, destination.ErrInactive):
+		return http.StatusConflict, apiError{Code: "inactive", Message: destination.ErrInactive.Error()}, false
+	case errors.Is(err, destination.ErrReconnectRequired):
+		return http.StatusConflict, apiError{Code: "reconnect_required", Message: destination.ErrReconnectRequired.Error()}, false
+	case isDriveAuthError(err):
+		return http.StatusBadRequest, apiError{Code: "authorization_failed", Message: err.Error()}, false
+	case errors.Is(err, destination.ErrUnsupported):
+		return http.StatusNotImplemented, apiError{Code: "unsupported", Message: "not available on this server"}, false
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, apiError{Code: "timeout", Message: "the operation timed out"}, true
+	case errors.Is(err, destination.ErrSecretUnavailable):
+		return http.StatusInternalServerError, apiError{Code: "secret_unavailable", Message: destination.ErrSecretUnavailable.Error()}, true
+	}
+	msg := "internal error"
+	var pub interface{ PublicMessage() string }
+	if errors.As(err, &pub) {
+		msg = pub.PublicMessage()
+	}
+	return http.StatusInternalServerError, apiError{Code: "internal", Message: msg}, true
+}
+
+func hasCode(ve *destination.ValidationError, code string) bool {
+	for _, fe := range ve.Errors {
+		if fe.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+func allCode(ve *destination.ValidationError, code string) bool {
+	for _, fe := range ve.Errors {
+		if fe.Code != code {
+			return false
+		}
+	}
+	return len(ve.Errors) > 0
+}
+
+// isDriveAuthError reports the Drive connection's client-facing errors (their texts are safe).
+func isDriveAuthError(err error) bool {
+	for _, e := range []error{drive.ErrStateInvalid, drive.ErrStateExpired, drive.ErrStateReplayed, drive.ErrAccessDenied,
+		drive.ErrAuthorizationFailed, drive.ErrExchangeFailed, drive.ErrNoRefreshToken, drive.ErrScopeNotGranted} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
