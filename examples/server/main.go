@@ -176,7 +176,9 @@ func newServer(ctx context.Context, c config, log *slog.Logger) (*server, func()
 			oc.Endpoint.AuthStyle = oauth2.AuthStyleInParams
 		}
 		drivers = append(drivers, drive.NewDriver(drive.DriverOptions{OAuth: oc, Options: drive.Options{Endpoint: c.DriveAPI},
-			TokenRotated: func(ctx context.Context, in *destination.Integration, rt string) error { return svc.SaveDriveToken(ctx, in, rt) }}))
+			TokenRotated: func(ctx context.Context, in *destination.Integration, rt string) error {
+				return svc.SaveDriveToken(ctx, in, rt)
+			}}))
 		stateKeys, err := crypto.NewInsecureDevelopmentKeyring() // a keyset of its own for OAuth states
 		if err != nil {
 			return fail(err)
