@@ -1,6 +1,7 @@
 // Package gcs is the provider.Driver for Google Cloud Storage, over gocloud.dev/blob/gcsblob with
 // the integration's own service-account JSON key (type "service_account" only; never
-// application default credentials or the environment).
+// application default credentials or the environment: no GOOGLE_APPLICATION_CREDENTIALS, no
+// gcloud well-known file, no metadata-server probe).
 //
 // The key's token_uri is where the client posts a signed JWT to get access tokens: it must be
 // Google's own (https://oauth2.googleapis.com/token and its historic aliases) unless
@@ -107,9 +108,18 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 		Transport:     &oauth2.Transport{Source: jc.TokenSource(tctx), Base: hc.Transport},
 		CheckRedirect: hc.CheckRedirect,
 	}}
-	opts := &gcsblob.Options{GoogleAccessID: jc.Email, PrivateKey: jc.PrivateKey}
+	return openBucket(ctx, client, cfg, &gcsblob.Options{GoogleAccessID: jc.Email, PrivateKey: jc.PrivateKey})
+}
+
+// openBucket opens cfg's bucket over client, which already carries the tenant's
+// authorization. option.WithoutAuthentication keeps storage.NewClient from running Google's
+// default-credential detection (which reads GOOGLE_APPLICATION_CREDENTIALS and the gcloud
+// well-known file, and probes the metadata server outside the SSRF guard): the client's
+// transport is used as it is.
+func openBucket(ctx context.Context, client *gcp.HTTPClient, cfg destination.Config, opts *gcsblob.Options) (*blob.Bucket, error) {
+	opts.ClientOptions = []option.ClientOption{option.WithoutAuthentication()}
 	if cfg.Endpoint != "" {
-		opts.ClientOptions = []option.ClientOption{option.WithEndpoint(strings.TrimRight(cfg.Endpoint, "/") + "/storage/v1/")}
+		opts.ClientOptions = append(opts.ClientOptions, option.WithEndpoint(strings.TrimRight(cfg.Endpoint, "/")+"/storage/v1/"))
 	}
 	return gcsblob.OpenBucket(ctx, client, cfg.Bucket, opts)
 }
