@@ -90,6 +90,7 @@ func newHTTPClient(opts *Options) *http.Client {
 		MaxIdleConnsPerHost:   opts.MaxIdleConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   opts.DialTimeout,
+		TLSClientConfig:       tlsClientConfig(opts),
 		ExpectContinueTimeout: time.Second,
 	}
 	var rt http.RoundTripper = tr
