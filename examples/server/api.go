@@ -35,6 +35,10 @@ type server struct {
 	cdn     *blob.Bucket
 	openapi []byte
 
+	csrfKey         []byte // binds the page's CSRF tokens to their session
+	publicOrigin    string // the Origin of this server's pages
+	formActionExtra string // where forms may lead besides 'self' (Google's consent screen)
+
 	bg     context.Context // deliveries run under it; cancelled by close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -65,6 +69,13 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("GET /v1/renders/{id}", s.authed(s.getRender))
 	mux.HandleFunc("POST /v1/renders/{id}/redeliver", s.authed(s.redeliver))
 	mux.HandleFunc("GET /cdn/{key...}", s.serveCDN)
+	mux.HandleFunc("GET /account/signin", s.signin)
+	mux.HandleFunc("GET /account/integrations", s.page)
+	mux.HandleFunc("POST /account/integrations", s.pageCreate)
+	mux.HandleFunc("POST /account/integrations/drive", s.pageDrive)
+	mux.HandleFunc("GET /account/integrations/{id}/edit", s.pageEdit)
+	mux.HandleFunc("POST /account/integrations/{id}", s.pageUpdate)
+	mux.HandleFunc("POST /account/integrations/{id}/{action}", s.pageAction)
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(s.openapi)

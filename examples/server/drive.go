@@ -54,5 +54,13 @@ func (s *server) driveCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	v, err := s.completeDrive(r.Context(), c, q.Get("state"), q.Get("code"), q.Get("error"))
+	if wantsHTML(r) { // a browser: back to Account > Integrations
+		if err != nil {
+			redirectError(w, r, err)
+		} else {
+			redirectNotice(w, r, "Connected "+v.Name+".")
+		}
+		return
+	}
 	s.reply(w, r, http.StatusOK, v, err)
 }

@@ -32,6 +32,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -165,6 +166,7 @@ func newServer(ctx context.Context, c config, log *slog.Logger) (*server, func()
 	var svc *outputs.Service
 	drivers := []provider.Driver{s3.NewDriver(s3.Options{}), gcs.NewDriver(gcs.Options{}), azure.NewDriver(azure.Options{})}
 	var connector outputs.DriveConnector
+	var authURL string
 	if c.GoogleClientID != "" {
 		oc := &oauth2.Config{ClientID: c.GoogleClientID, ClientSecret: c.GoogleClientSecret, Endpoint: google.Endpoint,
 			RedirectURL: strings.TrimSuffix(c.PublicURL, "/") + "/v1/integrations/drive/callback"}
@@ -188,6 +190,7 @@ func newServer(ctx context.Context, c config, log *slog.Logger) (*server, func()
 			return fail(err)
 		}
 		connector = sameCaller{conn}
+		authURL = oc.Endpoint.AuthURL
 	}
 	providers, err := provider.New(kr, popts, drivers...)
 	if err != nil {
@@ -223,9 +226,22 @@ func newServer(ctx context.Context, c config, log *slog.Logger) (*server, func()
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	s := &server{svc: svc, store: store, auth: bearerAuth, session: cookieAuth, log: log, deliver: inProcess(svc),
-		renders: newRenderStore(), sample: sample, cdn: cdn, openapi: spec, bg: bg, cancel: cancel}
+		renders: newRenderStore(), sample: sample, cdn: cdn, openapi: spec, bg: bg, cancel: cancel,
+		csrfKey: newCSRFKey(), publicOrigin: originOf(c.PublicURL)}
+	if connector != nil {
+		s.formActionExtra = originOf(authURL)
+	}
 	closers = append(closers, s.close)
 	return s, cleanup, nil
+}
+
+// originOf returns scheme://host of u.
+func originOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Scheme + "://" + p.Host
 }
 
 // openStore opens memory, sqlite:PATH or postgres:DSN and applies the migrations.
