@@ -232,7 +232,9 @@ func TestResolveThenDeliver(t *testing.T) {
 	if targets, err := h.svc.ResolveDestinations(ctx, wsA, []byte(`{"name":"x"}`)); err != nil || len(targets) != 1 || targets[0].Integration.ID != v.ID {
 		t.Fatal(targets, err)
 	}
-	if _, err := h.svc.ResolveDestinations(ctx, wsB, []byte(vj)); !errors.Is(err, destination.ErrNotFound) {
+	var ve *destination.ValidationError
+	if _, err := h.svc.ResolveDestinations(ctx, wsB, []byte(vj)); !errors.As(err, &ve) || ve.Errors[0].Code != destination.CodeNotFound ||
+		errors.Is(err, destination.ErrNotFound) {
 		t.Fatal(err)
 	}
 }

@@ -64,7 +64,7 @@ func (s *Service) CompleteDrive(ctx context.Context, state, code, errParam strin
 	// so every racer converges on it and removes its own.
 	if first, err := s.firstDrive(ctx, conn.WorkspaceID); err == nil && first != nil && first.ID != stored.ID {
 		if err := s.store.Delete(ctx, conn.WorkspaceID, stored.ID); err != nil && !isNotFound(err) {
-			return nil, fmt.Errorf("outputs: connect drive: %w", err)
+			return nil, storeErr("connect drive", err)
 		}
 		return s.setDriveToken(ctx, caller, first.ID, conn.RefreshToken)
 	}
@@ -94,7 +94,7 @@ func (s *Service) setDriveToken(ctx context.Context, caller destination.Caller, 
 func (s *Service) firstDrive(ctx context.Context, workspaceID string) (*destination.Integration, error) {
 	list, err := s.store.List(ctx, workspaceID)
 	if err != nil {
-		return nil, fmt.Errorf("outputs: connect drive: %w", err)
+		return nil, storeErr("connect drive", err)
 	}
 	for _, in := range list {
 		if in.Provider == destination.Drive {

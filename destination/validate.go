@@ -18,6 +18,11 @@ type ValidateOptions struct {
 	// StoredSecrets lists secret fields that already hold a sealed value (an update that keeps
 	// them): a required secret that is empty in the config but stored is not reported missing.
 	StoredSecrets []SecretField
+	// Previous is the stored configuration an update replaces. With it, a stored secret that the
+	// new configuration would send elsewhere (another endpoint, bucket, region, account,
+	// container or project: CredentialTargetFields) must be sent again: leaving it out is a
+	// CodeSecretRequired error naming the secret field.
+	Previous *Config
 }
 
 // Validate checks c for provider p and returns it normalized: the path prefix in canonical form,
@@ -180,6 +185,9 @@ func Validate(p Provider, c Config, opts ValidateOptions) (Config, error) {
 		if c.DriveFolderID != "" && !driveIDRE.MatchString(c.DriveFolderID) {
 			add("driveFolderId", CodeInvalid, "must be a Drive folder ID (letters, digits, - and _)")
 		}
+	}
+	if opts.Previous != nil {
+		checkRetarget(&probs, p, opts.Previous, &c, stored)
 	}
 	return c, probs.Err()
 }

@@ -67,12 +67,13 @@ func ExampleResolver_Resolve_errors() {
 			fmt.Printf("%s %s: %s\n", fe.Field, fe.Code, fe.Message)
 		}
 	}
-	fmt.Println(errors.Is(err, destination.ErrNotFound), errors.Is(err, destination.ErrProviderMismatch))
+	// One kind (a 400): the codes say why.
+	fmt.Println(errors.Is(err, destination.ErrInvalid), errors.Is(err, destination.ErrNotFound))
 	// Output:
 	// destinations[0].provider mismatch: does not match the integration's provider "r2"
 	// destinations[1].integrationId not_found: no integration with this ID in the caller's workspace
 	// destinations[2].pathPrefix invalid: must not contain "." or ".." segments
-	// true true
+	// true false
 }
 
 func ExampleResolver_Resolve_omitted() {

@@ -6,9 +6,9 @@
 //
 // Resolution happens before any rendering, so a bad request fails fast. Every problem in one
 // request is reported at once, as a *destination.ValidationError whose FieldErrors name the
-// entry ("destinations[2].provider") and carry a destination.Code* reason; errors.Is matches
-// destination.ErrInvalid and, where they apply, destination.ErrNotFound, ErrInactive,
-// ErrProviderMismatch and ErrNoWorkspace. Messages are safe to show to the client: they never
+// entry ("destinations[2].provider") and carry a destination.Code* reason (CodeNotFound,
+// CodeInactive, CodeMismatch, CodeNoWorkspace, ...); the error is of one kind,
+// destination.ErrInvalid (a 400). Messages are safe to show to the client: they never
 // contain a secret, and an integration of another workspace reads exactly like a missing one.
 package resolve
 

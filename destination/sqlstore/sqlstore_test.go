@@ -79,6 +79,10 @@ func openPostgres(t testing.TB) (*sql.DB, sqlstore.Dialect) {
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	// The application name tells this store's connections apart from every other test's (and
+	// other packages' tests run at the same time on the same server): see
+	// TestPostgresConnectionsKilled.
+	q.Set("application_name", schema)
 	u.RawQuery = q.Encode()
 	db, err := sql.Open("pgx", u.String())
 	if err != nil {

@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) destination.Store) {
 		{"Update", testUpdate},
 		{"UpdateStale", testUpdateStale},
 		{"UpdateMissing", testUpdateMissing},
+		{"SetLastTest", testSetLastTest},
 		{"Delete", testDelete},
 		{"WorkspaceIsolation", testWorkspaceIsolation},
 		{"ListOrder", testListOrder},
@@ -351,7 +352,7 @@ func testUpdate(t *testing.T, s destination.Store) {
 	ch.Secrets = map[destination.SecretField]destination.Sealed{
 		destination.SecretAccessKey: {Ciphertext: []byte("new"), KeyID: 7, Hint: "••••1234"},
 	}
-	ch.LastTest = nil
+	ch.LastTest = nil                  // must be ignored: only SetLastTest writes it
 	ch.CreatedAt = base.Add(time.Hour) // must be ignored
 	ch.UpdatedAt = base.Add(time.Minute)
 	out, err := s.Update(ctx, ch)
@@ -360,6 +361,7 @@ func testUpdate(t *testing.T, s destination.Store) {
 	}
 	want := stored(ch, 2)
 	want.CreatedAt = in.CreatedAt
+	want.LastTest = in.LastTest
 	mustEqual(t, "Update result", want, out)
 	mustEqual(t, "Get after Update", want, get(t, s, in.WorkspaceID, in.ID))
 
@@ -372,7 +374,47 @@ func testUpdate(t *testing.T, s destination.Store) {
 	if out2.Version != 3 {
 		t.Fatalf("version after two updates = %d, want 3", out2.Version)
 	}
-	mustEqual(t, "Get after second Update", stored(out, 3), get(t, s, in.WorkspaceID, in.ID))
+	want = stored(out, 3)
+	want.LastTest = in.LastTest
+	mustEqual(t, "Get after second Update", want, get(t, s, in.WorkspaceID, in.ID))
+}
+
+// testSetLastTest: the last test is written onto the tested version only, without changing the
+// version or updatedAt; a result for an older version (a stale test) changes nothing.
+func testSetLastTest(t *testing.T, s destination.Store) {
+	ctx := context.Background()
+	in := create(t, s, Fixture(newWorkspace(), "x", base))
+	res := &destination.TestResult{OK: true, Code: "ok", Message: "fine", Warnings: []string{"w"}, TestedAt: base.Add(time.Hour), DurationMillis: 7}
+	if err := s.SetLastTest(ctx, in.WorkspaceID, in.ID, in.Version, res); err != nil {
+		t.Fatalf("SetLastTest: %v", err)
+	}
+	want := in.Clone()
+	want.LastTest = res
+	mustEqual(t, "after SetLastTest", want, get(t, s, in.WorkspaceID, in.ID))
+
+	// A newer version: a result for the old one is stale.
+	ch := get(t, s, in.WorkspaceID, in.ID)
+	ch.Name = "renamed"
+	next, err := s.Update(ctx, ch)
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if Equal(&destination.Integration{LastTest: res}, &destination.Integration{LastTest: next.LastTest}) != "" {
+		t.Fatalf("Update returned last test %+v, want the stored %+v", next.LastTest, res)
+	}
+	stale := &destination.TestResult{OK: false, Code: "permission_denied", TestedAt: base.Add(2 * time.Hour)}
+	wantErr(t, "SetLastTest with the old version", s.SetLastTest(ctx, in.WorkspaceID, in.ID, in.Version, stale), destination.ErrConflict)
+	mustEqual(t, "after a stale SetLastTest", next, get(t, s, in.WorkspaceID, in.ID))
+
+	// Clearing; another workspace or a missing ID is not found.
+	if err := s.SetLastTest(ctx, in.WorkspaceID, in.ID, next.Version, nil); err != nil {
+		t.Fatalf("SetLastTest(nil): %v", err)
+	}
+	want = next.Clone()
+	want.LastTest = nil
+	mustEqual(t, "after clearing", want, get(t, s, in.WorkspaceID, in.ID))
+	wantErr(t, "SetLastTest in another workspace", s.SetLastTest(ctx, newWorkspace(), in.ID, next.Version, res), destination.ErrNotFound)
+	wantErr(t, "SetLastTest of a missing ID", s.SetLastTest(ctx, in.WorkspaceID, newID(), 1, res), destination.ErrNotFound)
 }
 
 func testUpdateStale(t *testing.T, s destination.Store) {

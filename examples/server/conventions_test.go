@@ -82,10 +82,18 @@ func TestPagination(t *testing.T) {
 func TestMergePatch(t *testing.T) {
 	ts := start(t, config{})
 	id := ts.do(req{method: "POST", path: "/v1/integrations", token: "dev-ws1", body: docCreate}, 201, "").JSON()["id"].(string)
-	ex := ts.do(req{method: "PATCH", path: "/v1/integrations/" + id, token: "dev-ws1", body: `{"config":{"region":"us-east-1"}}`}, 200, "")
+	ex := ts.do(req{method: "PATCH", path: "/v1/integrations/" + id, token: "dev-ws1", body: `{"config":{"pathPrefix":"videos/"}}`}, 200, "")
 	noSecret(t, ex)
-	checkFields(t, "partial config", ex.JSON(), map[string]any{"config.region": "us-east-1", "config.bucket": "ilovevideoeditor-outputs",
-		"config.endpoint": "https://acct.r2.cloudflarestorage.com", "config.secretAccessKey": "••••EKEY", "config.pathPrefix": "renders/", "version": float64(2)})
+	checkFields(t, "partial config", ex.JSON(), map[string]any{"config.region": "auto", "config.bucket": "ilovevideoeditor-outputs",
+		"config.endpoint": "https://acct.r2.cloudflarestorage.com", "config.secretAccessKey": "••••EKEY", "config.pathPrefix": "videos/", "version": float64(2)})
+	// The library's rule: a change of where the secret goes needs the secret again.
+	ex = ts.do(req{method: "PATCH", path: "/v1/integrations/" + id, token: "dev-ws1", body: `{"config":{"region":"us-east-1"}}`}, 400, "invalid")
+	if ex.field("config.secretAccessKey") != "secret_required" {
+		t.Errorf("region without the secret: %s", ex.Body)
+	}
+	ex = ts.do(req{method: "PATCH", path: "/v1/integrations/" + id, token: "dev-ws1", body: `{"config":{"region":"us-east-1","secretAccessKey":"` + secret + `"}}`}, 200, "")
+	noSecret(t, ex)
+	checkFields(t, "region with the secret", ex.JSON(), map[string]any{"config.region": "us-east-1", "config.pathPrefix": "videos/", "config.bucket": "ilovevideoeditor-outputs"})
 	ex = ts.do(req{method: "PATCH", path: "/v1/integrations/" + id, token: "dev-ws1", body: `{"config":{"publicUrl":null,"secretAccessKey":"newsecretvalueNEWK"}}`}, 200, "")
 	noSecret(t, ex)
 	cfg := ex.JSON()["config"].(map[string]any)

@@ -190,23 +190,24 @@ func TestBadInput(t *testing.T) {
 		{req{method: "POST", path: "/v1/renders", token: tok, body: `{"Destinations":[]}`}, 400, "invalid", "Destinations"},
 		{req{method: "POST", path: "/v1/renders", token: tok, body: `{"destinations":[{"integrationId":"` + id + `","provider":"s3"}]}`}, 400, "invalid", "destinations[0].provider"},
 		{req{method: "POST", path: "/v1/renders", token: tok, body: `{"destinations":{}}`}, 400, "invalid", "destinations"},
-		// wrong IDs and another workspace's: 404 not_found, never 400
+		// wrong IDs and another workspace's: 404 not_found; as a render's destination, a 400 whose
+		// field has the code not_found (the library's table: a body field, not the request target)
 		{req{method: "GET", path: "/v1/integrations/nope", token: tok}, 404, "not_found", ""},
 		{req{method: "GET", path: "/v1/integrations/" + id, token: "dev-ws2"}, 404, "not_found", ""},
 		{req{method: "PATCH", path: "/v1/integrations/" + id, token: "dev-ws2", body: `{"name":"x"}`}, 404, "not_found", ""},
 		{req{method: "DELETE", path: "/v1/integrations/" + id, token: "dev-ws2"}, 404, "not_found", ""},
 		{req{method: "POST", path: "/v1/integrations/" + id + "/test", token: "dev-ws2"}, 404, "not_found", ""},
 		{req{method: "GET", path: "/v1/destination", token: "dev-ws2"}, 404, "not_found", ""},
-		{req{method: "POST", path: "/v1/renders", token: "dev-ws2", body: `{"destinations":[{"integrationId":"` + id + `","provider":"r2"}]}`}, 404, "not_found", "destinations[0].integrationId"},
-		{req{method: "POST", path: "/v1/renders/resolve", token: "dev-ws2", body: `{"destinations":[{"integrationId":"` + id + `","provider":"r2"}]}`}, 404, "not_found", "destinations[0].integrationId"},
+		{req{method: "POST", path: "/v1/renders", token: "dev-ws2", body: `{"destinations":[{"integrationId":"` + id + `","provider":"r2"}]}`}, 400, "invalid", "destinations[0].integrationId"},
+		{req{method: "POST", path: "/v1/renders/resolve", token: "dev-ws2", body: `{"destinations":[{"integrationId":"` + id + `","provider":"r2"}]}`}, 400, "invalid", "destinations[0].integrationId"},
 		{req{method: "GET", path: "/v1/renders/" + rid, token: "dev-ws2"}, 404, "not_found", ""},
 		{req{method: "GET", path: "/v1/renders/nope", token: tok}, 404, "not_found", ""},
 		{req{method: "POST", path: "/v1/renders/" + rid + "/redeliver", token: "dev-ws2"}, 404, "not_found", ""},
 		// an API key not linked to a workspace
-		{req{method: "GET", path: "/v1/integrations", token: "key-unlinked"}, 403, "no_workspace", "workspace"},
-		{req{method: "POST", path: "/v1/integrations", token: "key-unlinked", body: docCreate}, 403, "no_workspace", "workspace"},
+		{req{method: "GET", path: "/v1/integrations", token: "key-unlinked"}, 403, "no_workspace", ""},
+		{req{method: "POST", path: "/v1/integrations", token: "key-unlinked", body: docCreate}, 403, "no_workspace", ""},
 		{req{method: "POST", path: "/v1/renders", token: "key-unlinked", body: `{"destinations":[{"integrationId":"` + id + `","provider":"r2"}]}`}, 403, "no_workspace", ""},
-		{req{method: "GET", path: "/v1/integrations/drive/auth-url", token: "key-unlinked"}, 403, "no_workspace", "workspace"},
+		{req{method: "GET", path: "/v1/integrations/drive/auth-url", token: "key-unlinked"}, 403, "no_workspace", ""},
 		// missing auth on the body-less endpoints
 		{req{method: "GET", path: "/v1/integrations"}, 401, "unauthenticated", ""},
 		{req{method: "GET", path: "/v1/integrations/" + id}, 401, "unauthenticated", ""},

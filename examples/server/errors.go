@@ -16,7 +16,7 @@ var (
 	errUnauthenticated = errors.New("unauthenticated")
 	// errWrongUser: a Drive callback reached by another user or workspace than the one that
 	// started the flow.
-	errWrongUser = errors.New("this Google authorization was started by another user or workspace; start it again while signed in as that user")
+	errWrongUser = fmt.Errorf("drive callback of another user or workspace: %w", destination.ErrForbidden)
 	// errRenderNotFound: no such render in the caller's workspace (another workspace's reads the same).
 	errRenderNotFound = fmt.Errorf("render not found: %w", destination.ErrNotFound)
 	// errRenderBusy: the render is still being delivered.
@@ -51,21 +51,17 @@ type errorBody struct {
 var codeStatus = map[string]int{
 	"invalid": 400, "authorization_failed": 400, "unauthenticated": 401, "no_workspace": 403, "forbidden": 403,
 	"not_found": 404, "method_not_allowed": 405, "conflict": 409, "inactive": 409, "reconnect_required": 409,
-	"is_default": 409, "render_busy": 409, "too_large": 413, "internal": 500, "secret_unavailable": 500,
+	"is_default": 409, "render_busy": 409, "provider_mismatch": 409, "too_large": 413, "internal": 500, "secret_unavailable": 500,
 	"unsupported": 501, "timeout": 504,
 }
 
 // httpError maps any error of the library or of the server to its HTTP status and client-safe
-// error body. It is the only place that does so (the table is in the README and openapi.yaml):
-//
-//	400 invalid, authorization_failed · 401 unauthenticated · 403 no_workspace, forbidden ·
-//	404 not_found · 405 method_not_allowed · 409 conflict, inactive, reconnect_required,
-//	is_default, render_busy · 413 too_large · 500 internal, secret_unavailable ·
-//	501 unsupported · 504 timeout
-//
-// A validation error is 404 not_found when every problem is a missing (or another workspace's)
-// integration, 403 no_workspace when the caller has no workspace, else 400 invalid; its fields are
-// listed in every case. internal reports whether the error is a server fault to log.
+// error body. It is the only place that does so, and it follows the table of the destination
+// package's documentation (one status per error kind, destination.Kind), adding the server's own
+// errors; codeStatus is the resulting table (README, openapi.yaml). A validation error is 400
+// invalid with every field listed, whatever the fields' codes (a destination naming another
+// workspace's integration is a 400 whose field has the code not_found, as the library documents).
+// internal reports a server fault, to be logged and never shown.
 func httpError(err error) (status int, body apiError, internal bool) {
 	var (
 		ve  *destination.ValidationError
@@ -79,7 +75,7 @@ func httpError(err error) (status int, body apiError, internal bool) {
 	case errors.Is(err, errUnauthenticated):
 		return http.StatusUnauthorized, apiError{Code: "unauthenticated", Message: "missing or invalid credentials: send Authorization: Bearer <token>"}, false
 	case errors.Is(err, errWrongUser):
-		return http.StatusForbidden, apiError{Code: "forbidden", Message: errWrongUser.Error()}, false
+		return http.StatusForbidden, apiError{Code: "forbidden", Message: "this Google authorization was started by another user or workspace; start it again while signed in as that user"}, false
 	case errors.Is(err, errNotRoute):
 		return http.StatusNotFound, apiError{Code: "not_found", Message: errNotRoute.Error()}, false
 	case errors.Is(err, errMethod):
@@ -88,34 +84,22 @@ func httpError(err error) (status int, body apiError, internal bool) {
 		return http.StatusConflict, apiError{Code: "render_busy", Message: errRenderBusy.Error()}, false
 	case errors.As(err, &se):
 		return http.StatusConflict, apiError{Code: se.code, Message: se.Error(), Fields: se.fields}, false
-	case errors.As(err, &ve):
-		switch {
-		case hasCode(ve, destination.CodeNoWorkspace):
-			return http.StatusForbidden, apiError{Code: "no_workspace",
-				Message: "the API key is not linked to a workspace; use a workspace API key or a user token", Fields: ve.Errors}, false
-		case allCode(ve, destination.CodeNotFound):
-			return http.StatusNotFound, apiError{Code: "not_found",
-				Message: "a referenced integration does not exist in this workspace", Fields: ve.Errors}, false
-		}
-		return http.StatusBadRequest, apiError{Code: "invalid", Message: "the request has invalid fields", Fields: ve.Errors}, false
 	case errors.Is(err, errRenderNotFound):
 		return http.StatusNotFound, apiError{Code: "not_found", Message: "render not found"}, false
-	case errors.Is(err, destination.ErrNotFound):
-		return http.StatusNotFound, apiError{Code: "not_found", Message: "integration not found"}, false
-	case errors.Is(err, destination.ErrConflict):
-		return http.StatusConflict, apiError{Code: "conflict", Message: destination.ErrConflict.Error()}, false
-	case errors.Is(err, destination.ErrInactive):
-		return http.StatusConflict, apiError{Code: "inactive", Message: destination.ErrInactive.Error()}, false
-	case errors.Is(err, destination.ErrReconnectRequired):
-		return http.StatusConflict, apiError{Code: "reconnect_required", Message: destination.ErrReconnectRequired.Error()}, false
-	case isDriveAuthError(err):
-		return http.StatusBadRequest, apiError{Code: "authorization_failed", Message: err.Error()}, false
-	case errors.Is(err, destination.ErrUnsupported):
-		return http.StatusNotImplemented, apiError{Code: "unsupported", Message: "not available on this server"}, false
+	case errors.As(err, &ve) && hasNoWorkspace(ve):
+		// the caller, not the body, is the problem: as on every other endpoint
+		return http.StatusForbidden, apiError{Code: "no_workspace", Message: kinds[destination.ErrNoWorkspace].message, Fields: ve.Errors}, false
+	case errors.As(err, &ve):
+		return http.StatusBadRequest, apiError{Code: "invalid", Message: "the request has invalid fields", Fields: ve.Errors}, false
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, apiError{Code: "timeout", Message: "the operation timed out"}, true
-	case errors.Is(err, destination.ErrSecretUnavailable):
-		return http.StatusInternalServerError, apiError{Code: "secret_unavailable", Message: destination.ErrSecretUnavailable.Error()}, true
+	}
+	kind := destination.Kind(err)
+	if kind == destination.ErrInvalid && isDriveAuthError(err) {
+		return http.StatusBadRequest, apiError{Code: "authorization_failed", Message: err.Error()}, false // safe texts
+	}
+	if k, ok := kinds[kind]; ok {
+		return codeStatus[k.code], apiError{Code: k.code, Message: k.message}, codeStatus[k.code] >= 500
 	}
 	msg := "internal error"
 	var pub interface{ PublicMessage() string }
@@ -125,22 +109,28 @@ func httpError(err error) (status int, body apiError, internal bool) {
 	return http.StatusInternalServerError, apiError{Code: "internal", Message: msg}, true
 }
 
-func hasCode(ve *destination.ValidationError, code string) bool {
+func hasNoWorkspace(ve *destination.ValidationError) bool {
 	for _, fe := range ve.Errors {
-		if fe.Code == code {
+		if fe.Code == destination.CodeNoWorkspace {
 			return true
 		}
 	}
 	return false
 }
 
-func allCode(ve *destination.ValidationError, code string) bool {
-	for _, fe := range ve.Errors {
-		if fe.Code != code {
-			return false
-		}
-	}
-	return len(ve.Errors) > 0
+// kinds gives each library error kind its code and client message (destination's table);
+// ErrInternal and anything unknown are "internal".
+var kinds = map[error]struct{ code, message string }{
+	destination.ErrInvalid:           {"invalid", "the request is invalid"},
+	destination.ErrNoWorkspace:       {"no_workspace", "the API key is not linked to a workspace; use a workspace API key or a user token"},
+	destination.ErrForbidden:         {"forbidden", "not allowed for this user or workspace"},
+	destination.ErrNotFound:          {"not_found", "integration not found"},
+	destination.ErrConflict:          {"conflict", destination.ErrConflict.Error()},
+	destination.ErrInactive:          {"inactive", destination.ErrInactive.Error()},
+	destination.ErrProviderMismatch:  {"provider_mismatch", destination.ErrProviderMismatch.Error()},
+	destination.ErrReconnectRequired: {"reconnect_required", destination.ErrReconnectRequired.Error()},
+	destination.ErrUnsupported:       {"unsupported", "not available on this server"},
+	destination.ErrSecretUnavailable: {"secret_unavailable", destination.ErrSecretUnavailable.Error()},
 }
 
 // isDriveAuthError reports the Drive connection's client-facing errors (their texts are safe).
