@@ -5,13 +5,13 @@ import (
 	"fmt"
 
 	"github.com/ilovevideoeditor/outputs/destination"
-	"github.com/ilovevideoeditor/outputs/provider/drive"
 )
 
-// DriveConnector runs the Google Drive OAuth flow; *drive.Connector implements it.
+// DriveConnector runs the Google Drive OAuth flow; *drive.Connector (package provider/drive)
+// implements it. The root package depends on this interface only, not on the Drive driver.
 type DriveConnector interface {
 	AuthURL(ctx context.Context, caller destination.Caller) (string, error)
-	Complete(ctx context.Context, state, code, errParam string) (*drive.Connection, error)
+	Complete(ctx context.Context, state, code, errParam string) (*destination.DriveConnection, error)
 }
 
 // driveName names a Drive integration created by the OAuth connection.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ilovevideoeditor/outputs/delivery"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/resolve"
 )
@@ -44,7 +45,8 @@ type Options struct {
 	Clock func() time.Time
 	// NewID returns a new integration ID. Defaults to UUIDv7 strings.
 	NewID func() (string, error)
-	// Delivery configures Deliver.
+	// Delivery configures the delivery engine behind Deliver (package delivery). Its Store,
+	// Uploader, Logger and Clock default to the Service's.
 	Delivery DeliveryOptions
 	// Resolve configures ResolveDestinations (prefix nesting or replacement, maximum count).
 	Resolve resolve.Options
@@ -62,8 +64,8 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	newID    func() (string, error)
-	slots    chan struct{} // global upload concurrency limit
-	resolver *resolve.Resolver
+	resolver destination.Resolver
+	engine   *delivery.Engine
 }
 
 // ErrBadOptions reports a Service built without a required part.
@@ -79,17 +81,15 @@ func New(opts Options) (*Service, error) {
 	}
 	s := &Service{store: opts.Store, keyring: opts.Keyring, uploader: opts.Uploader, opts: opts,
 		log: opts.Logger, now: opts.Clock, newID: opts.NewID}
-	n := opts.Delivery.MaxConcurrentUploads
-	if n <= 0 {
-		n = 8
-	}
-	s.slots = make(chan struct{}, n)
 	s.resolver = resolve.New(opts.Store, opts.Resolve)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if err := s.compose(opts.Delivery); err != nil {
+		return nil, err
 	}
 	if s.newID == nil {
 		s.newID = func() (string, error) {

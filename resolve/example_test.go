@@ -38,10 +38,10 @@ func Example() {
 		return
 	}
 	for _, t := range targets {
-		fmt.Println(t.Integration.Provider, t.Integration.Name, t.Prefix+"render.mp4")
+		fmt.Println(t.Provider, t.IntegrationID, t.Prefix+"render.mp4")
 	}
 	// Output:
-	// r2 Marketing R2 renders/campaigns/summer-2026/render.mp4
+	// r2 018f3a5c-7b1e-7000-8000-000000000001 renders/campaigns/summer-2026/render.mp4
 }
 
 func ExampleResolver_Resolve_errors() {
@@ -87,7 +87,7 @@ func ExampleResolver_Resolve_omitted() {
 
 	omitted, _ := resolve.ParseVideoJSON([]byte(`{"name": "No destinations"}`))
 	targets, _ := r.Resolve(ctx, destination.Caller{WorkspaceID: "ws-1"}, omitted)
-	fmt.Println("omitted:", len(targets), "target,", targets[0].Integration.ID, targets[0].Prefix)
+	fmt.Println("omitted:", len(targets), "target,", targets[0].IntegrationID, targets[0].Prefix)
 
 	empty, _ := resolve.ParseVideoJSON([]byte(`{"destinations": []}`))
 	targets, _ = r.Resolve(ctx, destination.Caller{WorkspaceID: "ws-1"}, empty)

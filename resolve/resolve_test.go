@@ -268,7 +268,7 @@ func TestResolveRules(t *testing.T) {
 func describe(ts []destination.Target) []string {
 	var out []string
 	for _, t := range ts {
-		out = append(out, t.Integration.ID+" "+t.Prefix)
+		out = append(out, t.IntegrationID+" "+t.Prefix)
 	}
 	return out
 }
@@ -354,17 +354,12 @@ func TestFetchesEachIntegrationOnce(t *testing.T) {
 	if n := cs.gets.Load(); n != 2 {
 		t.Errorf("Store.Get called %d times for 2 distinct integrations", n)
 	}
-	// Every target has its own copy: changing one changes neither the others nor the store.
-	ts[0].Integration.Name = "changed"
-	ts[0].Integration.Secrets[destination.SecretAccessKey] = destination.Sealed{Hint: "changed"}
-	for _, tg := range ts[1:] {
-		if tg.Integration.Name == "changed" || tg.Integration.Secrets[destination.SecretAccessKey].Hint == "changed" {
-			t.Fatalf("targets share an integration")
+	// Targets are data: they carry the integration's ID, provider and version, nothing else.
+	for i, tg := range ts {
+		in, _ := cs.Store.Get(context.Background(), wsAcme, tg.IntegrationID)
+		if tg.Provider != in.Provider || tg.IntegrationVersion != in.Version {
+			t.Errorf("target %d: %+v for integration version %d", i, tg, in.Version)
 		}
-	}
-	again, _ := r.Resolve(context.Background(), user, given(dest(idR2, destination.R2, "")))
-	if again[0].Integration.Name == "changed" {
-		t.Fatal("a target's integration aliases the store")
 	}
 }
 
@@ -481,8 +476,8 @@ func FuzzResolve(f *testing.F) {
 		}
 		for k, tg := range ts {
 			d := req.Destinations[k]
-			in := tg.Integration
-			if in.ID != d.IntegrationID || in.WorkspaceID != wsAcme || !in.IsActive || in.Provider != d.Provider {
+			in, err := store.Get(context.Background(), wsAcme, tg.IntegrationID)
+			if err != nil || in.ID != d.IntegrationID || !in.IsActive || in.Provider != d.Provider || tg.Provider != in.Provider {
 				t.Fatalf("target %d: %+v for %+v", k, in, d)
 			}
 			if len(tg.Prefix) > destination.MaxPrefixLen || (tg.Prefix != "" && !strings.HasSuffix(tg.Prefix, "/")) {
@@ -495,11 +490,8 @@ func FuzzResolve(f *testing.F) {
 				t.Fatalf("target %d: prefix %q not under %q", k, tg.Prefix, in.Config.PathPrefix)
 			}
 		}
-		if ts[0].Integration.ID == ts[1].Integration.ID && ts[0].Prefix == ts[1].Prefix {
+		if ts[0].IntegrationID == ts[1].IntegrationID && ts[0].Prefix == ts[1].Prefix {
 			t.Fatalf("duplicate targets %q", describe(ts))
-		}
-		if ts[0].Integration == ts[1].Integration {
-			t.Fatal("targets share an integration")
 		}
 	})
 }

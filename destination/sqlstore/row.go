@@ -96,8 +96,8 @@ func (r *lastTestRow) decode() (*destination.TestResult, string, error) {
 // database errors are returned as they are.
 func scanRow(sc interface{ Scan(...any) error }) (*destination.Integration, error) {
 	var (
-		in                     destination.Integration
-		provider               string
+		in               destination.Integration
+		provider         string
 		cfg, secrets     []byte
 		lt               lastTestRow
 		created, updated any

@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) destination.Store) {
 		{"ConcurrentDefaultCreates", testConcurrentDefaultCreates},
 		{"ConcurrentUpdatesOneWins", testConcurrentUpdatesOneWins},
 		{"Scan", testScan},
+		{"ScanByteOrder", testScanByteOrder},
 		{"CopySemantics", testCopySemantics},
 		{"StringsRoundTrip", testStringsRoundTrip},
 		{"CanceledContext", testCanceledContext},
@@ -826,6 +827,42 @@ func testScan(t *testing.T, s destination.Store) {
 		if page, err := s.Scan(ctx, "", limit); err != nil || len(page) != 0 {
 			t.Fatalf("Scan with limit %d = %d integrations, %v; want none", limit, len(page), err)
 		}
+	}
+}
+
+// testScanByteOrder: Scan orders IDs in byte order (as Go compares strings), not by a
+// collation: upper case before lower case, punctuation by its byte value. A sweep that
+// advances its cursor in Go then visits every integration once.
+func testScanByteOrder(t *testing.T, s destination.Store) {
+	ctx := context.Background()
+	ws := newWorkspace()
+	tag := newID()[:8]
+	var all []string
+	for _, suffix := range []string{"b", "B", "a", "A", "a-b", "ab", "a_b", "aB", "Ab", "é", "e", "Z", "z", "10", "9", "-"} {
+		in := Fixture(ws, suffix, base)
+		in.ID = "scan-" + tag + "-" + suffix
+		all = append(all, create(t, s, in).ID)
+	}
+	slices.Sort(all)
+	var got []string
+	after := "scan-" + tag + "-" // sorts before all of them, after every other test's IDs of this form
+	for range len(all) + 1 {
+		page, err := s.Scan(ctx, after, 3)
+		if err != nil {
+			t.Fatalf("Scan(%q): %v", after, err)
+		}
+		for _, in := range page {
+			if in.WorkspaceID == ws {
+				got = append(got, in.ID)
+			}
+			after = max(after, in.ID) // the cursor advances in Go's order
+		}
+		if len(page) < 3 {
+			break
+		}
+	}
+	if !slices.Equal(got, all) {
+		t.Fatalf("Scan order %q, want byte order %q", got, all)
 	}
 }
 

@@ -29,10 +29,11 @@ type server struct {
 	auth    Authenticator
 	session Authenticator // the browser's signed-in user (Drive callback, pages)
 	log     *slog.Logger
-	deliver deliverFunc
+	deliver deliverer
 	renders *renderStore
 	sample  []byte
 	cdn     *blob.Bucket
+	cdnKeys destination.CDN // the same bucket as the engine sees it (redelivery streams it back)
 	openapi []byte
 
 	csrfKey         []byte // binds the page's CSRF tokens to their session
@@ -320,7 +321,7 @@ func (s *server) resolve(w http.ResponseWriter, r *http.Request, c destination.C
 	targets, err := s.resolveBody(w, r, c)
 	out := make([]resolvedTarget, len(targets))
 	for i, t := range targets {
-		out[i] = resolvedTarget{t.Integration.ID, t.Integration.Provider, t.Prefix}
+		out[i] = resolvedTarget{t.IntegrationID, t.Provider, t.Prefix}
 	}
 	s.reply(w, r, http.StatusOK, map[string]any{"destinations": out}, err)
 }

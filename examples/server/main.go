@@ -49,6 +49,7 @@ import (
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/memstore"
 	"github.com/ilovevideoeditor/outputs/destination/sqlstore"
+	"github.com/ilovevideoeditor/outputs/internal/blobcdn"
 	"github.com/ilovevideoeditor/outputs/provider"
 	"github.com/ilovevideoeditor/outputs/provider/azure"
 	"github.com/ilovevideoeditor/outputs/provider/drive"
@@ -210,9 +211,10 @@ func newServer(ctx context.Context, c config, log *slog.Logger) (*server, func()
 		return fail(err)
 	}
 	closers = append(closers, func() { cdn.Close() })
+	cdnAPI := &blobcdn.CDN{B: cdn, BaseURL: strings.TrimSuffix(c.PublicURL, "/") + "/cdn"}
 	svc, err = outputs.New(outputs.Options{Store: store, Keyring: kr, Uploader: providers, Logger: log,
 		AllowInsecureEndpoints: c.AllowLocal, Drive: connector,
-		Delivery: outputs.DeliveryOptions{CDN: cdn, CDNKeyPrefix: "renders/", CDNBaseURL: strings.TrimSuffix(c.PublicURL, "/") + "/cdn"}})
+		Delivery: outputs.DeliveryOptions{CDN: cdnAPI, CDNKeyPrefix: cdnKeyPrefix, Classify: classifyUpload}})
 	if err != nil {
 		return fail(err)
 	}
@@ -225,14 +227,21 @@ func newServer(ctx context.Context, c config, log *slog.Logger) (*server, func()
 		return fail(err)
 	}
 	bg, cancel := context.WithCancel(context.Background())
-	s := &server{svc: svc, store: store, auth: bearerAuth, session: cookieAuth, log: log, deliver: inProcess(svc),
-		renders: newRenderStore(), sample: sample, cdn: cdn, openapi: spec, bg: bg, cancel: cancel,
+	s := &server{svc: svc, store: store, auth: bearerAuth, session: cookieAuth, log: log, deliver: inProcess{svc},
+		renders: newRenderStore(), sample: sample, cdn: cdn, cdnKeys: cdnAPI, openapi: spec, bg: bg, cancel: cancel,
 		csrfKey: newCSRFKey(), publicOrigin: originOf(c.PublicURL)}
 	if connector != nil {
 		s.formActionExtra = originOf(authURL)
 	}
 	closers = append(closers, s.close)
 	return s, cleanup, nil
+}
+
+// classifyUpload classifies the provider errors the engine does not already understand (until
+// the drivers return *destination.UploadError themselves, issue 9's provider part).
+func classifyUpload(err error) *destination.UploadError {
+	c := provider.Classify(err)
+	return &destination.UploadError{Code: c.Code, Message: c.Message, Transient: c.Transient, Err: err}
 }
 
 // originOf returns scheme://host of u.

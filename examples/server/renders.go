@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ilovevideoeditor/outputs"
+	"github.com/ilovevideoeditor/outputs/delivery"
 	"github.com/ilovevideoeditor/outputs/destination"
 )
 
@@ -23,23 +24,34 @@ const (
 // renderFileName is the name of every render's file here (the documentation's example).
 const renderFileName = "render.mp4"
 
-// deliverFunc delivers a finished render to the CDN and to targets and returns its status. It is
-// the one place that knows how delivery runs: today the library's in-process Service.Deliver;
-// with the delivery engine (issue 9) a stored delivery.Plan handed to Engine.Deliver, and with
-// River (issue 10) an enqueued job.
-type deliverFunc func(ctx context.Context, renderID string, src outputs.Source, targets []destination.Target) (*outputs.Delivery, error)
+// cdnKeyPrefix is where the CDN copies go: renders/<render ID>/render.mp4.
+const cdnKeyPrefix = "renders/"
 
-// inProcess delivers through svc.Deliver, in the calling goroutine.
-func inProcess(svc *outputs.Service) deliverFunc {
-	return func(ctx context.Context, renderID string, src outputs.Source, targets []destination.Target) (*outputs.Delivery, error) {
-		return svc.Deliver(ctx, outputs.Render{ID: renderID, FileName: renderFileName, Source: src}, targets)
-	}
+// deliverer is the one place that knows how delivery runs: today the library's in-process
+// engine (Service.Deliver and Engine.DeliverTarget, in the calling goroutine); with River
+// (issue 10) a queue adapter that enqueues the same plan.
+type deliverer interface {
+	// deliver copies the render to the CDN and to every target of p.
+	deliver(ctx context.Context, p outputs.Plan, src outputs.Source) (*outputs.Delivery, error)
+	// deliverTarget delivers target i of p alone (a redelivery).
+	deliverTarget(ctx context.Context, p outputs.Plan, i int, src outputs.Source) destination.Output
+}
+
+// inProcess delivers with the Service's engine.
+type inProcess struct{ svc *outputs.Service }
+
+func (d inProcess) deliver(ctx context.Context, p outputs.Plan, src outputs.Source) (*outputs.Delivery, error) {
+	return d.svc.Deliver(ctx, p, src)
+}
+
+func (d inProcess) deliverTarget(ctx context.Context, p outputs.Plan, i int, src outputs.Source) destination.Output {
+	return d.svc.Engine().DeliverTarget(ctx, p, i, src)
 }
 
 // render is one render job of a workspace.
 type render struct {
 	workspaceID string
-	targets     []destination.Target // as resolved at submit time; redelivery reloads the integrations
+	plan        outputs.Plan // storable: what a queue would carry
 	status      outputs.Delivery
 }
 
@@ -67,7 +79,7 @@ func (rs *renderStore) view(ws, id string) (*outputs.Delivery, error) {
 func pendingOutputs(targets []destination.Target) []destination.Output {
 	out := make([]destination.Output, len(targets))
 	for i, t := range targets {
-		out[i] = destination.Output{IntegrationID: t.Integration.ID, Provider: t.Integration.Provider, Status: destination.StatusPending}
+		out[i] = destination.Output{IntegrationID: t.IntegrationID, Provider: t.Provider, Status: destination.StatusPending}
 	}
 	return out
 }
@@ -82,13 +94,14 @@ func (s *server) createRender(w http.ResponseWriter, r *http.Request, c destinat
 		return
 	}
 	id := uuid.Must(uuid.NewV7()).String()
-	rd := &render{workspaceID: c.WorkspaceID, targets: targets,
+	rd := &render{workspaceID: c.WorkspaceID,
+		plan:   outputs.Plan{WorkspaceID: c.WorkspaceID, RenderID: id, FileName: renderFileName, Targets: targets},
 		status: outputs.Delivery{ID: id, Status: renderPending, Outputs: pendingOutputs(targets)}}
 	s.renders.mu.Lock()
 	s.renders.m[id] = rd
 	s.renders.mu.Unlock()
 	s.log.InfoContext(r.Context(), "render accepted", "workspace", c.WorkspaceID, "render", id, "destinations", len(targets))
-	s.runDelivery(r.Context(), id, targets, nil)
+	s.runDelivery(r.Context(), rd.plan, nil)
 	st, _ := s.renders.view(c.WorkspaceID, id)
 	w.Header().Set("Location", "/v1/renders/"+url.PathEscape(id))
 	writeJSON(w, http.StatusCreated, st)
@@ -123,90 +136,74 @@ func (s *server) redeliver(w http.ResponseWriter, r *http.Request, c destination
 			idx = append(idx, i)
 		}
 	}
-	var targets []destination.Target
 	if len(idx) > 0 {
 		rd.status.Status = renderPending
 		for _, i := range idx {
-			t := rd.targets[i]
-			rd.status.Outputs[i] = destination.Output{IntegrationID: t.Integration.ID, Provider: t.Integration.Provider, Status: destination.StatusPending}
-			targets = append(targets, t)
+			t := rd.plan.Targets[i]
+			rd.status.Outputs[i] = destination.Output{IntegrationID: t.IntegrationID, Provider: t.Provider, Status: destination.StatusPending}
 		}
 	}
+	plan := rd.plan
 	s.renders.mu.Unlock()
 	status := http.StatusOK
 	if len(idx) > 0 {
 		status = http.StatusAccepted
 		s.log.InfoContext(r.Context(), "redelivery", "workspace", c.WorkspaceID, "render", id, "outputs", len(idx))
-		s.runDelivery(r.Context(), id, targets, idx)
+		s.runDelivery(r.Context(), plan, idx)
 	}
 	st, _ := s.renders.view(c.WorkspaceID, id)
 	s.reply(w, r, status, st, nil)
 }
 
-// runDelivery renders (copies the sample) and delivers in the background. idx, when set, are
-// the positions in the render's outputs of targets (a redelivery); their integrations are
-// reloaded so that current credentials are used, and a deleted or deactivated one fails alone.
-func (s *server) runDelivery(reqCtx context.Context, id string, targets []destination.Target, idx []int) {
+// runDelivery renders (copies the sample) and delivers p in the background. idx, when set, are
+// the targets to deliver again (a redelivery): each alone, from the CDN copy streamed back, with
+// its integration leased again by the engine (current credentials; a deleted or deactivated one
+// fails alone with integration_unavailable).
+func (s *server) runDelivery(reqCtx context.Context, p outputs.Plan, idx []int) {
 	ctx := context.WithoutCancel(reqCtx) // keeps the request ID for the logs
 	s.wg.Go(func() {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		stop := context.AfterFunc(s.bg, cancel)
 		defer stop()
-		ws := s.workspaceOf(id)
-		live := make([]destination.Target, 0, len(targets))
-		pos := make([]int, 0, len(targets)) // live[k] is output pos[k]
-		var unavailable []int
-		for k, t := range targets {
-			i := k
-			if idx != nil {
-				i = idx[k]
-				in, err := s.store.Get(ctx, ws, t.Integration.ID)
-				if err != nil || !in.IsActive {
-					unavailable = append(unavailable, i)
-					continue
-				}
-				t.Integration = in
-			}
-			live = append(live, t)
-			pos = append(pos, i)
-		}
 		src := outputs.Source{ReaderAt: bytes.NewReader(s.sample), Size: int64(len(s.sample))}
-		d, err := s.deliver(ctx, id, src, live)
-		if err != nil && d == nil {
-			s.log.ErrorContext(ctx, "delivery failed", "render", id, "error", err)
+		if idx == nil {
+			d, err := s.deliver.deliver(ctx, p, src)
+			if err != nil {
+				s.log.WarnContext(ctx, "delivery", "render", p.RenderID, "error", err)
+			}
+			s.renders.mu.Lock()
+			defer s.renders.mu.Unlock()
+			rd := s.renders.m[p.RenderID]
+			if d == nil { // an invalid plan: nothing was delivered
+				rd.status.Status = renderFailed
+				for i := range rd.status.Outputs {
+					o := &rd.status.Outputs[i]
+					o.Status, o.ErrorCode, o.Error = destination.StatusFailed, "unknown", "the delivery could not start"
+				}
+				return
+			}
+			rd.status.Status, rd.status.URL, rd.status.Outputs = d.Status, d.URL, d.Outputs
+			return
 		}
+		if cdnSrc, err := delivery.CDNSource(ctx, s.cdnKeys, cdnKeyPrefix+p.RenderID+"/"+renderFileName); err == nil {
+			src = cdnSrc
+		}
+		outs := make([]destination.Output, len(idx))
+		var wg sync.WaitGroup
+		for k, i := range idx {
+			wg.Go(func() { outs[k] = s.deliver.deliverTarget(ctx, p, i, src) })
+		}
+		wg.Wait()
 		s.renders.mu.Lock()
 		defer s.renders.mu.Unlock()
-		rd := s.renders.m[id]
-		for _, i := range unavailable {
-			o := &rd.status.Outputs[i]
-			o.Status, o.ErrorCode, o.Error = destination.StatusFailed, "integration_unavailable", "the integration was deleted or deactivated"
+		rd := s.renders.m[p.RenderID]
+		for k, i := range idx {
+			rd.status.Outputs[i] = outs[k]
 		}
-		switch {
-		case d == nil:
+		rd.status.Status = renderCompleted
+		if rd.status.URL == "" {
 			rd.status.Status = renderFailed
-			for _, i := range pos {
-				o := &rd.status.Outputs[i]
-				o.Status, o.ErrorCode, o.Error = destination.StatusFailed, "unknown", "the delivery could not start"
-			}
-			return
-		case d.Status == renderFailed && idx == nil:
-			rd.status.Status = renderFailed
-		default:
-			rd.status.Status = renderCompleted
-		}
-		if idx == nil || rd.status.URL == "" {
-			rd.status.URL = d.URL
-		}
-		for k, o := range d.Outputs {
-			rd.status.Outputs[pos[k]] = o
 		}
 	})
-}
-
-func (s *server) workspaceOf(id string) string {
-	s.renders.mu.Lock()
-	defer s.renders.mu.Unlock()
-	return s.renders.m[id].workspaceID
 }

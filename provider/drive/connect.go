@@ -125,22 +125,9 @@ type Connector struct {
 }
 
 // Connection is a completed authorization: who connected which workspace, and the refresh token
-// to seal and store in the workspace's drive integration.
-type Connection struct {
-	WorkspaceID string   `json:"workspaceId"`
-	UserID      string   `json:"userId"`
-	Scopes      []string `json:"scopes"`
-	// RefreshToken is the secret to seal; it is never marshalled or printed.
-	RefreshToken string `json:"-"`
-}
-
-// String leaves out the refresh token.
-func (c Connection) String() string {
-	return fmt.Sprintf("drive.Connection{WorkspaceID:%q UserID:%q RefreshToken:•••• Scopes:%q}", c.WorkspaceID, c.UserID, c.Scopes)
-}
-
-// GoString leaves out the refresh token.
-func (c Connection) GoString() string { return c.String() }
+// to seal and store in the workspace's drive integration. It is destination.DriveConnection, so
+// hosts that only consume it need not import this package.
+type Connection = destination.DriveConnection
 
 // NewConnector returns a Connector.
 func NewConnector(opts ConnectorOptions) (*Connector, error) {
