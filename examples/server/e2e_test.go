@@ -126,6 +126,10 @@ func TestDocumentedExamples(t *testing.T) {
 	ts.do(req{method: "DELETE", path: "/v1/integrations/" + other, token: tok}, 204, "")
 	ts.do(req{method: "DELETE", path: "/v1/integrations/" + other, token: tok}, 404, "not_found")
 
+	if strings.Contains(ts.logs.String(), secret) {
+		t.Error("the server log shows the secret")
+	}
+
 	// The OpenAPI document is served.
 	oa := ts.do(req{method: "GET", path: "/v1/openapi.json"}, 200, "")
 	if !strings.Contains(string(oa.Body), `"openapi":"3.1.0"`) {

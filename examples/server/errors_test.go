@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/ilovevideoeditor/outputs"
+	"github.com/ilovevideoeditor/outputs/crypto"
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/destination/memstore"
 	"github.com/ilovevideoeditor/outputs/provider/drive"
 )
 
@@ -36,5 +41,32 @@ func TestErrorMapping(t *testing.T) {
 		if codeStatus[body.Code] != st || body.Message == "" || strings.Contains(body.Message, "boom") {
 			t.Errorf("%v: %d %q %q", err, st, body.Code, body.Message)
 		}
+	}
+}
+
+// failingKeyring cannot seal: a server fault.
+type failingKeyring struct{ outputs.Keyring }
+
+func (failingKeyring) SealSecret(context.Context, *destination.Integration, destination.SecretField, string) (destination.Sealed, error) {
+	return destination.Sealed{}, errors.New("kms unavailable: projects/p/keys/k")
+}
+
+// TestServerFaultIs500: a server fault (sealing fails) answers 500 "internal" in the error shape,
+// never a 400, and neither the answer nor the log shows the secret; the log has the cause.
+func TestServerFaultIs500(t *testing.T) {
+	ts := start(t, config{})
+	kr, _ := crypto.NewInsecureDevelopmentKeyring()
+	svc, err := outputs.New(outputs.Options{Store: memstore.New(), Keyring: failingKeyring{kr}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.s.svc = svc
+	ex := ts.do(req{method: "POST", path: "/v1/integrations", token: "dev-ws1", body: docCreate}, 500, "internal")
+	if strings.Contains(string(ex.Body), "kms") {
+		t.Errorf("the answer shows the cause: %s", ex.Body)
+	}
+	noSecret(t, ex)
+	if logs := ts.logs.String(); !strings.Contains(logs, "kms unavailable") || strings.Contains(logs, secret) {
+		t.Errorf("server log: the cause must be there, the secret never:\n%s", logs)
 	}
 }
