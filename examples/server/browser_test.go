@@ -99,12 +99,12 @@ func TestIntegrationsPage(t *testing.T) {
 		t.Helper()
 		do("fill "+name,
 			chromedp.SetValue(chromedp.CSS("#new-s3-provider"), "s3"),
-			chromedp.SendKeys(chromedp.CSS("#new-s3-name"), name),
-			chromedp.SendKeys(chromedp.CSS("#new-s3-bucket"), bucket),
-			chromedp.SendKeys(chromedp.CSS("#new-s3-accessKeyId"), srv.AccessKey),
-			chromedp.SendKeys(chromedp.CSS("#new-s3-secretAccessKey"), secret),
-			chromedp.SendKeys(chromedp.CSS("#new-s3-endpoint"), srv.Endpoint),
-			chromedp.SendKeys(chromedp.CSS("#new-s3-region"), srv.Region))
+			chromedp.SetValue(chromedp.CSS("#new-s3-name"), name),
+			chromedp.SetValue(chromedp.CSS("#new-s3-bucket"), bucket),
+			chromedp.SetValue(chromedp.CSS("#new-s3-accessKeyId"), srv.AccessKey),
+			chromedp.SetValue(chromedp.CSS("#new-s3-secretAccessKey"), secret),
+			chromedp.SetValue(chromedp.CSS("#new-s3-endpoint"), srv.Endpoint),
+			chromedp.SetValue(chromedp.CSS("#new-s3-region"), srv.Region))
 		click("create "+name, "#new-s3-submit")
 	}
 	row := func(name string) string { return `tr[data-name="` + name + `"]` }
@@ -138,9 +138,9 @@ func TestIntegrationsPage(t *testing.T) {
 
 	// A form with a missing bucket: the error next to its field, the other values kept.
 	do("invalid form",
-		chromedp.SendKeys(chromedp.CSS("#new-s3-name"), "No bucket"),
-		chromedp.SendKeys(chromedp.CSS("#new-s3-accessKeyId"), "AKIA"),
-		chromedp.SendKeys(chromedp.CSS("#new-s3-secretAccessKey"), "some-secret-value"),
+		chromedp.SetValue(chromedp.CSS("#new-s3-name"), "No bucket"),
+		chromedp.SetValue(chromedp.CSS("#new-s3-accessKeyId"), "AKIA"),
+		chromedp.SetValue(chromedp.CSS("#new-s3-secretAccessKey"), "some-secret-value"),
 		chromedp.Click(chromedp.CSS("#new-s3-submit")),
 		chromedp.WaitVisible(chromedp.CSS("#new-s3-bucket-error")))
 	if e := text("#new-s3-bucket-error"); e == "" {
