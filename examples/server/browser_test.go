@@ -209,6 +209,10 @@ func TestPageCSRF(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+		route, _, err := ts.router.FindRoute(r)
+		if err != nil || route.Operation.Responses.Status(resp.StatusCode) == nil {
+			t.Errorf("POST %s: %d is not in openapi.yaml (%v)", path, resp.StatusCode, err)
+		}
 		return resp.StatusCode
 	}
 	form := url.Values{"provider": {"r2"}, "name": {"x"}}
