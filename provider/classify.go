@@ -35,6 +35,8 @@ const (
 	CodeProviderIncompatible = "provider_incompatible"
 	CodeTimeout              = "timeout"
 	CodeReconnectRequired    = "reconnect_required"
+	CodeQuotaExceeded        = "quota_exceeded" // a storage or API quota is used up
+	CodeThrottled            = "throttled"      // the provider asked to slow down
 	CodeUnknown              = "unknown"
 )
 
@@ -61,6 +63,8 @@ var messages = map[string]string{
 	CodeProviderIncompatible: "the storage provider rejected a request it does not support; check that the endpoint belongs to the chosen provider",
 	CodeTimeout:              "the storage provider did not answer in time; try again later",
 	CodeReconnectRequired:    "the connection was revoked or expired; reconnect the integration",
+	CodeQuotaExceeded:        "the storage provider refused the request because a quota is used up",
+	CodeThrottled:            "the storage provider asked to slow down; try again later",
 	CodeUnknown:              "the storage provider returned an unexpected error",
 }
 
@@ -112,7 +116,18 @@ func providerCode(c string) string {
 	return ""
 }
 
+// SelfClassifier is implemented by driver errors that know their classification (a Drive quota
+// refusal, drive.QuotaError): Classify asks them before reading the SDK error types. The detail
+// must be fixed text.
+type SelfClassifier interface {
+	ClassifyCode() (code string, transient bool, detail string)
+}
+
 func classify(err error) (code string, transient bool, detail string) {
+	var self SelfClassifier
+	if errors.As(err, &self) {
+		return self.ClassifyCode()
+	}
 	switch {
 	case errors.Is(err, destination.ErrReconnectRequired):
 		return CodeReconnectRequired, false, ""

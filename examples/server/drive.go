@@ -4,35 +4,15 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/ilovevideoeditor/outputs"
 	"github.com/ilovevideoeditor/outputs/destination"
-	"github.com/ilovevideoeditor/outputs/provider/drive"
 )
 
-const callerKey ctxKey = requestIDKey + 1
-
-// sameCaller wraps the Drive connector so that a callback completes only for the signed-in user
-// and workspace that started the flow: the caller the callback handler put in the context must
-// be the one sealed in the state. It refuses before the library stores anything (the state is
-// spent either way). When Service.CompleteDrive takes the caller itself (issue 12), this
-// adapter goes and completeDrive passes the caller on.
-type sameCaller struct{ outputs.DriveConnector }
-
-func (c sameCaller) Complete(ctx context.Context, state, code, errParam string) (*drive.Connection, error) {
-	conn, err := c.DriveConnector.Complete(ctx, state, code, errParam)
-	if err != nil {
-		return nil, err
-	}
-	caller, ok := ctx.Value(callerKey).(destination.Caller)
-	if !ok || caller.WorkspaceID != conn.WorkspaceID || caller.UserID != conn.UserID {
-		return nil, errWrongUser
-	}
-	return conn, nil
-}
-
-// completeDrive finishes the OAuth flow for caller (the one place that calls CompleteDrive).
+// completeDrive finishes the OAuth flow for caller, the user signed in where the callback
+// arrived (the one place that calls CompleteDrive). The library refuses another user or
+// workspace than the one that started the flow (drive.ErrCallerMismatch, a destination.ErrForbidden)
+// before it uses the state, so a forwarded link cannot connect someone else's Drive.
 func (s *server) completeDrive(ctx context.Context, caller destination.Caller, state, code, errParam string) (*destination.Integration, error) {
-	return s.svc.CompleteDrive(context.WithValue(ctx, callerKey, caller), state, code, errParam)
+	return s.svc.CompleteDrive(ctx, caller, state, code, errParam)
 }
 
 func (s *server) driveAuthURL(w http.ResponseWriter, r *http.Request, c destination.Caller) {

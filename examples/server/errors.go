@@ -14,9 +14,6 @@ import (
 var (
 	// errUnauthenticated: no or unknown credentials (401 with WWW-Authenticate).
 	errUnauthenticated = errors.New("unauthenticated")
-	// errWrongUser: a Drive callback reached by another user or workspace than the one that
-	// started the flow.
-	errWrongUser = fmt.Errorf("drive callback of another user or workspace: %w", destination.ErrForbidden)
 	// errRenderNotFound: no such render in the caller's workspace (another workspace's reads the same).
 	errRenderNotFound = fmt.Errorf("render not found: %w", destination.ErrNotFound)
 	// errRenderBusy: the render is still being delivered.
@@ -74,7 +71,7 @@ func httpError(err error) (status int, body apiError, internal bool) {
 			Message: fmt.Sprintf("the request body exceeds %d bytes", mbe.Limit)}, false
 	case errors.Is(err, errUnauthenticated):
 		return http.StatusUnauthorized, apiError{Code: "unauthenticated", Message: "missing or invalid credentials: send Authorization: Bearer <token>"}, false
-	case errors.Is(err, errWrongUser):
+	case errors.Is(err, drive.ErrCallerMismatch):
 		return http.StatusForbidden, apiError{Code: "forbidden", Message: "this Google authorization was started by another user or workspace; start it again while signed in as that user"}, false
 	case errors.Is(err, errNotRoute):
 		return http.StatusNotFound, apiError{Code: "not_found", Message: errNotRoute.Error()}, false

@@ -34,7 +34,7 @@ func TestErrorMapping(t *testing.T) {
 			t.Errorf("%v: the message shows the cause: %q", k, body.Message)
 		}
 	}
-	for _, err := range []error{errors.New("boom"), &http.MaxBytesError{Limit: 10}, errUnauthenticated, errWrongUser,
+	for _, err := range []error{errors.New("boom"), &http.MaxBytesError{Limit: 10}, errUnauthenticated, drive.ErrCallerMismatch,
 		errNotRoute, errMethod, errRenderBusy, errRenderNotFound, fmt.Errorf("x: %w", drive.ErrStateReplayed),
 		&destination.ValidationError{Errors: []destination.FieldError{{Field: "destinations[0].integrationId", Code: destination.CodeNotFound}}}} {
 		st, body, _ := httpError(err)

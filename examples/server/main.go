@@ -190,7 +190,7 @@ func newServer(ctx context.Context, c config, log *slog.Logger) (*server, func()
 		if err != nil {
 			return fail(err)
 		}
-		connector = sameCaller{conn}
+		connector = conn
 		authURL = oc.Endpoint.AuthURL
 	}
 	providers, err := provider.New(kr, popts, drivers...)
