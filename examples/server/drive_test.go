@@ -84,8 +84,10 @@ func TestDriveFlow(t *testing.T) {
 		}
 	}
 
-	// The user who started it: connected.
+	// The user who started it: connected, even with a link another user opened first (the
+	// refusal does not spend the state).
 	u := authURL("dev-ws1")
+	ts.browse(u, "dev-ws1.mallory").expectCode(t, 403, "forbidden")
 	ex := ts.browse(u, "dev-ws1")
 	ex.expectCode(t, 200, "")
 	v := ex.JSON()
