@@ -49,7 +49,6 @@ import (
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/memstore"
 	"github.com/ilovevideoeditor/outputs/destination/sqlstore"
-	"github.com/ilovevideoeditor/outputs/internal/blobcdn"
 	"github.com/ilovevideoeditor/outputs/provider"
 	"github.com/ilovevideoeditor/outputs/provider/azure"
 	"github.com/ilovevideoeditor/outputs/provider/drive"
@@ -211,10 +210,13 @@ func newServer(ctx context.Context, c config, log *slog.Logger) (*server, func()
 		return fail(err)
 	}
 	closers = append(closers, func() { cdn.Close() })
-	cdnAPI := &blobcdn.CDN{B: cdn, BaseURL: strings.TrimSuffix(c.PublicURL, "/") + "/cdn"}
+	cdnAPI, err := provider.NewCDN(cdn, provider.CDNOptions{BaseURL: strings.TrimSuffix(c.PublicURL, "/") + "/cdn", Logger: log})
+	if err != nil {
+		return fail(err)
+	}
 	svc, err = outputs.New(outputs.Options{Store: store, Keyring: kr, Uploader: providers, Logger: log,
 		AllowInsecureEndpoints: c.AllowLocal, Drive: connector,
-		Delivery: outputs.DeliveryOptions{CDN: cdnAPI, CDNKeyPrefix: cdnKeyPrefix, Classify: classifyUpload}})
+		Delivery: outputs.DeliveryOptions{CDN: cdnAPI, CDNKeyPrefix: cdnKeyPrefix}})
 	if err != nil {
 		return fail(err)
 	}
@@ -235,13 +237,6 @@ func newServer(ctx context.Context, c config, log *slog.Logger) (*server, func()
 	}
 	closers = append(closers, s.close)
 	return s, cleanup, nil
-}
-
-// classifyUpload classifies the provider errors the engine does not already understand (until
-// the drivers return *destination.UploadError themselves, issue 9's provider part).
-func classifyUpload(err error) *destination.UploadError {
-	c := provider.Classify(err)
-	return &destination.UploadError{Code: c.Code, Message: c.Message, Transient: c.Transient, Err: err}
 }
 
 // originOf returns scheme://host of u.
