@@ -1,6 +1,8 @@
 // Command server is an example host: it serves the documented REST API over an outputs.Service —
 // integrations, the legacy default destination, Google Drive over OAuth, renders with
-// destinations and their status, redelivery — with its OpenAPI 3.1 document at /v1/openapi.json.
+// destinations and their status, redelivery — with its OpenAPI 3.1 document at /v1/openapi.json,
+// and the Account > Integrations page at /account/integrations (sign in at
+// /account/signin?as=dev-ws1).
 //
 //	go run ./examples/server -addr 127.0.0.1:8080 -sample testdata/render.mp4
 //	curl -H 'Authorization: Bearer dev-ws1' localhost:8080/v1/integrations
