@@ -287,8 +287,10 @@ func (q *Queue[TTx]) Enqueue(ctx context.Context, tx TTx, plan Plan) (EnqueueRes
 // CDN copy is queued again too (that job needs the render file). Outputs completed or in flight
 // are left alone. A render never delivered gives destination.ErrNotFound.
 //
-// Like Enqueue, Redeliver writes nothing but jobs in tx (the record changes when they run), so
-// a rolled back tx redelivers nothing.
+// Redeliver writes nothing but jobs in tx (the record changes when they run), so a rolled back
+// tx redelivers nothing. An output recorded failed a moment ago may still hold its job's unique
+// key until River finalizes that job (milliseconds): it then counts in Duplicates, and a later
+// Redeliver queues it.
 func (q *Queue[TTx]) Redeliver(ctx context.Context, tx TTx, plan Plan, integrationIDs ...string) (EnqueueResult, error) {
 	if err := checkPlan(plan); err != nil {
 		return EnqueueResult{}, err
