@@ -19,7 +19,6 @@ import (
 	"github.com/ilovevideoeditor/outputs/delivery"
 	"github.com/ilovevideoeditor/outputs/delivery/riverqueue"
 	"github.com/ilovevideoeditor/outputs/destination"
-	"github.com/ilovevideoeditor/outputs/internal/blobcdn"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/provider"
 	s3driver "github.com/ilovevideoeditor/outputs/provider/s3"
@@ -46,7 +45,10 @@ func TestRealEngineOnS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bucket.Close() })
-	cdn := &blobcdn.CDN{B: bucket, BaseURL: "https://cdn.example.com"}
+	cdn, err := provider.NewCDN(bucket, provider.CDNOptions{BaseURL: "https://cdn.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	eng, err := delivery.New(delivery.Options{Store: h.store, Uploader: client, CDN: cdn, Logger: slog.New(slog.DiscardHandler),
 		Retry: delivery.RetryPolicy{MaxAttempts: 2, BaseDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
 		Classify: func(err error) *destination.UploadError { // until the drivers return UploadErrors themselves

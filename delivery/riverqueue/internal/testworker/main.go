@@ -28,7 +28,6 @@ import (
 	"github.com/ilovevideoeditor/outputs/delivery/riverqueue"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/sqlstore"
-	"github.com/ilovevideoeditor/outputs/internal/blobcdn"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/provider"
 	"github.com/ilovevideoeditor/outputs/provider/s3"
@@ -95,7 +94,10 @@ func run() error {
 		return err
 	}
 	defer bucket.Close()
-	cdn := &blobcdn.CDN{B: bucket, BaseURL: "https://cdn.example.com"}
+	cdn, err := provider.NewCDN(bucket, provider.CDNOptions{BaseURL: "https://cdn.example.com"})
+	if err != nil {
+		return err
+	}
 	store := sqlstore.New(db, sqlstore.PostgreSQL, nil)
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, CDN: cdn, Logger: quiet,
