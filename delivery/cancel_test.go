@@ -60,6 +60,13 @@ func TestCancelAtRandomPoints(t *testing.T) {
 	client.HTTPClient().CloseIdleConnections()
 	base := settledGoroutines(0)
 
+	// Deliver returns once the uploaders have returned, which includes the provider's bounded
+	// cleanup (an abort, or a read-back after an ambiguous commit) on a detached context: 1 s,
+	// and 3 s under -race on a loaded machine.
+	bound := time.Second
+	if raceEnabled {
+		bound = 3 * time.Second
+	}
 	var slowest time.Duration
 	for i := range 20 {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -81,8 +88,8 @@ func TestCancelAtRandomPoints(t *testing.T) {
 		}
 		took := time.Since(cancelled)
 		slowest = max(slowest, took)
-		if took > time.Second {
-			t.Errorf("cancel %d at %s: Deliver returned %s after the cancel", i, at, took)
+		if took > bound {
+			t.Errorf("cancel %d at %s: Deliver returned %s after the cancel (bound %s)", i, at, took, bound)
 		}
 		if err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("cancel %d: %v", i, err)
