@@ -223,10 +223,13 @@ func (s *Service) CreateIntegration(ctx context.Context, caller destination.Call
 	var cfg destination.Config
 	if in.Provider.Valid() {
 		var err error
-		cfg, err = destination.Validate(in.Provider, in.Config, destination.ValidateOptions{AllowInsecureEndpoints: s.opts.AllowInsecureEndpoints})
+		cfg, err = destination.Validate(in.Provider, in.Config, destination.ValidateOptions{AllowInsecureEndpoints: s.opts.AllowInsecureEndpoints, Now: s.now})
 		probs.Merge("", err)
 	}
 	if err := probs.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.setExternalID(ctx, caller.WorkspaceID, in.Provider, &cfg); err != nil {
 		return nil, err
 	}
 	stored, err := s.insert(ctx, &destination.Integration{WorkspaceID: caller.WorkspaceID, Provider: in.Provider, Name: name,
@@ -261,7 +264,7 @@ func (s *Service) insert(ctx context.Context, in *destination.Integration, cfg d
 // integ.Secrets. A secret field that is empty or a masked hint keeps the value in kept.
 func (s *Service) sealConfig(integ *destination.Integration, cfg destination.Config, kept map[destination.SecretField]destination.Sealed) error {
 	secrets := map[destination.SecretField]destination.Sealed{}
-	for _, f := range destination.SecretFields(integ.Provider) {
+	for _, f := range destination.CredentialSecrets(integ.Provider, cfg) {
 		v := cfg.Secret(f)
 		if v == "" || strings.HasPrefix(v, maskPrefix) {
 			if old, ok := kept[f]; ok {
@@ -346,7 +349,10 @@ func (s *Service) get(ctx context.Context, caller destination.Caller, id string)
 // cannot become the default (destination.ErrInactive).
 func (s *Service) UpdateIntegration(ctx context.Context, caller destination.Caller, id string, in UpdateInput) (*destination.Integration, error) {
 	return s.modify(ctx, caller, id, in.Version, func(cur *destination.Integration) error {
-		return s.applyUpdate(cur, in)
+		if err := s.applyUpdate(cur, in); err != nil {
+			return err
+		}
+		return s.setExternalID(ctx, cur.WorkspaceID, cur.Provider, &cur.Config)
 	})
 }
 
@@ -413,8 +419,9 @@ func (s *Service) mergeConfig(probs *destination.Problems, cur *destination.Inte
 	if cur.Provider == destination.GCS && next.GCSProjectID == "" && next.GCSServiceAccountJSON == "" {
 		next.GCSProjectID = cur.Config.GCSProjectID // derived from the kept key
 	}
+	keepReadOnly(cur, &next, kept)
 	cfg, err := destination.Validate(cur.Provider, next, destination.ValidateOptions{
-		AllowInsecureEndpoints: s.opts.AllowInsecureEndpoints, StoredSecrets: kept})
+		AllowInsecureEndpoints: s.opts.AllowInsecureEndpoints, StoredSecrets: kept, Now: s.now})
 	if err != nil {
 		probs.Merge("", err)
 		return

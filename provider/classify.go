@@ -62,6 +62,8 @@ var messages = map[string]string{
 	CodeProviderIncompatible: "the storage provider rejected a request it does not support; check that the endpoint belongs to the chosen provider",
 	CodeTimeout:              "the storage provider did not answer in time; try again later",
 	CodeReconnectRequired:    "the connection was revoked or expired; reconnect the integration",
+	CodeAccessDenied:         "the platform may not act as the customer's identity; check the trust policy or IAM binding shown with the integration",
+	CodeCredentialsExpired:   "the credential has expired; create a new one",
 	CodeUnknown:              "the storage provider returned an unexpected error",
 }
 
@@ -71,11 +73,13 @@ func Classify(err error) Classification {
 	if err == nil {
 		return mk(CodeOK, false, "")
 	}
+	if cl, ok := classifiedByDriver(err); ok {
+		return cl
+	}
 	var ce *ConfigError
 	if errors.As(err, &ce) {
 		code := CodeUnknown
-		for _, f := range []destination.SecretField{destination.SecretAccessKey, destination.SecretGCSServiceAcct,
-			destination.SecretAzureAccountKey, destination.SecretDriveRefresh} {
+		for _, f := range destination.AllSecretFields() {
 			if ce.Field == string(f) {
 				code = CodeInvalidCredentials
 			}

@@ -1,0 +1,134 @@
+package outputs_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ilovevideoeditor/outputs"
+	"github.com/ilovevideoeditor/outputs/destination"
+)
+
+// sasSig is a planted SAS signature: it must never appear outside the sealed secret.
+const sasSig = "PLANTEDsasSIGNATUREzz9Qx%2BkVb0ExampleQ%3D"
+
+func sasToken(perms string, expiry time.Time) string {
+	return "sv=2025-05-05&st=2026-01-01T00%3A00%3A00Z&se=" + url.QueryEscape(expiry.UTC().Format(time.RFC3339)) +
+		"&sr=c&sp=" + perms + "&spr=https&sig=" + sasSig
+}
+
+func azureSASInput(token string) outputs.CreateInput {
+	return outputs.CreateInput{Provider: destination.Azure, Name: "Azure by SAS", Config: destination.Config{
+		AzureAccountName: "acct", AzureContainerName: "videos", AzureSASToken: token}}
+}
+
+func fieldErr(t *testing.T, err error, field, contains string) {
+	t.Helper()
+	var ve *destination.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("err = %v, want a ValidationError on %s", err, field)
+	}
+	for _, fe := range ve.Errors {
+		if fe.Field == field && strings.Contains(fe.Message, contains) {
+			return
+		}
+	}
+	t.Fatalf("err = %v, want %s: ...%s...", err, field, contains)
+}
+
+// TestAzureSASLifecycle: a SAS token is sealed like every secret, its permissions and expiry
+// are read into the read-only fields, an update without it keeps it, an account key replaces
+// it (and the SAS is dropped), and one cannot send both.
+func TestAzureSASLifecycle(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	exp := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Second)
+	v, err := h.svc.CreateIntegration(ctx, wsA, azureSASInput(sasToken("rcwdl", exp)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Config.AzureSASToken != "••••" || v.Config.AzureSASPermissions != "rcwdl" || v.Config.AzureSASExpiry != exp.UTC().Format(time.RFC3339) {
+		t.Fatalf("view config %+v", v.Config)
+	}
+	stored, _ := h.store.Get(ctx, wsA.WorkspaceID, v.ID)
+	if len(stored.Secrets[destination.SecretAzureSASToken].Ciphertext) == 0 || stored.Config.AzureSASToken != "" {
+		t.Fatal("the SAS token is not sealed at rest")
+	}
+	// Sending the view back keeps the SAS and what was read from it, whatever the client sent.
+	next := v.Config
+	next.AzureSASPermissions, next.AzureSASExpiry = "racwdl", "2099-01-01T00:00:00Z"
+	v2, err := h.svc.UpdateIntegration(ctx, wsA, v.ID, outputs.UpdateInput{Config: &next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v2.Config.AzureSASPermissions != "rcwdl" || v2.Config.AzureSASExpiry != v.Config.AzureSASExpiry || v2.Config.AzureSASToken != "••••" {
+		t.Fatalf("update lost the SAS: %+v", v2.Config)
+	}
+	got, err := h.kr.Unseal(ctx, mustGet(t, h, v.ID))
+	if err != nil || !strings.Contains(got.AzureSASToken, sasSig) {
+		t.Fatalf("stored SAS after update: %v", err)
+	}
+	// Both at once is refused.
+	both := v.Config
+	both.AzureAccountKey, both.AzureSASToken = azureKey, sasToken("rcwdl", exp)
+	_, err = h.svc.UpdateIntegration(ctx, wsA, v.ID, outputs.UpdateInput{Config: &both})
+	fieldErr(t, err, "config.azureSasToken", "not both")
+	// The account key replaces the SAS: the SAS is dropped.
+	key := v.Config
+	key.AzureSASToken, key.AzureAccountKey = "", azureKey
+	v3, err := h.svc.UpdateIntegration(ctx, wsA, v.ID, outputs.UpdateInput{Config: &key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ = h.store.Get(ctx, wsA.WorkspaceID, v.ID)
+	if _, ok := stored.Secrets[destination.SecretAzureSASToken]; ok || v3.Config.AzureSASPermissions != "" || v3.Config.AzureSASToken != "" {
+		t.Fatalf("the SAS was kept beside the key: %+v", v3.Config)
+	}
+	for what, x := range map[string]any{"view": v, "view after update": v2, "stored": stored} {
+		b, _ := json.Marshal(x)
+		if strings.Contains(string(b)+fmt.Sprintf("%v %+v %#v", x, x, x), "PLANTEDsas") {
+			t.Errorf("%s leaks the SAS signature: %s", what, b)
+		}
+	}
+	if bytes.Contains(h.logs.Bytes(), []byte("PLANTEDsas")) {
+		t.Error("logs leak the SAS signature")
+	}
+}
+
+// TestAzureSASValidation: a read-only SAS names the missing permission, an expired one is
+// refused, an account SAS is refused, and errors never quote the signature.
+func TestAzureSASValidation(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	for _, c := range []struct{ name, token, want string }{
+		{"read-only", sasToken("rl", time.Now().Add(time.Hour)), "write (w)"},
+		{"expired", sasToken("rcwd", time.Now().Add(-time.Hour)), "expired at"},
+		{"account SAS", "sv=2025-05-05&ss=b&srt=sco&sp=rwdlac&se=2099-01-01T00%3A00%3A00Z&sig=" + sasSig, "account SAS"},
+		{"blob SAS", "sv=2025-05-05&sr=b&sp=rw&se=2099-01-01T00%3A00%3A00Z&sig=" + sasSig, "sr=c"},
+		{"no signature", "sv=2025-05-05&sr=c&sp=rw&se=2099-01-01T00%3A00%3A00Z", "sig"},
+	} {
+		_, err := h.svc.CreateIntegration(ctx, wsA, azureSASInput(c.token))
+		fieldErr(t, err, "config.azureSasToken", c.want)
+		if strings.Contains(err.Error(), "PLANTEDsas") {
+			t.Errorf("%s: the error quotes the signature: %v", c.name, err)
+		}
+	}
+	_, err := h.svc.CreateIntegration(ctx, wsA, outputs.CreateInput{Provider: destination.Azure, Name: "none",
+		Config: destination.Config{AzureAccountName: "acct", AzureContainerName: "videos"}})
+	fieldErr(t, err, "config.azureAccountKey", "azureSasToken")
+}
+
+func mustGet(t *testing.T, h *harness, id string) *destination.Integration {
+	t.Helper()
+	in, err := h.store.Get(context.Background(), wsA.WorkspaceID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
