@@ -86,7 +86,7 @@ func (s *Service) setDriveToken(ctx context.Context, caller destination.Caller, 
 		}
 		cfg := cur.Config
 		cfg.DriveRefreshToken = refreshToken
-		return s.sealConfig(cur, cfg, cur.Secrets)
+		return s.sealConfig(ctx, cur, cfg, cur.Secrets)
 	})
 }
 

@@ -71,7 +71,7 @@ func (s *Service) PutDefault(ctx context.Context, caller destination.Caller, in 
 			probs.Add("isActive", destination.CodeInactive, "the default destination must be active")
 		}
 		c.IsDefault = true
-		s.mergeConfig(&probs, c, in.Config)
+		s.mergeConfig(ctx, &probs, c, in.Config)
 		return probs.Err()
 	})
 }

@@ -22,7 +22,7 @@ import (
 // Keyring seals and opens the secret fields of integrations. *crypto.Keyring implements it.
 type Keyring interface {
 	// SealSecret encrypts plaintext for field of in, bound to in's workspace, ID and the field.
-	SealSecret(in *destination.Integration, field destination.SecretField, plaintext string) (destination.Sealed, error)
+	SealSecret(ctx context.Context, in *destination.Integration, field destination.SecretField, plaintext string) (destination.Sealed, error)
 	destination.Unsealer
 }
 
@@ -198,7 +198,7 @@ const maskPrefix = "••••"
 
 // CreateIntegration validates and stores a new integration in the caller's workspace and returns
 // its view. IsDefault makes it the workspace's only default. Drive integrations are created by
-// the OAuth connection (ConnectDrive), not here.
+// the OAuth connection (DriveAuthURL, then CompleteDrive), not here.
 func (s *Service) CreateIntegration(ctx context.Context, caller destination.Caller, in CreateInput) (*destination.Integration, error) {
 	if err := requireWorkspace(caller); err != nil {
 		return nil, err
@@ -250,7 +250,7 @@ func (s *Service) insert(ctx context.Context, in *destination.Integration, cfg d
 	}
 	now := s.now().UTC()
 	in.ID, in.CreatedAt, in.UpdatedAt = id, now, now
-	if err := s.sealConfig(in, cfg, nil); err != nil {
+	if err := s.sealConfig(ctx, in, cfg, nil); err != nil {
 		return nil, err
 	}
 	stored, err := s.store.Create(ctx, in)
@@ -262,7 +262,7 @@ func (s *Service) insert(ctx context.Context, in *destination.Integration, cfg d
 
 // sealConfig stores cfg's non-secret fields in integ.Config and seals its secret fields into
 // integ.Secrets. A secret field that is empty or a masked hint keeps the value in kept.
-func (s *Service) sealConfig(integ *destination.Integration, cfg destination.Config, kept map[destination.SecretField]destination.Sealed) error {
+func (s *Service) sealConfig(ctx context.Context, integ *destination.Integration, cfg destination.Config, kept map[destination.SecretField]destination.Sealed) error {
 	secrets := map[destination.SecretField]destination.Sealed{}
 	for _, f := range destination.CredentialSecrets(integ.Provider, cfg) {
 		v := cfg.Secret(f)
@@ -272,7 +272,7 @@ func (s *Service) sealConfig(integ *destination.Integration, cfg destination.Con
 			}
 			continue
 		}
-		sealed, err := s.keyring.SealSecret(integ, f, v)
+		sealed, err := s.keyring.SealSecret(ctx, integ, f, v)
 		if err != nil {
 			return fmt.Errorf("outputs: seal %s: %w", f, err)
 		}
@@ -349,7 +349,7 @@ func (s *Service) get(ctx context.Context, caller destination.Caller, id string)
 // cannot become the default (destination.ErrInactive).
 func (s *Service) UpdateIntegration(ctx context.Context, caller destination.Caller, id string, in UpdateInput) (*destination.Integration, error) {
 	return s.modify(ctx, caller, id, in.Version, func(cur *destination.Integration) error {
-		if err := s.applyUpdate(cur, in); err != nil {
+		if err := s.applyUpdate(ctx, cur, in); err != nil {
 			return err
 		}
 		return s.setExternalID(ctx, cur.WorkspaceID, cur.Provider, &cur.Config)
@@ -384,7 +384,7 @@ func (s *Service) modify(ctx context.Context, caller destination.Caller, id stri
 	}
 }
 
-func (s *Service) applyUpdate(cur *destination.Integration, in UpdateInput) error {
+func (s *Service) applyUpdate(ctx context.Context, cur *destination.Integration, in UpdateInput) error {
 	var probs destination.Problems
 	if in.Name != nil {
 		cur.Name = checkName(&probs, *in.Name)
@@ -399,13 +399,13 @@ func (s *Service) applyUpdate(cur *destination.Integration, in UpdateInput) erro
 		cur.IsDefault = *in.IsDefault
 	}
 	if in.Config != nil {
-		s.mergeConfig(&probs, cur, *in.Config)
+		s.mergeConfig(ctx, &probs, cur, *in.Config)
 	}
 	return probs.Err()
 }
 
 // mergeConfig validates next as cur's new configuration, keeping stored secrets that next omits.
-func (s *Service) mergeConfig(probs *destination.Problems, cur *destination.Integration, next destination.Config) {
+func (s *Service) mergeConfig(ctx context.Context, probs *destination.Problems, cur *destination.Integration, next destination.Config) {
 	var kept []destination.SecretField
 	for _, f := range destination.SecretFields(cur.Provider) {
 		v := next.Secret(f)
@@ -426,7 +426,7 @@ func (s *Service) mergeConfig(probs *destination.Problems, cur *destination.Inte
 		probs.Merge("", err)
 		return
 	}
-	if err := s.sealConfig(cur, cfg, cur.Secrets); err != nil {
+	if err := s.sealConfig(ctx, cur, cfg, cur.Secrets); err != nil {
 		probs.Add("config", destination.CodeInvalid, "could not seal the secrets")
 	}
 }

@@ -39,13 +39,14 @@ func ExampleKeyring_Seal() {
 
 // Seal an integration's secret field for storage, and unseal its config to build a client.
 func ExampleKeyring_SealSecret() {
+	ctx := context.Background()
 	k, err := crypto.NewInsecureDevelopmentKeyring()
 	if err != nil {
 		log.Fatal(err)
 	}
 	in := &destination.Integration{ID: "018f3c2a-0000-7000-8000-000000000001", WorkspaceID: "ws_123", Provider: destination.S3,
 		Config: destination.Config{Bucket: "renders", AccessKeyID: "AKIAIOSFODNN7EXAMPLE", Region: "us-east-1"}}
-	sealed, err := k.SealSecret(in, destination.SecretAccessKey, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+	sealed, err := k.SealSecret(ctx, in, destination.SecretAccessKey, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func ExampleReencrypt() {
 	}
 	store := memstore.New() // any destination.Store
 	in := &destination.Integration{ID: "018f3c2a-0000-7000-8000-000000000001", WorkspaceID: "ws_123", Provider: destination.S3}
-	sealed, err := k.SealSecret(in, destination.SecretAccessKey, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+	sealed, err := k.SealSecret(ctx, in, destination.SecretAccessKey, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 	if err != nil {
 		log.Fatal(err)
 	}

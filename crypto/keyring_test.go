@@ -435,7 +435,7 @@ func TestZeroKeyring(t *testing.T) {
 			in := &destination.Integration{ID: "i", WorkspaceID: "w"}
 			_, sealErr := k.Seal([]byte("x"), nil)
 			_, openErr := k.Open([]byte("x"), nil)
-			_, sealSecretErr := k.SealSecret(in, destination.SecretAccessKey, "x")
+			_, sealSecretErr := k.SealSecret(ctx, in, destination.SecretAccessKey, "x")
 			_, addErr := k.AddKey()
 			_, reErr := crypto.Reencrypt(ctx, newStore(), k, crypto.ReencryptOptions{})
 			for i, err := range []error{sealErr, openErr, sealSecretErr, addErr, k.Promote(1), k.Disable(1),

@@ -351,7 +351,7 @@ func TestReencryptRacingUpdater(t *testing.T) {
 					if i%3 == 0 { // replace the secret too, sealed by the current primary
 						f := destination.SecretFields(cur.Provider)[0]
 						secret = fmt.Sprintf("new-secret-w%d-%d", w, i)
-						s, err := k.SealSecret(cur, f, secret)
+						s, err := k.SealSecret(ctx, cur, f, secret)
 						if err != nil {
 							t.Error(err)
 							return

@@ -23,8 +23,11 @@ const minHintLen = 12
 // characters of a gcsServiceAccountJson key's private_key_id, and "••••" alone for the Drive
 // refresh token or any value shorter than 12 characters. It does not store anything: the caller
 // puts the result in in.Secrets[field]. A nil in, an in without WorkspaceID or ID, or a field that
-// is not a secret field give ErrUnbound.
-func (k *Keyring) SealSecret(in *destination.Integration, field destination.SecretField, plaintext string) (destination.Sealed, error) {
+// is not a secret field give ErrUnbound; an ended ctx gives its error.
+func (k *Keyring) SealSecret(ctx context.Context, in *destination.Integration, field destination.SecretField, plaintext string) (destination.Sealed, error) {
+	if err := ctx.Err(); err != nil {
+		return destination.Sealed{}, err
+	}
 	if err := checkBinding(in, field); err != nil {
 		return destination.Sealed{}, err
 	}
@@ -120,10 +123,24 @@ func Hint(field destination.SecretField, plaintext string) string {
 	default:
 		return mask
 	}
-	n := utf8.RuneCountInString(tail)
-	if n < minHintLen || !utf8.ValidString(tail) {
+	if !utf8.ValidString(tail) || !hasRunes(tail, minHintLen) {
 		return mask
 	}
-	r := []rune(tail)
-	return mask + string(r[n-4:])
+	// The last 4 runes, found from the end: no copy of the secret is made.
+	i := len(tail)
+	for range 4 {
+		_, size := utf8.DecodeLastRuneInString(tail[:i])
+		i -= size
+	}
+	return mask + tail[i:]
+}
+
+// hasRunes reports whether s has at least n runes, reading no further than the n-th.
+func hasRunes(s string, n int) bool {
+	for range s {
+		if n--; n <= 0 {
+			return true
+		}
+	}
+	return n <= 0
 }

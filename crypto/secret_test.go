@@ -33,7 +33,7 @@ func sealAll(t testing.TB, k *crypto.Keyring, in *destination.Integration, secre
 	t.Helper()
 	in.Secrets = map[destination.SecretField]destination.Sealed{}
 	for f, v := range secrets {
-		s, err := k.SealSecret(in, f, v)
+		s, err := k.SealSecret(context.Background(), in, f, v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func sealAll(t testing.TB, k *crypto.Keyring, in *destination.Integration, secre
 func TestSealSecretOpenSecret(t *testing.T) {
 	k := newKeyring(t)
 	in := integration("ws-1", "018f0000-0000-7000-8000-000000000001", destination.S3)
-	s, err := k.SealSecret(in, destination.SecretAccessKey, testS3Secret)
+	s, err := k.SealSecret(context.Background(), in, destination.SecretAccessKey, testS3Secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +192,29 @@ func TestHint(t *testing.T) {
 	}
 }
 
+// TestHintDoesNotCopyTheSecret: the hint is cut from the end of the plaintext, which is never
+// converted whole (a []rune of a large secret is another copy of it in memory).
+func TestHintDoesNotCopyTheSecret(t *testing.T) {
+	long := strings.Repeat("секрет-", 1<<14) + "WXYZ"
+	if got := crypto.Hint(destination.SecretAccessKey, long); got != "••••WXYZ" {
+		t.Fatalf("Hint = %q", got)
+	}
+	// One allocation: the hint itself.
+	if n := testing.AllocsPerRun(10, func() { crypto.Hint(destination.SecretAccessKey, long) }); n > 1 {
+		t.Errorf("Hint allocates %v times for a %d-byte secret, want at most 1", n, len(long))
+	}
+}
+
+// TestSealSecretHonoursContext: an ended context seals nothing.
+func TestSealSecretHonoursContext(t *testing.T) {
+	k := newKeyring(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if s, err := k.SealSecret(ctx, integration("ws", "id", destination.S3), destination.SecretAccessKey, testS3Secret); !errors.Is(err, context.Canceled) || len(s.Ciphertext) != 0 {
+		t.Fatalf("SealSecret with a canceled context: %v, %d bytes", err, len(s.Ciphertext))
+	}
+}
+
 func TestSealSecretUnbound(t *testing.T) {
 	k := newKeyring(t)
 	for name, tc := range map[string]struct {
@@ -204,7 +227,7 @@ func TestSealSecretUnbound(t *testing.T) {
 		"unknown field":   {integration("ws", "id", destination.S3), "bucket"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := k.SealSecret(tc.in, tc.f, testS3Secret); !errors.Is(err, crypto.ErrUnbound) || strings.Contains(err.Error(), testS3Secret) {
+			if _, err := k.SealSecret(context.Background(), tc.in, tc.f, testS3Secret); !errors.Is(err, crypto.ErrUnbound) || strings.Contains(err.Error(), testS3Secret) {
 				t.Errorf("SealSecret: err = %v, want ErrUnbound", err)
 			}
 			if _, err := k.OpenSecret(tc.in, tc.f); !errors.Is(err, crypto.ErrUnbound) || !errors.Is(err, destination.ErrSecretUnavailable) {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"regexp"
 	"strings"
 	"syscall"
@@ -100,7 +99,6 @@ func mk(code string, transient bool, detail string) Classification {
 
 // safeToken keeps a provider's error code only when it looks like one (letters, digits, ".",
 // "_", "-"), so nothing else of a response ever reaches a message.
-var blockedText = regexp.MustCompile(`refusing to connect to ([0-9a-fA-F.:]+): private, loopback or reserved`)
 
 // expectingRegion reads the bucket's region from S3's AuthorizationHeaderMalformed message
 // ("the region 'us-east-1' is wrong; expecting 'eu-west-1'").
@@ -119,23 +117,17 @@ func providerCode(c string) string {
 }
 
 func classify(err error) (code string, transient bool, detail string) {
-	var blocked *BlockedAddressError
 	switch {
 	case errors.Is(err, destination.ErrReconnectRequired):
 		return CodeReconnectRequired, false, ""
 	case errors.Is(err, destination.ErrSecretUnavailable):
 		return CodeInvalidCredentials, false, "the stored credentials could not be decrypted; enter them again"
-	case errors.As(err, &blocked):
-		return CodeEndpointUnreachable, false, "the endpoint resolves to " + blocked.Addr.String() + ", a private, loopback or reserved address, which is not allowed"
-	case errors.Is(err, ErrBlockedAddress):
-		return CodeEndpointUnreachable, false, "the endpoint resolves to a private, loopback or reserved address, which is not allowed"
-	}
-	// Some libraries (the OAuth token fetch among them) flatten the errors they wrap with %v, so
-	// the guard's refusal is recognized by its text too.
-	if m := blockedText.FindStringSubmatch(err.Error()); m != nil {
-		if a, perr := netip.ParseAddr(m[1]); perr == nil {
-			return classify(&BlockedAddressError{Addr: a})
-		}
+	case errors.Is(err, ErrBlockedAddress), // *BlockedAddressError included
+		// Some libraries (the OAuth token fetch among them) flatten the errors they wrap with %v,
+		// so the guard's refusal is recognized by its text too.
+		strings.Contains(err.Error(), blockedMessage):
+		// Never where the endpoint resolves: that would map the host's internal DNS for tenants.
+		return CodeEndpointUnreachable, false, "the endpoint is not allowed"
 	}
 	if c, t, d, ok := classifyAPI(err); ok {
 		return c, t, d

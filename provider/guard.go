@@ -19,15 +19,18 @@ import (
 // Options.AllowedNetworks.
 var ErrBlockedAddress = errors.New("endpoint address is not allowed")
 
-// BlockedAddressError reports the address the guard refused to dial.
+// BlockedAddressError reports the address the guard refused to dial. Addr is for the host's own
+// diagnostics: the error's text and its classification never name it, so a tenant cannot use
+// connection tests to learn where the host's internal names resolve.
 type BlockedAddressError struct {
 	Addr netip.Addr
 }
 
-// Error names the refused address.
-func (e *BlockedAddressError) Error() string {
-	return fmt.Sprintf("refusing to connect to %s: private, loopback or reserved addresses are not allowed", e.Addr)
-}
+// blockedMessage is the text of every BlockedAddressError.
+const blockedMessage = "refusing to connect: the endpoint is not allowed"
+
+// Error says that the endpoint is not allowed, without the address.
+func (e *BlockedAddressError) Error() string { return blockedMessage }
 
 // Is matches ErrBlockedAddress.
 func (e *BlockedAddressError) Is(target error) bool { return target == ErrBlockedAddress }
@@ -87,6 +90,7 @@ func newHTTPClient(opts *Options) *http.Client {
 		MaxIdleConnsPerHost:   opts.MaxIdleConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   opts.DialTimeout,
+		TLSClientConfig:       tlsClientConfig(opts),
 		ExpectContinueTimeout: time.Second,
 	}
 	var rt http.RoundTripper = tr

@@ -3,6 +3,7 @@ package provider
 import (
 	"container/list"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -68,6 +69,9 @@ type Options struct {
 	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// DialTimeout bounds connecting and the TLS handshake (default 10s).
 	DialTimeout time.Duration
+	// RootCAs, when set, are the certificate authorities https endpoints are verified against
+	// instead of the system's (default): for a private deployment's own CA, or a test CA.
+	RootCAs *x509.CertPool
 	// MaxIdleConns and MaxIdleConnsPerHost size the shared connection pool (default 256 and 32).
 	MaxIdleConns, MaxIdleConnsPerHost int
 

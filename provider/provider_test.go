@@ -3,9 +3,11 @@ package provider_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -219,6 +221,37 @@ func TestRedirectsNotFollowed(t *testing.T) {
 	c2, _, _ := memClient(t, provider.Options{})
 	if _, err := c2.HTTPClient().Get(redirect.URL); !errors.Is(err, provider.ErrBlockedAddress) {
 		t.Fatalf("loopback request without allow-list: %v", err)
+	}
+}
+
+// TestBlockedEndpointNotNamed: a refused endpoint is reported as not allowed, never with the
+// address it resolves to (a tenant would otherwise map the host's internal DNS).
+func TestBlockedEndpointNotNamed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	c, _, _ := memClient(t, provider.Options{})
+	for _, err := range []error{
+		func() error { _, err := c.HTTPClient().Get("http://localhost:" + port); return err }(),
+		&provider.BlockedAddressError{Addr: netip.MustParseAddr("10.0.0.1")},
+		fmt.Errorf("oauth2: cannot fetch token: %v", &provider.BlockedAddressError{Addr: netip.MustParseAddr("10.0.0.1")}),
+	} {
+		cl := provider.Classify(err)
+		if !errors.Is(err, provider.ErrBlockedAddress) && !strings.Contains(err.Error(), "not allowed") {
+			t.Fatalf("%v: not a refusal", err)
+		}
+		for _, leak := range []string{"127.0.0.1", "::1", "10.0.0.1", "resolves", "private", "loopback"} {
+			if strings.Contains(cl.Message, leak) {
+				t.Errorf("message %q says %q", cl.Message, leak)
+			}
+			var be *provider.BlockedAddressError
+			if errors.As(err, &be) && strings.Contains(be.Error(), leak) {
+				t.Errorf("BlockedAddressError %q says %q", be, leak)
+			}
+		}
+		if cl.Code != provider.CodeEndpointUnreachable || !strings.Contains(cl.Message, "the endpoint is not allowed") {
+			t.Errorf("Classify = %+v, want endpoint_unreachable saying the endpoint is not allowed", cl)
+		}
 	}
 }
 

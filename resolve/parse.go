@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/ilovevideoeditor/outputs/destination"
 )
@@ -32,7 +33,23 @@ const maxParseProblems = 50
 // and a member repeated within one object (code destination.CodeDuplicate: parsers disagree on
 // which copy wins, so neither is taken). Messages never quote the input, and at most 50
 // problems are listed.
+//
+// The whole document is checked to be well-formed JSON, but only "destinations" is decoded: the
+// other values (a timeline of hundreds of clips) are scanned and skipped without being built.
 func ParseVideoJSON(videoJSON []byte) (Request, error) {
+	if req, ok := parseFast(videoJSON); ok {
+		return req, nil
+	}
+	// Anything the fast path does not accept as it is (a syntax error, a problem in destinations,
+	// a duplicate, very deep nesting) is parsed again by the checked path, which reports the
+	// problems; the fast path only ever accepts what the checked path accepts, with the same result.
+	return parseChecked(videoJSON)
+}
+
+// parseChecked is ParseVideoJSON through encoding/json's Decoder: slower, as it builds every
+// value it meets, but it names every problem. FuzzParseVideoJSON checks that parseFast agrees
+// with it wherever parseFast answers.
+func parseChecked(videoJSON []byte) (Request, error) {
 	var p parser
 	var raw json.RawMessage
 	found := false
@@ -202,4 +219,352 @@ func withArticle(kind string) string {
 		return kind
 	}
 	return "a " + kind
+}
+
+// fastMaxDepth bounds the nesting parseFast follows; a deeper document goes to parseChecked,
+// whose encoding/json scanner applies its own limit.
+const fastMaxDepth = 1000
+
+// parseFast is ParseVideoJSON for a well-formed document whose destinations have no problem. It
+// reads the document once with a strict JSON scanner that builds nothing but the destinations,
+// and reports false (the caller then takes parseChecked) on anything else: a syntax error, a
+// problem in destinations, a duplicate member, trailing data, or nesting deeper than
+// fastMaxDepth. It accepts only what parseChecked accepts, with the same result.
+func parseFast(videoJSON []byte) (Request, bool) {
+	s := scanner{b: videoJSON}
+	var req Request
+	if !s.consume('{') {
+		return Request{}, false
+	}
+	found := false
+	if !s.consume('}') {
+		for {
+			key, esc, ok := s.key()
+			if !ok {
+				return Request{}, false
+			}
+			if isName(key, esc, "destinations") {
+				if found || !s.destinations(&req) {
+					return Request{}, false
+				}
+				found = true
+			} else if !s.skip() {
+				return Request{}, false
+			}
+			if s.consume(',') {
+				continue
+			}
+			if s.consume('}') {
+				break
+			}
+			return Request{}, false
+		}
+	}
+	if s.ws(); s.i != len(s.b) {
+		return Request{}, false
+	}
+	return req, true
+}
+
+// destinations reads the value of "destinations" into req: null (req stays unspecified) or an
+// array of entries without problems.
+func (s *scanner) destinations(req *Request) bool {
+	switch s.peek() {
+	case 'n':
+		return s.literal("null")
+	case '[':
+		s.i++
+	default:
+		return false
+	}
+	req.Specified = true
+	req.Destinations = make([]destination.Destination, 0, 4)
+	if s.consume(']') {
+		return true
+	}
+	for {
+		var d destination.Destination
+		if !s.entry(&d) {
+			return false
+		}
+		req.Destinations = append(req.Destinations, d)
+		if s.consume(',') {
+			continue
+		}
+		return s.consume(']')
+	}
+}
+
+// entry reads one destinations entry: an object whose integrationId, provider and pathPrefix,
+// each at most once, are strings or null; other members are skipped.
+func (s *scanner) entry(d *destination.Destination) bool {
+	if !s.consume('{') {
+		return false
+	}
+	if s.consume('}') {
+		return true
+	}
+	var seen [3]bool
+	for {
+		key, esc, ok := s.key()
+		if !ok {
+			return false
+		}
+		var dst *string
+		var n int
+		switch {
+		case isName(key, esc, "integrationId"):
+			dst, n = &d.IntegrationID, 0
+		case isName(key, esc, "provider"):
+			dst, n = (*string)(&d.Provider), 1
+		case isName(key, esc, "pathPrefix"):
+			dst, n = &d.PathPrefix, 2
+		}
+		switch {
+		case dst == nil:
+			if !s.skip() {
+				return false
+			}
+		case seen[n]:
+			return false
+		default:
+			seen[n] = true
+			switch s.peek() {
+			case 'n':
+				if !s.literal("null") {
+					return false
+				}
+			case '"':
+				q, esc, ok := s.str()
+				if !ok || !unquote(q, esc, dst) {
+					return false
+				}
+			default:
+				return false
+			}
+		}
+		if s.consume(',') {
+			continue
+		}
+		return s.consume('}')
+	}
+}
+
+// isName reports whether the quoted JSON string q (esc: it holds a backslash) decodes to name.
+func isName(q []byte, esc bool, name string) bool {
+	if !esc {
+		return string(q[1:len(q)-1]) == name
+	}
+	var k string
+	return json.Unmarshal(q, &k) == nil && k == name
+}
+
+// unquote decodes the quoted JSON string q into dst exactly as json.Unmarshal does; the common
+// case (no escape, valid UTF-8) without it.
+func unquote(q []byte, esc bool, dst *string) bool {
+	if raw := q[1 : len(q)-1]; !esc && utf8.Valid(raw) {
+		*dst = string(raw)
+		return true
+	}
+	return json.Unmarshal(q, dst) == nil
+}
+
+// scanner reads one JSON document held in memory, strictly by RFC 8259 as encoding/json does,
+// allocating nothing. Its methods report false on input they do not accept.
+type scanner struct {
+	b     []byte
+	i     int
+	depth int
+}
+
+// ws skips whitespace.
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek skips whitespace and returns the next byte, 0 at the end.
+func (s *scanner) peek() byte {
+	if s.ws(); s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// consume skips whitespace and then c, if c is next.
+func (s *scanner) consume(c byte) bool {
+	if s.peek() == c && s.i < len(s.b) {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// key reads an object member's name and the colon after it.
+func (s *scanner) key() (q []byte, esc, ok bool) {
+	s.ws()
+	if q, esc, ok = s.str(); !ok || !s.consume(':') {
+		return nil, false, false
+	}
+	return q, esc, true
+}
+
+// strPlain marks the bytes a JSON string holds as they are: all but the quote, the backslash and
+// control characters. (encoding/json accepts invalid UTF-8 in strings, replacing it on decoding.)
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// str reads the string at s.i and returns it with its quotes; esc reports a backslash in it.
+func (s *scanner) str() (q []byte, esc, ok bool) {
+	b, start := s.b, s.i
+	if start >= len(b) || b[start] != '"' {
+		return nil, false, false
+	}
+	i := start + 1
+	for {
+		for i < len(b) && strPlain[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return nil, false, false
+		}
+		switch b[i] {
+		case '"':
+			s.i = i + 1
+			return b[start:s.i], esc, true
+		case '\\':
+			esc = true
+			if i+1 >= len(b) {
+				return nil, false, false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					return nil, false, false
+				}
+				i += 6
+			default:
+				return nil, false, false
+			}
+		default: // a control character
+			return nil, false, false
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// digits skips the digits at i and reports how many there were.
+func (s *scanner) digits() int {
+	n := s.i
+	for s.i < len(s.b) && isDigit(s.b[s.i]) {
+		s.i++
+	}
+	return s.i - n
+}
+
+// number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at s.i.
+func (s *scanner) number() bool {
+	if s.i < len(s.b) && s.b[s.i] == '-' {
+		s.i++
+	}
+	switch {
+	case s.i >= len(s.b):
+		return false
+	case s.b[s.i] == '0':
+		s.i++
+	case s.digits() == 0:
+		return false
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if s.digits() == 0 {
+			return false
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if s.digits() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// literal reads lit (true, false or null) at s.i.
+func (s *scanner) literal(lit string) bool {
+	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+		return false
+	}
+	s.i += len(lit)
+	return true
+}
+
+// skip reads one value without building it.
+func (s *scanner) skip() bool {
+	switch s.peek() {
+	case '"':
+		_, _, ok := s.str()
+		return ok
+	case '{':
+		return s.skipComposite('}')
+	case '[':
+		return s.skipComposite(']')
+	case 't':
+		return s.literal("true")
+	case 'f':
+		return s.literal("false")
+	case 'n':
+		return s.literal("null")
+	}
+	return s.number()
+}
+
+// skipComposite reads the object or array at s.i, which closes with end.
+func (s *scanner) skipComposite(end byte) bool {
+	s.i++
+	if s.depth++; s.depth > fastMaxDepth {
+		return false
+	}
+	if s.consume(end) {
+		s.depth--
+		return true
+	}
+	for {
+		if end == '}' {
+			if _, _, ok := s.key(); !ok {
+				return false
+			}
+		}
+		if !s.skip() {
+			return false
+		}
+		if s.consume(',') {
+			continue
+		}
+		if !s.consume(end) {
+			return false
+		}
+		s.depth--
+		return true
+	}
 }

@@ -35,7 +35,7 @@ func TestReencryptSweep(t *testing.T) {
 				Config: destination.Config{Bucket: "b", AccessKeyID: "AKIA", Region: "us-east-1"},
 			}
 			secret := fmt.Sprintf("secret-value-%04d-abcdefgh", i)
-			sealed, err := kr.SealSecret(in, destination.SecretAccessKey, secret)
+			sealed, err := kr.SealSecret(ctx, in, destination.SecretAccessKey, secret)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +120,7 @@ func TestReencryptSweepPastCorruptRow(t *testing.T) {
 		in := &destination.Integration{ID: fmt.Sprintf("018f%04d-0000-7000-8000-000000000000", i), WorkspaceID: "ws",
 			Provider: destination.S3, Name: "n", IsActive: true, CreatedAt: t0, UpdatedAt: t0,
 			Config: destination.Config{Bucket: "b", AccessKeyID: "AKIA", Region: "us-east-1"}}
-		sealed, err := kr.SealSecret(in, destination.SecretAccessKey, "secret-value-abcdefgh")
+		sealed, err := kr.SealSecret(ctx, in, destination.SecretAccessKey, "secret-value-abcdefgh")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,8 +2,10 @@ package emulator
 
 import (
 	"context"
+	"crypto/x509"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
@@ -14,6 +16,8 @@ import (
 // AzureServer is the Azurite instance scripts/services.d/azurite.sh started.
 type AzureServer struct {
 	Endpoint, Account, Key string
+	// RootCAs are the roots that verify an https Endpoint (BenchAzure); nil over http.
+	RootCAs *x509.CertPool
 }
 
 // NeedAzure returns the running Azurite, or skips (fails under CI=true).
@@ -26,14 +30,19 @@ func NeedAzure(t testing.TB) AzureServer {
 	}
 }
 
-// ContainerClient returns a raw azblob container client for name.
+// ContainerClient returns a raw azblob container client for name (over the SDK's default
+// transport, or one trusting RootCAs).
 func (s AzureServer) ContainerClient(t testing.TB, name string) *container.Client {
 	t.Helper()
 	cred, err := azblob.NewSharedKeyCredential(s.Account, s.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc, err := container.NewClientWithSharedKeyCredential(s.Endpoint+"/"+s.Account+"/"+name, cred, nil)
+	var opts *container.ClientOptions
+	if s.RootCAs != nil {
+		opts = &container.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: HTTPClient(s.RootCAs)}}
+	}
+	cc, err := container.NewClientWithSharedKeyCredential(s.Endpoint+"/"+s.Account+"/"+name, cred, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

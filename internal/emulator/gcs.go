@@ -126,10 +126,15 @@ func NeedGCS(t testing.TB) string {
 // it: endpoint override, and a registered service-account key whose token_uri is TokenHost.
 func GCS(t testing.TB) destination.Config {
 	t.Helper()
-	endpoint := NeedGCS(t)
+	return gcsBucket(t, NeedGCS(t), http.DefaultClient)
+}
+
+// gcsBucket is GCS on the fake-gcs-server at endpoint, reached through hc.
+func gcsBucket(t testing.TB, endpoint string, hc *http.Client) destination.Config {
+	t.Helper()
 	name := Name("outputs-")
 	body, _ := json.Marshal(map[string]string{"name": name})
-	resp, err := http.Post(endpoint+"/storage/v1/b?project=outputs-test", "application/json", bytes.NewReader(body))
+	resp, err := hc.Post(endpoint+"/storage/v1/b?project=outputs-test", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatalf("create bucket on fake-gcs-server: %v", err)
 	}
@@ -137,7 +142,7 @@ func GCS(t testing.TB) destination.Config {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("create bucket on fake-gcs-server: %s", resp.Status)
 	}
-	t.Cleanup(func() { removeGCSBucket(endpoint, name) })
+	t.Cleanup(func() { removeGCSBucket(hc, endpoint, name) })
 	email := Name("sa-") + "@outputs-test.iam.gserviceaccount.com"
 	return destination.Config{Bucket: name, GCSServiceAccountJSON: ServiceAccountJSON(t, email, true),
 		GCSProjectID: "outputs-test", Endpoint: endpoint}
@@ -145,14 +150,14 @@ func GCS(t testing.TB) destination.Config {
 
 // removeGCSBucket deletes the bucket's objects (fake-gcs-server keeps them in memory) and the
 // bucket, best effort.
-func removeGCSBucket(endpoint, name string) {
+func removeGCSBucket(hc *http.Client, endpoint, name string) {
 	del := func(u string) {
 		req, _ := http.NewRequest(http.MethodDelete, u, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
+		if resp, err := hc.Do(req); err == nil {
 			resp.Body.Close()
 		}
 	}
-	resp, err := http.Get(endpoint + "/storage/v1/b/" + name + "/o")
+	resp, err := hc.Get(endpoint + "/storage/v1/b/" + name + "/o")
 	if err == nil {
 		var list struct {
 			Items []struct {

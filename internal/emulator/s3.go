@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"crypto/x509"
 	"net/http"
 	"testing"
 
@@ -16,6 +17,8 @@ import (
 // S3Server is the versitygw instance scripts/services.d/versitygw.sh started.
 type S3Server struct {
 	Endpoint, AccessKey, SecretKey, Region string
+	// RootCAs are the roots that verify an https Endpoint (BenchS3); nil over http.
+	RootCAs *x509.CertPool
 }
 
 // NeedS3 returns the running versitygw, or skips (fails under CI=true).
@@ -30,7 +33,7 @@ func NeedS3(t testing.TB) S3Server {
 }
 
 // Client returns a raw aws-sdk-go-v2 client for the server (path style, checksums when
-// required), over hc when non-nil.
+// required), over hc when non-nil, else over the SDK's default HTTP client (trusting RootCAs).
 func (s S3Server) Client(hc *http.Client) *s3.Client {
 	o := s3.Options{
 		Region:                     s.Region,
@@ -42,6 +45,8 @@ func (s S3Server) Client(hc *http.Client) *s3.Client {
 	}
 	if hc != nil {
 		o.HTTPClient = hc
+	} else if s.RootCAs != nil {
+		o.HTTPClient = awsHTTPClient(s.RootCAs)
 	}
 	return s3.New(o)
 }

@@ -13,13 +13,13 @@ import (
 )
 
 // benchUpload compares provider.Client.Upload with the raw azblob UploadStream (same block
-// size and concurrency) on Azurite.
+// size and concurrency) on Azurite, over https when the TLS instance runs, else over http.
 func benchUpload(b *testing.B, size int64, withRaw bool) {
-	srv := emulator.NeedAzure(b)
+	srv := emulator.BenchAzure(b)
 	cfg := srv.Container(b)
 	var u emulator.Unsealer
 	in := u.Integration(destination.Azure, cfg)
-	c := emulator.NewClient(b, &u, provider.Options{}, nil, azure.NewDriver(azure.Options{}))
+	c := emulator.NewClient(b, &u, provider.Options{RootCAs: srv.RootCAs}, nil, azure.NewDriver(azure.Options{}))
 	var raw func(ctx context.Context, key string, src *emulator.Data) error
 	if withRaw {
 		cc := srv.ContainerClient(b, cfg.AzureContainerName)

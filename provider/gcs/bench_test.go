@@ -14,15 +14,19 @@ import (
 )
 
 // benchUpload compares provider.Client.Upload with a raw storage.Writer (same chunk size) on
-// fake-gcs-server.
+// fake-gcs-server, over https when the TLS instance runs, else over http.
 func benchUpload(b *testing.B, size int64, withRaw bool) {
-	cfg := emulator.GCS(b)
+	cfg, roots := emulator.BenchGCS(b)
 	var u emulator.Unsealer
 	in := u.Integration(destination.GCS, cfg)
-	c := emulator.NewClient(b, &u, provider.Options{}, nil, driver())
+	c := emulator.NewClient(b, &u, provider.Options{RootCAs: roots}, nil, driver())
 	var raw func(ctx context.Context, key string, src *emulator.Data) error
 	if withRaw {
-		sc, err := storage.NewClient(context.Background(), option.WithEndpoint(cfg.Endpoint+"/storage/v1/"), option.WithoutAuthentication())
+		opts := []option.ClientOption{option.WithEndpoint(cfg.Endpoint + "/storage/v1/"), option.WithoutAuthentication()}
+		if roots != nil { // WithoutAuthentication does nothing next to WithHTTPClient: this client has no credentials
+			opts = append(opts, option.WithHTTPClient(emulator.HTTPClient(roots)))
+		}
+		sc, err := storage.NewClient(context.Background(), opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
