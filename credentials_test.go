@@ -132,3 +132,81 @@ func mustGet(t *testing.T, h *harness, id string) *destination.Integration {
 	}
 	return in
 }
+
+func roleInput(arn string) outputs.CreateInput {
+	return outputs.CreateInput{Provider: destination.S3, Name: "AWS by role", Config: destination.Config{
+		Bucket: "renders-bucket", Region: "us-east-1", RoleARN: arn, PathPrefix: "renders/"}}
+}
+
+// TestRoleExternalID: the library generates the external ID (one per workspace: every s3
+// integration of a workspace carries the same one, another workspace gets another), ignores
+// a value sent by the tenant, and keeps it through updates.
+func TestRoleExternalID(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	in := roleInput("arn:aws:iam::123456789012:role/outputs-writer")
+	in.Config.ExternalID = "chosen-by-the-tenant"
+	a1, err := h.svc.CreateIntegration(ctx, wsA, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := a1.Config.ExternalID
+	if !strings.HasPrefix(ext, "outputs-") || len(ext) != len("outputs-")+32 {
+		t.Fatalf("external ID %q, want a generated one", ext)
+	}
+	a2, err := h.svc.CreateIntegration(ctx, wsA, roleInput("arn:aws:iam::123456789012:role/other"))
+	if err != nil || a2.Config.ExternalID != ext {
+		t.Fatalf("second integration of the workspace: %q, %v; want %q", a2.Config.ExternalID, err, ext)
+	}
+	b1, err := h.svc.CreateIntegration(ctx, wsB, roleInput("arn:aws:iam::123456789012:role/outputs-writer"))
+	if err != nil || b1.Config.ExternalID == ext || b1.Config.ExternalID == "" {
+		t.Fatalf("another workspace got %q, %v", b1.Config.ExternalID, err)
+	}
+	next := a1.Config
+	next.ExternalID, next.RoleARN = "changed", "arn:aws:iam::123456789012:role/renamed"
+	u, err := h.svc.UpdateIntegration(ctx, wsA, a1.ID, outputs.UpdateInput{Config: &next})
+	if err != nil || u.Config.ExternalID != ext || u.Config.RoleARN != next.RoleARN {
+		t.Fatalf("update: %+v, %v", u.Config, err)
+	}
+	stored := mustGet(t, h, a1.ID)
+	if len(stored.Secrets) != 0 {
+		t.Fatalf("a role integration stores secrets: %v", stored.Secrets)
+	}
+}
+
+// TestRoleValidation: exactly one of keys and role; only AWS s3 has roles; the ARN is checked.
+func TestRoleValidation(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	both := roleInput("arn:aws:iam::123456789012:role/w")
+	both.Config.AccessKeyID, both.Config.SecretAccessKey = "AKIAEXAMPLE", secretKey
+	_, err := h.svc.CreateIntegration(ctx, wsA, both)
+	fieldErr(t, err, "config.roleArn", "not both")
+	if strings.Contains(err.Error(), secretKey) {
+		t.Fatal("the error quotes the secret")
+	}
+	_, err = h.svc.CreateIntegration(ctx, wsA, roleInput("arn:aws:iam::12345:user/w"))
+	fieldErr(t, err, "config.roleArn", "IAM role ARN")
+	none := roleInput("")
+	_, err = h.svc.CreateIntegration(ctx, wsA, none)
+	fieldErr(t, err, "config.accessKeyId", "roleArn")
+	r2 := r2Input(false)
+	r2.Config.RoleARN = "arn:aws:iam::123456789012:role/w"
+	_, err = h.svc.CreateIntegration(ctx, wsA, r2)
+	fieldErr(t, err, "config.roleArn", "not used by provider r2")
+	// Switching from keys to a role drops the stored key.
+	keys := roleInput("")
+	keys.Config.AccessKeyID, keys.Config.SecretAccessKey = "AKIAEXAMPLE", secretKey
+	v, err := h.svc.CreateIntegration(ctx, wsA, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := v.Config
+	next.AccessKeyID, next.SecretAccessKey, next.RoleARN = "", "", "arn:aws:iam::123456789012:role/w"
+	if _, err := h.svc.UpdateIntegration(ctx, wsA, v.ID, outputs.UpdateInput{Config: &next}); err != nil {
+		t.Fatal(err)
+	}
+	if s := mustGet(t, h, v.ID); len(s.Secrets) != 0 || s.Config.ExternalID != v.Config.ExternalID {
+		t.Fatalf("after switching to a role: secrets %v, external ID %q", s.Secrets, s.Config.ExternalID)
+	}
+}

@@ -229,6 +229,7 @@ func (s *Service) CreateIntegration(ctx context.Context, caller destination.Call
 	if err := probs.Err(); err != nil {
 		return nil, err
 	}
+	cfg.ExternalID = "" // read-only: generated, never chosen by the tenant
 	if err := s.setExternalID(ctx, caller.WorkspaceID, in.Provider, &cfg); err != nil {
 		return nil, err
 	}
