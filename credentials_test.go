@@ -210,3 +210,25 @@ func TestRoleValidation(t *testing.T) {
 		t.Fatalf("after switching to a role: secrets %v, external ID %q", s.Secrets, s.Config.ExternalID)
 	}
 }
+
+// TestSASRetarget: moving a SAS integration to another container or account needs the SAS
+// token again (it was signed for the old one), as every secret's re-targeting does.
+func TestSASRetarget(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	v, err := h.svc.CreateIntegration(ctx, wsA, azureSASInput(sasToken("rcwd", time.Now().Add(30*24*time.Hour))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := v.Config
+	next.AzureContainerName = "elsewhere"
+	_, err = h.svc.UpdateIntegration(ctx, wsA, v.ID, outputs.UpdateInput{Config: &next})
+	var ve *destination.ValidationError
+	if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Field != "config.azureSasToken" || ve.Errors[0].Code != destination.CodeSecretRequired {
+		t.Fatalf("err = %v, want secret_required on config.azureSasToken", err)
+	}
+	next.AzureSASToken = sasToken("rcwd", time.Now().Add(30*24*time.Hour))
+	if _, err := h.svc.UpdateIntegration(ctx, wsA, v.ID, outputs.UpdateInput{Config: &next}); err != nil {
+		t.Fatal(err)
+	}
+}

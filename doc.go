@@ -19,7 +19,9 @@
 // Every operation is scoped by the caller's workspace (destination.Caller); an integration of
 // another workspace behaves exactly like a missing one. Views returned to callers never carry a
 // secret: each secret field shows a masked hint ("••••" and its last four characters), and an
-// update that omits a secret or sends the hint back keeps the stored one. Errors are typed
-// (destination.ErrNotFound, ErrConflict, ErrInvalid with a *destination.ValidationError naming
-// every bad field, ErrInactive, ...) and never contain a secret.
+// update that omits a secret or sends the hint back keeps the stored one. Errors are typed and
+// each is of exactly one kind (destination.ErrInvalid with a *destination.ValidationError naming
+// every bad field, ErrNoWorkspace, ErrNotFound, ErrConflict, ..., and ErrInternal for server
+// faults such as a sealing or Store failure); the destination package documents their HTTP
+// statuses. None contains a secret.
 package outputs

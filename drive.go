@@ -5,13 +5,13 @@ import (
 	"fmt"
 
 	"github.com/ilovevideoeditor/outputs/destination"
-	"github.com/ilovevideoeditor/outputs/provider/drive"
 )
 
-// DriveConnector runs the Google Drive OAuth flow; *drive.Connector implements it.
+// DriveConnector runs the Google Drive OAuth flow; *drive.Connector (package provider/drive)
+// implements it. The root package depends on this interface only, not on the Drive driver.
 type DriveConnector interface {
 	AuthURL(ctx context.Context, caller destination.Caller) (string, error)
-	Complete(ctx context.Context, state, code, errParam string) (*drive.Connection, error)
+	Complete(ctx context.Context, state, code, errParam string) (*destination.DriveConnection, error)
 }
 
 // driveName names a Drive integration created by the OAuth connection.
@@ -64,7 +64,7 @@ func (s *Service) CompleteDrive(ctx context.Context, state, code, errParam strin
 	// so every racer converges on it and removes its own.
 	if first, err := s.firstDrive(ctx, conn.WorkspaceID); err == nil && first != nil && first.ID != stored.ID {
 		if err := s.store.Delete(ctx, conn.WorkspaceID, stored.ID); err != nil && !isNotFound(err) {
-			return nil, fmt.Errorf("outputs: connect drive: %w", err)
+			return nil, storeErr("connect drive", err)
 		}
 		return s.setDriveToken(ctx, caller, first.ID, conn.RefreshToken)
 	}
@@ -94,7 +94,7 @@ func (s *Service) setDriveToken(ctx context.Context, caller destination.Caller, 
 func (s *Service) firstDrive(ctx context.Context, workspaceID string) (*destination.Integration, error) {
 	list, err := s.store.List(ctx, workspaceID)
 	if err != nil {
-		return nil, fmt.Errorf("outputs: connect drive: %w", err)
+		return nil, storeErr("connect drive", err)
 	}
 	for _, in := range list {
 		if in.Provider == destination.Drive {

@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"gocloud.dev/blob/fileblob"
+
 	"github.com/ilovevideoeditor/outputs"
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/internal/blobcdn"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/provider"
 	"github.com/ilovevideoeditor/outputs/provider/azure"
@@ -22,6 +25,18 @@ import (
 	"github.com/ilovevideoeditor/outputs/provider/gcs"
 	"github.com/ilovevideoeditor/outputs/provider/s3"
 )
+
+// fileCDN is a fileblob CDN (as in the quickstart) with signed URLs.
+func fileCDN(t *testing.T) destination.CDN {
+	t.Helper()
+	base, _ := url.Parse("https://cdn.test/dl")
+	b, err := fileblob.OpenBucket(t.TempDir(), &fileblob.Options{URLSigner: fileblob.NewURLSignerHMAC(base, []byte("test-signing-key"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return &blobcdn.CDN{B: b}
+}
 
 // faultProxy forwards to target after failing the first n requests with 503.
 func faultProxy(t *testing.T, target string, n int64) (endpoint string, failed *atomic.Int64) {
@@ -63,7 +78,11 @@ func TestDeliverToEveryProvider(t *testing.T) {
 	var client *provider.Client
 	h = newHarness(t, func(o *outputs.Options) {
 		o.AllowInsecureEndpoints = true
-		o.Delivery = outputs.DeliveryOptions{CDN: cdnBucket(t), Retry: outputs.RetryPolicy{BaseDelay: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, MaxAttempts: 5}}
+		o.Delivery = outputs.DeliveryOptions{CDN: fileCDN(t), Retry: outputs.RetryPolicy{BaseDelay: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, MaxAttempts: 5},
+			Classify: func(err error) *destination.UploadError { // until the drivers return UploadErrors themselves
+				c := provider.Classify(err)
+				return &destination.UploadError{Code: c.Code, Message: c.Message, Transient: c.Transient, Err: err}
+			}}
 		var err error
 		client, err = provider.New(o.Keyring, provider.Options{AllowedNetworks: emulator.Loopback},
 			s3.NewDriver(s3.Options{RetryMaxAttempts: 1}), azure.NewDriver(azure.Options{}),
@@ -114,10 +133,12 @@ func TestDeliverToEveryProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	var targets []destination.Target
-	for _, in := range []*destination.Integration{good, az, permanent, transient, dr, gc} {
-		targets = append(targets, destination.Target{Integration: in, Prefix: "renders/e2e/"})
+	ins := []*destination.Integration{good, az, permanent, transient, dr, gc}
+	for _, in := range ins {
+		targets = append(targets, destination.Target{IntegrationID: in.ID, Provider: in.Provider, Prefix: "renders/e2e/"})
 	}
-	d, err := h.svc.Deliver(ctx, outputs.Render{ID: "r-e2e", FileName: "render.mp4", Source: outputs.Source{ReaderAt: bytes.NewReader(data), Size: int64(len(data))}}, targets)
+	d, err := h.svc.Deliver(ctx, outputs.Plan{WorkspaceID: wsA.WorkspaceID, RenderID: "r-e2e", FileName: "render.mp4", Targets: targets},
+		outputs.Source{ReaderAt: bytes.NewReader(data), Size: int64(len(data))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +151,7 @@ func TestDeliverToEveryProvider(t *testing.T) {
 			t.Errorf("output %d (%s): %+v", i, o.Provider, o)
 			continue
 		}
-		b, err := client.Bucket(ctx, targets[i].Integration)
+		b, err := client.Bucket(ctx, ins[i])
 		if err != nil {
 			t.Fatal(err)
 		}

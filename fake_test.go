@@ -1,9 +1,9 @@
 package outputs_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"io"
 	"sync"
 	"time"
@@ -65,7 +65,38 @@ func (f *fakeUploader) Upload(ctx context.Context, in *destination.Integration, 
 	return destination.UploadResult{Key: key, URL: "https://example.test/" + key, Size: n}, nil
 }
 
-var errPermanent = errors.New("permanent")
-
 // newStateKeyring is the OAuth state keyset: separate from the secrets keyset.
 func newStateKeyring() (*crypto.Keyring, error) { return crypto.NewInsecureDevelopmentKeyring() }
+
+// memCDN is a unit-test double of our own destination.CDN interface, in memory.
+type memCDN struct {
+	mu      sync.Mutex
+	objects map[string][]byte
+}
+
+func newMemCDN() *memCDN { return &memCDN{objects: map[string][]byte{}} }
+
+func (c *memCDN) Upload(ctx context.Context, key string, src io.Reader, _ destination.UploadOptions) (destination.UploadResult, error) {
+	b, err := io.ReadAll(src)
+	if err != nil {
+		return destination.UploadResult{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.objects[key] = b
+	return destination.UploadResult{Key: key, Size: int64(len(b))}, nil
+}
+
+func (c *memCDN) URL(_ context.Context, key string) (string, error) {
+	return "https://cdn.test/" + key, nil
+}
+
+func (c *memCDN) Open(_ context.Context, key string) (io.ReadCloser, int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.objects[key]
+	if !ok {
+		return nil, 0, destination.ErrNotFound
+	}
+	return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
+}

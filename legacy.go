@@ -2,7 +2,6 @@ package outputs
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/ilovevideoeditor/outputs/destination"
@@ -29,7 +28,7 @@ func (s *Service) getDefault(ctx context.Context, caller destination.Caller) (*d
 	}
 	in, err := s.store.GetDefault(ctx, caller.WorkspaceID)
 	if err != nil {
-		return nil, fmt.Errorf("outputs: default destination: %w", err)
+		return nil, storeErr("default destination", err)
 	}
 	return in, nil
 }
@@ -71,7 +70,9 @@ func (s *Service) PutDefault(ctx context.Context, caller destination.Caller, in 
 			probs.Add("isActive", destination.CodeInactive, "the default destination must be active")
 		}
 		c.IsDefault = true
-		s.mergeConfig(ctx, &probs, c, in.Config)
+		if err := s.mergeConfig(ctx, &probs, c, in.Config); err != nil {
+			return err
+		}
 		return probs.Err()
 	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ilovevideoeditor/outputs/delivery"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/resolve"
 )
@@ -44,7 +45,8 @@ type Options struct {
 	Clock func() time.Time
 	// NewID returns a new integration ID. Defaults to UUIDv7 strings.
 	NewID func() (string, error)
-	// Delivery configures Deliver.
+	// Delivery configures the delivery engine behind Deliver (package delivery). Its Store,
+	// Uploader, Logger and Clock default to the Service's.
 	Delivery DeliveryOptions
 	// Resolve configures ResolveDestinations (prefix nesting or replacement, maximum count).
 	Resolve resolve.Options
@@ -62,8 +64,8 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	newID    func() (string, error)
-	slots    chan struct{} // global upload concurrency limit
-	resolver *resolve.Resolver
+	resolver destination.Resolver
+	engine   *delivery.Engine
 }
 
 // ErrBadOptions reports a Service built without a required part.
@@ -79,17 +81,15 @@ func New(opts Options) (*Service, error) {
 	}
 	s := &Service{store: opts.Store, keyring: opts.Keyring, uploader: opts.Uploader, opts: opts,
 		log: opts.Logger, now: opts.Clock, newID: opts.NewID}
-	n := opts.Delivery.MaxConcurrentUploads
-	if n <= 0 {
-		n = 8
-	}
-	s.slots = make(chan struct{}, n)
 	s.resolver = resolve.New(opts.Store, opts.Resolve)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if err := s.compose(opts.Delivery); err != nil {
+		return nil, err
 	}
 	if s.newID == nil {
 		s.newID = func() (string, error) {
@@ -119,7 +119,9 @@ type UpdateInput struct {
 	IsActive  *bool   `json:"isActive,omitempty"`
 	IsDefault *bool   `json:"isDefault,omitempty"`
 	// Config, when set, replaces the configuration. A secret field that is empty or carries the
-	// masked hint the view showed keeps the stored secret; a new value replaces it.
+	// masked hint the view showed keeps the stored secret; a new value replaces it. A change to a
+	// field that decides where a stored secret is sent (destination.CredentialTargetFields)
+	// requires that secret again (destination.CodeSecretRequired on the secret's field).
 	Config *destination.Config `json:"config,omitempty"`
 }
 
@@ -174,10 +176,20 @@ func invalid(field, code, msg string) error {
 
 func requireWorkspace(c destination.Caller) error {
 	if c.WorkspaceID == "" {
-		return &destination.ValidationError{Errors: []destination.FieldError{{Field: "workspace",
-			Code: destination.CodeNoWorkspace, Message: "the API key is not linked to a workspace"}}}
+		return fmt.Errorf("outputs: the API key is not linked to a workspace: %w", destination.ErrNoWorkspace)
 	}
 	return nil
+}
+
+// storeErr wraps an error of the Store for op. An error of one of destination's kinds (not
+// found, conflict, ...) or a context's keeps its kind; any other is a server fault
+// (destination.ErrInternal).
+func storeErr(op string, err error) error {
+	if destination.Kind(err) == destination.ErrInternal && !errors.Is(err, context.Canceled) &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, destination.ErrInternal) {
+		return fmt.Errorf("outputs: %s: %w: %w", op, destination.ErrInternal, err)
+	}
+	return fmt.Errorf("outputs: %s: %w", op, err)
 }
 
 func checkName(p *destination.Problems, name string) string {
@@ -247,7 +259,7 @@ func (s *Service) CreateIntegration(ctx context.Context, caller destination.Call
 func (s *Service) insert(ctx context.Context, in *destination.Integration, cfg destination.Config) (*destination.Integration, error) {
 	id, err := s.newID()
 	if err != nil {
-		return nil, fmt.Errorf("outputs: new integration ID: %w", err)
+		return nil, fmt.Errorf("outputs: new integration ID: %w: %w", destination.ErrInternal, err)
 	}
 	now := s.now().UTC()
 	in.ID, in.CreatedAt, in.UpdatedAt = id, now, now
@@ -256,7 +268,7 @@ func (s *Service) insert(ctx context.Context, in *destination.Integration, cfg d
 	}
 	stored, err := s.store.Create(ctx, in)
 	if err != nil {
-		return nil, fmt.Errorf("outputs: create integration: %w", err)
+		return nil, storeErr("create integration", err)
 	}
 	return stored, nil
 }
@@ -275,7 +287,10 @@ func (s *Service) sealConfig(ctx context.Context, integ *destination.Integration
 		}
 		sealed, err := s.keyring.SealSecret(ctx, integ, f, v)
 		if err != nil {
-			return fmt.Errorf("outputs: seal %s: %w", f, err)
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return ctxErr
+			}
+			return fmt.Errorf("outputs: seal %s: %w: %w", f, destination.ErrInternal, err)
 		}
 		secrets[f] = sealed
 	}
@@ -313,7 +328,7 @@ func (s *Service) ListIntegrations(ctx context.Context, caller destination.Calle
 	}
 	list, err := s.store.List(ctx, caller.WorkspaceID)
 	if err != nil {
-		return nil, fmt.Errorf("outputs: list integrations: %w", err)
+		return nil, storeErr("list integrations", err)
 	}
 	views := make([]*destination.Integration, len(list))
 	for i, in := range list {
@@ -340,7 +355,7 @@ func (s *Service) get(ctx context.Context, caller destination.Caller, id string)
 	}
 	in, err := s.store.Get(ctx, caller.WorkspaceID, id)
 	if err != nil {
-		return nil, fmt.Errorf("outputs: get integration: %w", err)
+		return nil, storeErr("get integration", err)
 	}
 	return in, nil
 }
@@ -377,7 +392,7 @@ func (s *Service) modify(ctx context.Context, caller destination.Caller, id stri
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("outputs: update integration: %w", err)
+			return nil, storeErr("update integration", err)
 		}
 		s.log.InfoContext(ctx, "integration updated", "workspace", stored.WorkspaceID, "integration", stored.ID,
 			"version", stored.Version, "default", stored.IsDefault, "active", stored.IsActive)
@@ -400,13 +415,16 @@ func (s *Service) applyUpdate(ctx context.Context, cur *destination.Integration,
 		cur.IsDefault = *in.IsDefault
 	}
 	if in.Config != nil {
-		s.mergeConfig(ctx, &probs, cur, *in.Config)
+		if err := s.mergeConfig(ctx, &probs, cur, *in.Config); err != nil {
+			return err
+		}
 	}
 	return probs.Err()
 }
 
-// mergeConfig validates next as cur's new configuration, keeping stored secrets that next omits.
-func (s *Service) mergeConfig(ctx context.Context, probs *destination.Problems, cur *destination.Integration, next destination.Config) {
+// mergeConfig validates next as cur's new configuration, keeping stored secrets that next omits;
+// problems go to probs. Its error is a server fault (sealing failed).
+func (s *Service) mergeConfig(ctx context.Context, probs *destination.Problems, cur *destination.Integration, next destination.Config) error {
 	var kept []destination.SecretField
 	for _, f := range destination.SecretFields(cur.Provider) {
 		v := next.Secret(f)
@@ -422,14 +440,12 @@ func (s *Service) mergeConfig(ctx context.Context, probs *destination.Problems, 
 	}
 	keepReadOnly(cur, &next, kept)
 	cfg, err := destination.Validate(cur.Provider, next, destination.ValidateOptions{
-		AllowInsecureEndpoints: s.opts.AllowInsecureEndpoints, StoredSecrets: kept, Now: s.now})
-	if err != nil {
+		AllowInsecureEndpoints: s.opts.AllowInsecureEndpoints, StoredSecrets: kept, Previous: &cur.Config, Now: s.now})
+	if err != nil || probs.Len() > 0 {
 		probs.Merge("", err)
-		return
+		return nil
 	}
-	if err := s.sealConfig(ctx, cur, cfg, cur.Secrets); err != nil {
-		probs.Add("config", destination.CodeInvalid, "could not seal the secrets")
-	}
+	return s.sealConfig(ctx, cur, cfg, cur.Secrets)
 }
 
 // SetDefault makes one of the caller's integrations the workspace's only default.
@@ -445,7 +461,7 @@ func (s *Service) DeleteIntegration(ctx context.Context, caller destination.Call
 		return err
 	}
 	if err := s.store.Delete(ctx, caller.WorkspaceID, id); err != nil {
-		return fmt.Errorf("outputs: delete integration: %w", err)
+		return storeErr("delete integration", err)
 	}
 	s.log.InfoContext(ctx, "integration deleted", "workspace", caller.WorkspaceID, "integration", id)
 	return nil

@@ -259,7 +259,7 @@ func TestDefaultUniquenessAndInactive(t *testing.T) {
 	}
 	// An inactive integration cannot become the default.
 	off, _ := h.svc.UpdateIntegration(ctx, wsA, other, outputs.UpdateInput{IsActive: ptr(false)})
-	if _, err := h.svc.SetDefault(ctx, wsA, off.ID); !errors.Is(err, destination.ErrInactive) {
+	if _, err := h.svc.SetDefault(ctx, wsA, off.ID); !hasCode(err, "isDefault", destination.CodeInactive) {
 		t.Fatalf("inactive default: %v", err)
 	}
 	// Deleting the default leaves none.
@@ -287,12 +287,21 @@ func TestLegacyDefaultDestination(t *testing.T) {
 	if err != nil || !v1.IsDefault || v1.Name == "" {
 		t.Fatalf("put (create): %+v %v", v1, err)
 	}
-	// Replace in place: same ID, omitted secret kept for the same provider.
+	// Replace in place: same ID, omitted secret kept for the same provider and target.
 	in.Config.SecretAccessKey = ""
-	in.Config.Bucket = "another-bucket"
+	in.Config.PathPrefix = "other/"
 	v2, err := h.svc.PutDefault(ctx, wsA, in)
-	if err != nil || v2.ID != v1.ID || v2.Config.Bucket != "another-bucket" || mustUnseal(t, h, v1.ID) != secretKey {
+	if err != nil || v2.ID != v1.ID || v2.Config.PathPrefix != "other/" || mustUnseal(t, h, v1.ID) != secretKey {
 		t.Fatalf("put (replace): %+v %v", v2, err)
+	}
+	// Another bucket is another place for the secret: it must be sent again.
+	in.Config.Bucket = "another-bucket"
+	if _, err := h.svc.PutDefault(ctx, wsA, in); !hasCode(err, "config.secretAccessKey", destination.CodeSecretRequired) {
+		t.Fatalf("put (new bucket, no secret): %v", err)
+	}
+	in.Config.SecretAccessKey = secretKey
+	if v2, err = h.svc.PutDefault(ctx, wsA, in); err != nil || v2.Config.Bucket != "another-bucket" {
+		t.Fatalf("put (new bucket with its secret): %+v %v", v2, err)
 	}
 	// Another provider needs its own secrets.
 	az := outputs.CreateInput{Provider: destination.Azure, Config: destination.Config{AzureAccountName: "acct1", AzureContainerName: "videos"}}
@@ -341,4 +350,15 @@ func TestTestIntegrationRecordsLastTest(t *testing.T) {
 	if res, err := h.svc.TestDefault(ctx, wsA); err != nil || res.Code != "invalid_credentials" {
 		t.Fatal(res, err)
 	}
+}
+
+// hasCode reports whether err is a *destination.ValidationError (and only ErrInvalid) with code
+// for field.
+func hasCode(err error, field, code string) bool {
+	var ve *destination.ValidationError
+	if !errors.As(err, &ve) || destination.Kind(err) != destination.ErrInvalid {
+		return false
+	}
+	fe, ok := ve.Field(field)
+	return ok && fe.Code == code
 }

@@ -2,7 +2,6 @@ package destination
 
 import (
 	"context"
-	"io"
 	"time"
 )
 
@@ -15,11 +14,39 @@ type Destination struct {
 	PathPrefix string `json:"pathPrefix,omitempty"`
 }
 
-// Target is a resolved delivery destination: an active integration of the caller's workspace and
-// the effective, normalized key prefix for this render.
+// Target is a resolved delivery destination: which integration of the render's workspace, its
+// provider, and the effective, normalized key prefix for this render. It is data only — no
+// pointer, no secret — so a host can store it with its render row or put it on a queue and
+// deliver hours later on another worker: the delivery engine leases the integration from the
+// Store when it delivers (and fails that output alone if the integration is gone or inactive by
+// then), so the current credentials are always the ones used.
 type Target struct {
-	Integration *Integration
-	Prefix      string
+	IntegrationID string   `json:"integrationId"`
+	Provider      Provider `json:"provider"`
+	// Prefix is the effective, normalized key prefix ("renders/campaigns/"); "" for none. The
+	// engine checks it again when it delivers.
+	Prefix string `json:"prefix"`
+	// IntegrationVersion is the integration's version seen when the target was resolved; for
+	// diagnostics only (a later version is used if the integration changed since).
+	IntegrationVersion int64 `json:"integrationVersion,omitempty"`
+}
+
+// ResolveRequest is what a render asks for: the entries of its videoJSON "destinations" array.
+// Specified distinguishes an omitted "destinations" (false: the workspace default applies) from
+// an explicit array (true, possibly empty: exactly these destinations). A non-empty Destinations
+// counts as specified whatever Specified says.
+type ResolveRequest struct {
+	// Destinations are the entries, in the order the render listed them.
+	Destinations []Destination
+	// Specified reports that the render had a "destinations" array.
+	Specified bool
+}
+
+// Resolver turns a render's destinations into targets for the caller's workspace, by the rules
+// of the API (package resolve implements it). An empty result with a nil error means the
+// platform CDN only.
+type Resolver interface {
+	Resolve(ctx context.Context, caller Caller, req ResolveRequest) ([]Target, error)
 }
 
 // OutputStatus is the state of one destination's delivery.
@@ -45,32 +72,9 @@ type Output struct {
 	Error string `json:"error,omitempty"`
 	// ErrorCode classifies the failure (same codes as TestResult.Code).
 	ErrorCode string `json:"errorCode,omitempty"`
-}
-
-// UploadOptions adjusts one upload.
-type UploadOptions struct {
-	// ContentType of the object; detected from the key's extension when empty.
-	ContentType string
-	// Size of the source in bytes when known, or -1.
-	Size int64
-	// Progress, when set, is called with the running total of bytes sent.
-	Progress func(sent int64)
-}
-
-// UploadResult describes an uploaded object.
-type UploadResult struct {
-	Key  string
-	URL  string // public or presigned URL; empty when the provider has none that works
-	Size int64  // bytes actually written
-}
-
-// Uploader writes objects to an integration's storage and tests its connection. The provider
-// package implements it over the Go CDK; the root Service uses it, and tests may substitute it.
-type Uploader interface {
-	// Upload streams src to key in the integration's storage (key already includes any prefix).
-	Upload(ctx context.Context, in *Integration, key string, src io.Reader, opts UploadOptions) (UploadResult, error)
-	// Test writes and deletes a small probe object under the integration's prefix.
-	Test(ctx context.Context, in *Integration) TestResult
+	// Checksum is the CRC32C of the bytes delivered, "crc32c:" + the base64 of its 4 big-endian
+	// bytes (as GCS reports it); empty when the uploader computed none.
+	Checksum string `json:"checksum,omitempty"`
 }
 
 // Clock returns the current time; tests substitute it.

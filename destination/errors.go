@@ -6,29 +6,60 @@ import (
 	"unicode/utf8"
 )
 
-// Sentinel errors. Every error the library returns for these conditions matches one of them with
-// errors.Is, whatever it wraps.
+// Sentinel errors: the kinds of error the library returns. They are disjoint: an error the
+// library returns matches (errors.Is) at most one of them, so a host maps each to one HTTP status
+// (see the table in the package documentation). An error that matches none of them (a
+// context's, or one a host-supplied part returned unwrapped) is a server fault, like ErrInternal.
 var (
+	// ErrInvalid: the input failed validation. The error is a *ValidationError listing every
+	// problem; each FieldError's Code says why (CodeNotFound for a destination naming an unknown
+	// integration, CodeInactive, CodeMismatch, ...), but the error as a whole is only ErrInvalid.
+	ErrInvalid = errors.New("invalid input")
 	// ErrNotFound: no such integration in the caller's workspace. An ID that exists in another
 	// workspace gives exactly this error too, so existence never leaks across workspaces.
 	ErrNotFound = errors.New("integration not found")
 	// ErrConflict: the integration changed since the version the caller read (optimistic concurrency).
 	ErrConflict = errors.New("integration was modified concurrently; reload it and retry")
-	// ErrInvalid: the input failed validation. The error is a *ValidationError listing every problem.
-	ErrInvalid = errors.New("invalid input")
 	// ErrInactive: the integration is inactive, so it cannot be the default or receive a delivery.
 	ErrInactive = errors.New("integration is inactive")
-	// ErrProviderMismatch: a destination names a provider other than its integration's.
+	// ErrProviderMismatch: an operation for one provider was asked of an integration of another.
 	ErrProviderMismatch = errors.New("provider does not match the integration")
 	// ErrNoWorkspace: the caller (an API key not linked to a workspace) has no workspace.
 	ErrNoWorkspace = errors.New("caller is not linked to a workspace")
+	// ErrForbidden: the caller is authenticated but may not do this, such as completing a Google
+	// Drive connection that another user or workspace started.
+	ErrForbidden = errors.New("the caller is not allowed to do this")
 	// ErrReconnectRequired: the stored OAuth grant was revoked or expired; the user must connect again.
 	ErrReconnectRequired = errors.New("the connection was revoked or expired; reconnect the integration")
-	// ErrSecretUnavailable: a stored secret could not be decrypted (wrong keyset or corrupt data).
-	ErrSecretUnavailable = errors.New("stored credentials could not be decrypted")
 	// ErrUnsupported: the operation is not available for this provider or configuration.
 	ErrUnsupported = errors.New("operation not supported")
+	// ErrSecretUnavailable: a stored secret could not be decrypted (wrong keyset or corrupt
+	// data). A server fault: the client's request was fine.
+	ErrSecretUnavailable = errors.New("stored credentials could not be decrypted")
+	// ErrInternal: a server fault, not the client's doing: sealing a secret failed, the Store
+	// failed, and the like. Its text is for logs; tell the client only that the server failed.
+	ErrInternal = errors.New("internal error")
 )
+
+// Kinds returns every sentinel error, in the order of the package documentation's table.
+func Kinds() []error {
+	return []error{ErrInvalid, ErrNotFound, ErrConflict, ErrInactive, ErrProviderMismatch, ErrNoWorkspace,
+		ErrForbidden, ErrReconnectRequired, ErrUnsupported, ErrSecretUnavailable, ErrInternal}
+}
+
+// Kind returns the sentinel err matches (errors.Is), or ErrInternal when it matches none: every
+// error is exactly one kind. It returns nil for a nil err.
+func Kind(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, k := range Kinds() {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return ErrInternal
+}
 
 // Field error codes: stable, machine-readable reasons a field was rejected.
 const (
@@ -42,6 +73,9 @@ const (
 	CodeMismatch    = "mismatch"     // the value does not match the referenced integration
 	CodeTooMany     = "too_many"     // more entries than allowed
 	CodeNoWorkspace = "no_workspace" // the caller has no workspace
+	// CodeSecretRequired: a field that decides where a stored secret is sent changed, so the
+	// secret must be sent again (it is never re-targeted silently).
+	CodeSecretRequired = "secret_required"
 )
 
 // FieldError is one problem with one input field. Field is the JSON path of the field
@@ -56,9 +90,10 @@ type FieldError struct {
 // Error returns "field: message".
 func (e FieldError) Error() string { return e.Field + ": " + e.Message }
 
-// ValidationError reports every problem found in one input at once. It matches ErrInvalid with
-// errors.Is; where a problem also has a sentinel (a destination's integration not found, inactive,
-// of another provider; a caller without workspace), errors.Is matches that sentinel too.
+// ValidationError reports every problem found in one input at once. It matches ErrInvalid, and
+// only ErrInvalid, with errors.Is: the codes of its FieldErrors say what is wrong with each field
+// (a destination's integration not found, inactive, of another provider) without making the
+// error another kind.
 type ValidationError struct {
 	Errors []FieldError `json:"errors"`
 }
@@ -75,32 +110,8 @@ func (e *ValidationError) Error() string {
 	return "invalid input: " + strings.Join(parts, "; ")
 }
 
-// Is matches ErrInvalid, and the sentinels that the field codes stand for.
-func (e *ValidationError) Is(target error) bool {
-	if target == ErrInvalid {
-		return true
-	}
-	for _, fe := range e.Errors {
-		if s := codeSentinel(fe.Code); s != nil && s == target {
-			return true
-		}
-	}
-	return false
-}
-
-func codeSentinel(code string) error {
-	switch code {
-	case CodeNotFound:
-		return ErrNotFound
-	case CodeInactive:
-		return ErrInactive
-	case CodeMismatch:
-		return ErrProviderMismatch
-	case CodeNoWorkspace:
-		return ErrNoWorkspace
-	}
-	return nil
-}
+// Is matches ErrInvalid.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 
 // Field returns the first error for the named field, if any.
 func (e *ValidationError) Field(name string) (FieldError, bool) {

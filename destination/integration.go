@@ -108,12 +108,16 @@ type Caller struct {
 //     An existing ID gives ErrConflict.
 //   - Update stores in if in.Version equals the stored version (else ErrConflict; a missing
 //     integration gives ErrNotFound), and increments the version. CreatedAt is kept as stored.
+//   - The last test result is not part of the versioned configuration: Create stores
+//     in.LastTest, Update keeps the stored one whatever in.LastTest holds (and returns it), and
+//     only SetLastTest changes it afterwards, without changing Version or UpdatedAt.
 //   - When Create or Update stores an integration with IsDefault set, the store clears IsDefault
 //     on every other integration of that workspace (incrementing their versions) in the same
 //     atomic step: at no time does a workspace have two defaults, whatever the concurrency.
 //   - List returns a workspace's integrations ordered by CreatedAt, then ID.
-//   - Scan pages over every workspace's integrations ordered by ID, those with ID > after, at
-//     most limit of them (for maintenance sweeps such as key rotation).
+//   - Scan pages over every workspace's integrations ordered by ID in byte order (as Go
+//     compares strings, whatever the database's collation), those with ID > after, at most
+//     limit of them (for maintenance sweeps such as key rotation).
 //   - Values passed in and returned are copies: mutating them never changes the stored data.
 //   - Safe for concurrent use.
 type Store interface {
@@ -125,6 +129,11 @@ type Store interface {
 	// GetDefault returns the workspace's default integration, or ErrNotFound when it has none.
 	GetDefault(ctx context.Context, workspaceID string) (*Integration, error)
 	Scan(ctx context.Context, after string, limit int) ([]*Integration, error)
+	// SetLastTest records result (nil clears it) as the integration's last test, only if its
+	// stored version is still version: a result for a configuration that has changed since
+	// gives ErrConflict and changes nothing (a missing integration gives ErrNotFound). It
+	// changes neither Version nor UpdatedAt.
+	SetLastTest(ctx context.Context, workspaceID, id string, version int64, result *TestResult) error
 }
 
 // Unsealer opens an integration's sealed secrets: it returns a copy of in.Config with every

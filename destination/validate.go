@@ -21,6 +21,11 @@ type ValidateOptions struct {
 	StoredSecrets []SecretField
 	// Now is the current time, for SAS expiry (default time.Now).
 	Now func() time.Time
+	// Previous is the stored configuration an update replaces. With it, a stored secret that the
+	// new configuration would send elsewhere (another endpoint, bucket, region, account,
+	// container or project: CredentialTargetFields) must be sent again: leaving it out is a
+	// CodeSecretRequired error naming the secret field.
+	Previous *Config
 }
 
 // Validate checks c for provider p and returns it normalized: the path prefix in canonical form,
@@ -174,6 +179,9 @@ func Validate(p Provider, c Config, opts ValidateOptions) (Config, error) {
 		if c.DriveFolderID != "" && !driveIDRE.MatchString(c.DriveFolderID) {
 			add("driveFolderId", CodeInvalid, "must be a Drive folder ID (letters, digits, - and _)")
 		}
+	}
+	if opts.Previous != nil {
+		checkRetarget(&probs, p, opts.Previous, &c, stored)
 	}
 	return c, probs.Err()
 }

@@ -38,10 +38,10 @@ func Example() {
 		return
 	}
 	for _, t := range targets {
-		fmt.Println(t.Integration.Provider, t.Integration.Name, t.Prefix+"render.mp4")
+		fmt.Println(t.Provider, t.IntegrationID, t.Prefix+"render.mp4")
 	}
 	// Output:
-	// r2 Marketing R2 renders/campaigns/summer-2026/render.mp4
+	// r2 018f3a5c-7b1e-7000-8000-000000000001 renders/campaigns/summer-2026/render.mp4
 }
 
 func ExampleResolver_Resolve_errors() {
@@ -67,12 +67,13 @@ func ExampleResolver_Resolve_errors() {
 			fmt.Printf("%s %s: %s\n", fe.Field, fe.Code, fe.Message)
 		}
 	}
-	fmt.Println(errors.Is(err, destination.ErrNotFound), errors.Is(err, destination.ErrProviderMismatch))
+	// One kind (a 400): the codes say why.
+	fmt.Println(errors.Is(err, destination.ErrInvalid), errors.Is(err, destination.ErrNotFound))
 	// Output:
 	// destinations[0].provider mismatch: does not match the integration's provider "r2"
 	// destinations[1].integrationId not_found: no integration with this ID in the caller's workspace
 	// destinations[2].pathPrefix invalid: must not contain "." or ".." segments
-	// true true
+	// true false
 }
 
 func ExampleResolver_Resolve_omitted() {
@@ -86,7 +87,7 @@ func ExampleResolver_Resolve_omitted() {
 
 	omitted, _ := resolve.ParseVideoJSON([]byte(`{"name": "No destinations"}`))
 	targets, _ := r.Resolve(ctx, destination.Caller{WorkspaceID: "ws-1"}, omitted)
-	fmt.Println("omitted:", len(targets), "target,", targets[0].Integration.ID, targets[0].Prefix)
+	fmt.Println("omitted:", len(targets), "target,", targets[0].IntegrationID, targets[0].Prefix)
 
 	empty, _ := resolve.ParseVideoJSON([]byte(`{"destinations": []}`))
 	targets, _ = r.Resolve(ctx, destination.Caller{WorkspaceID: "ws-1"}, empty)

@@ -198,8 +198,8 @@ func FuzzParseVideoJSON(f *testing.F) {
 				continue
 			}
 			for _, tg := range ts {
-				if tg.Integration == nil || tg.Integration.WorkspaceID != c.WorkspaceID || !tg.Integration.IsActive ||
-					len(tg.Prefix) > destination.MaxPrefixLen {
+				if in, err := store.Get(context.Background(), c.WorkspaceID, tg.IntegrationID); err != nil || !in.IsActive ||
+					in.Provider != tg.Provider || len(tg.Prefix) > destination.MaxPrefixLen {
 					t.Fatalf("bad target %+v for caller %+v", tg, c)
 				}
 			}

@@ -6,9 +6,9 @@
 //
 // Resolution happens before any rendering, so a bad request fails fast. Every problem in one
 // request is reported at once, as a *destination.ValidationError whose FieldErrors name the
-// entry ("destinations[2].provider") and carry a destination.Code* reason; errors.Is matches
-// destination.ErrInvalid and, where they apply, destination.ErrNotFound, ErrInactive,
-// ErrProviderMismatch and ErrNoWorkspace. Messages are safe to show to the client: they never
+// entry ("destinations[2].provider") and carry a destination.Code* reason (CodeNotFound,
+// CodeInactive, CodeMismatch, CodeNoWorkspace, ...); the error is of one kind,
+// destination.ErrInvalid (a 400). Messages are safe to show to the client: they never
 // contain a secret, and an integration of another workspace reads exactly like a missing one.
 package resolve
 
@@ -61,16 +61,12 @@ func New(store destination.Store, opts Options) *Resolver {
 	return &Resolver{store: store, replace: opts.ReplacePrefix, max: max}
 }
 
-// Request is what a render asks for: the entries of its videoJSON "destinations" array.
-// Specified distinguishes an omitted "destinations" (false: the workspace default applies) from
-// an explicit array (true, possibly empty: exactly these destinations). A non-empty Destinations
-// counts as specified whatever Specified says.
-type Request struct {
-	// Destinations are the entries, in the order the render listed them.
-	Destinations []destination.Destination
-	// Specified reports that the render had a "destinations" array.
-	Specified bool
-}
+// Request is what a render asks for: the entries of its videoJSON "destinations" array (see
+// destination.ResolveRequest).
+type Request = destination.ResolveRequest
+
+// Resolver implements destination.Resolver.
+var _ destination.Resolver = (*Resolver)(nil)
 
 // Resolve returns the targets a render delivers to, besides the platform CDN copy, which is
 // always made. An empty (nil) result with a nil error means the CDN only.
@@ -78,8 +74,8 @@ type Request struct {
 //   - Destinations omitted: the caller's workspace default integration if it exists and is
 //     active, else the CDN only. A caller without a workspace gets the CDN only.
 //   - Destinations given as an empty array: the CDN only.
-//   - Destinations given: one target per entry, in order, each carrying its own copy of the
-//     integration and the effective normalized prefix. A caller without a workspace (an API key
+//   - Destinations given: one target per entry, in order, each naming its integration (ID,
+//     provider, version seen) and the effective normalized prefix. A caller without a workspace (an API key
 //     not linked to one) is rejected with destination.CodeNoWorkspace.
 //
 // Invalid requests give a *destination.ValidationError listing every problem (see the package
@@ -117,7 +113,7 @@ func (r *Resolver) fallback(ctx context.Context, workspaceID string) ([]destinat
 	if err != nil {
 		return nil, err
 	}
-	return []destination.Target{{Integration: in, Prefix: prefix}}, nil
+	return []destination.Target{target(in, prefix)}, nil
 }
 
 // resolve checks explicit destinations entry by entry, collecting every problem.
@@ -195,12 +191,7 @@ func (r *Resolver) resolve(ctx context.Context, caller destination.Caller, dests
 		if e.bad {
 			continue
 		}
-		t := destination.Target{Integration: in, Prefix: eff}
-		if f.used {
-			t.Integration = in.Clone() // every target has its own copy
-		}
-		f.used = true
-		targets = append(targets, t)
+		targets = append(targets, target(in, eff))
 	}
 	if err := probs.Err(); err != nil {
 		return nil, err
@@ -208,12 +199,15 @@ func (r *Resolver) resolve(ctx context.Context, caller destination.Caller, dests
 	return targets, nil
 }
 
-// fetchedIntegration caches one looked-up integration (nil: not in the caller's workspace);
-// used marks one already handed to a target.
+// target is the storable target of an accepted integration and effective prefix.
+func target(in *destination.Integration, prefix string) destination.Target {
+	return destination.Target{IntegrationID: in.ID, Provider: in.Provider, Prefix: prefix, IntegrationVersion: in.Version}
+}
+
+// fetchedIntegration caches one looked-up integration (nil: not in the caller's workspace).
 type fetchedIntegration struct {
-	id   string
-	in   *destination.Integration
-	used bool
+	id string
+	in *destination.Integration
 }
 
 func findFetched(fs []fetchedIntegration, id string) *fetchedIntegration {

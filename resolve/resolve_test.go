@@ -95,7 +95,6 @@ type ruleCase struct {
 	req    resolve.Request
 	want   []string // "integrationID prefix" per target, in order; nil for CDN only
 	errs   []string // "field code" per FieldError, in order; nil for success
-	is     []error  // sentinels the error must match besides ErrInvalid
 }
 
 func TestResolveRules(t *testing.T) {
@@ -159,13 +158,13 @@ func TestResolveRules(t *testing.T) {
 			want: []string{idAzure + " archive/2026/x/", idR2 + " renders/", idDrive + " "}},
 		{name: "linked API key", caller: linkedKey, req: given(dest(idS3, destination.S3, "")), want: []string{idS3 + " "}},
 		{name: "another workspace's ID is not found", caller: user, req: given(dest(idOther, destination.R2, "")),
-			errs: []string{"destinations[0].integrationId not_found"}, is: []error{destination.ErrNotFound}},
+			errs: []string{"destinations[0].integrationId not_found"}},
 		{name: "missing ID", caller: user, req: given(dest(idMissing, destination.R2, "")),
-			errs: []string{"destinations[0].integrationId not_found"}, is: []error{destination.ErrNotFound}},
+			errs: []string{"destinations[0].integrationId not_found"}},
 		{name: "inactive", caller: user, req: given(dest(idGCS, destination.GCS, "")),
-			errs: []string{"destinations[0].integrationId inactive"}, is: []error{destination.ErrInactive}},
+			errs: []string{"destinations[0].integrationId inactive"}},
 		{name: "provider mismatch", caller: user, req: given(dest(idR2, destination.S3, "")),
-			errs: []string{"destinations[0].provider mismatch"}, is: []error{destination.ErrProviderMismatch}},
+			errs: []string{"destinations[0].provider mismatch"}},
 		{name: "unknown provider", caller: user, req: given(dest(idR2, "dropbox", "")),
 			errs: []string{"destinations[0].provider invalid"}},
 		{name: "required fields", caller: user, req: given(dest("", "", "")),
@@ -177,11 +176,10 @@ func TestResolveRules(t *testing.T) {
 
 		// API keys not linked to a workspace.
 		{name: "API key without workspace, destinations given", caller: bareKey, req: given(dest(idR2, destination.R2, "")),
-			errs: []string{"destinations no_workspace"}, is: []error{destination.ErrNoWorkspace}},
+			errs: []string{"destinations no_workspace"}},
 		{name: "no workspace still reports shape problems", caller: destination.Caller{UserID: "u"},
 			req:  given(dest(idR2, "nope", "/x")),
-			errs: []string{"destinations no_workspace", "destinations[0].provider invalid", "destinations[0].pathPrefix invalid"},
-			is:   []error{destination.ErrNoWorkspace}},
+			errs: []string{"destinations no_workspace", "destinations[0].provider invalid", "destinations[0].pathPrefix invalid"}},
 
 		// Duplicates.
 		{name: "duplicate", caller: user, req: given(dest(idR2, destination.R2, "a/"), dest(idR2, destination.R2, "a")),
@@ -222,11 +220,10 @@ func TestResolveRules(t *testing.T) {
 			"destinations[4] duplicate",
 			"destinations[5].integrationId required",
 			"destinations[5].provider invalid",
-		}, is: []error{destination.ErrNotFound, destination.ErrInactive, destination.ErrProviderMismatch}},
+		}},
 		{name: "too many plus problems in the first entries", opts: resolve.Options{MaxDestinations: 2}, caller: user,
 			req:  given(dest(idMissing, destination.R2, ""), dest(idR2, destination.S3, ""), dest(idS3, destination.S3, "")),
-			errs: []string{"destinations too_many", "destinations[0].integrationId not_found", "destinations[1].provider mismatch"},
-			is:   []error{destination.ErrNotFound, destination.ErrProviderMismatch}},
+			errs: []string{"destinations too_many", "destinations[0].integrationId not_found", "destinations[1].provider mismatch"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -257,9 +254,10 @@ func TestResolveRules(t *testing.T) {
 			if !equal(got, tc.errs) {
 				t.Fatalf("field errors:\n got %q\nwant %q\n(%v)", got, tc.errs, err)
 			}
-			for _, s := range append([]error{destination.ErrInvalid}, tc.is...) {
-				if !errors.Is(err, s) {
-					t.Errorf("errors.Is(err, %v) = false", s)
+			// One kind: the field codes say why, the error is only ErrInvalid (a 400).
+			for _, k := range destination.Kinds() {
+				if errors.Is(err, k) != (k == destination.ErrInvalid) {
+					t.Errorf("errors.Is(err, %v) = %v", k, !(k == destination.ErrInvalid))
 				}
 			}
 			assertClientSafe(t, err)
@@ -270,7 +268,7 @@ func TestResolveRules(t *testing.T) {
 func describe(ts []destination.Target) []string {
 	var out []string
 	for _, t := range ts {
-		out = append(out, t.Integration.ID+" "+t.Prefix)
+		out = append(out, t.IntegrationID+" "+t.Prefix)
 	}
 	return out
 }
@@ -356,17 +354,12 @@ func TestFetchesEachIntegrationOnce(t *testing.T) {
 	if n := cs.gets.Load(); n != 2 {
 		t.Errorf("Store.Get called %d times for 2 distinct integrations", n)
 	}
-	// Every target has its own copy: changing one changes neither the others nor the store.
-	ts[0].Integration.Name = "changed"
-	ts[0].Integration.Secrets[destination.SecretAccessKey] = destination.Sealed{Hint: "changed"}
-	for _, tg := range ts[1:] {
-		if tg.Integration.Name == "changed" || tg.Integration.Secrets[destination.SecretAccessKey].Hint == "changed" {
-			t.Fatalf("targets share an integration")
+	// Targets are data: they carry the integration's ID, provider and version, nothing else.
+	for i, tg := range ts {
+		in, _ := cs.Store.Get(context.Background(), wsAcme, tg.IntegrationID)
+		if tg.Provider != in.Provider || tg.IntegrationVersion != in.Version {
+			t.Errorf("target %d: %+v for integration version %d", i, tg, in.Version)
 		}
-	}
-	again, _ := r.Resolve(context.Background(), user, given(dest(idR2, destination.R2, "")))
-	if again[0].Integration.Name == "changed" {
-		t.Fatal("a target's integration aliases the store")
 	}
 }
 
@@ -483,8 +476,8 @@ func FuzzResolve(f *testing.F) {
 		}
 		for k, tg := range ts {
 			d := req.Destinations[k]
-			in := tg.Integration
-			if in.ID != d.IntegrationID || in.WorkspaceID != wsAcme || !in.IsActive || in.Provider != d.Provider {
+			in, err := store.Get(context.Background(), wsAcme, tg.IntegrationID)
+			if err != nil || in.ID != d.IntegrationID || !in.IsActive || in.Provider != d.Provider || tg.Provider != in.Provider {
 				t.Fatalf("target %d: %+v for %+v", k, in, d)
 			}
 			if len(tg.Prefix) > destination.MaxPrefixLen || (tg.Prefix != "" && !strings.HasSuffix(tg.Prefix, "/")) {
@@ -497,11 +490,8 @@ func FuzzResolve(f *testing.F) {
 				t.Fatalf("target %d: prefix %q not under %q", k, tg.Prefix, in.Config.PathPrefix)
 			}
 		}
-		if ts[0].Integration.ID == ts[1].Integration.ID && ts[0].Prefix == ts[1].Prefix {
+		if ts[0].IntegrationID == ts[1].IntegrationID && ts[0].Prefix == ts[1].Prefix {
 			t.Fatalf("duplicate targets %q", describe(ts))
-		}
-		if ts[0].Integration == ts[1].Integration {
-			t.Fatal("targets share an integration")
 		}
 	})
 }

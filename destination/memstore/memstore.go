@@ -113,8 +113,35 @@ func (s *Store) Update(ctx context.Context, in *destination.Integration) (*desti
 	c := in.Clone()
 	c.Version = cur.Version + 1
 	c.CreatedAt = cur.CreatedAt
+	c.LastTest = cur.Clone().LastTest // not part of the versioned configuration
 	s.put(c)
 	return c.Clone(), nil
+}
+
+// SetLastTest records result (nil clears it) as the last test of integration id, if its version
+// is still version (else destination.ErrConflict; destination.ErrNotFound when missing). Version
+// and UpdatedAt stay as they are.
+func (s *Store) SetLastTest(ctx context.Context, workspaceID, id string, version int64, result *destination.TestResult) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := s.byWS[workspaceID][id]
+	switch {
+	case cur == nil:
+		return destination.ErrNotFound
+	case cur.Version != version:
+		return destination.ErrConflict
+	}
+	c := cur.Clone() // replace rather than mutate: copies handed out earlier stay untouched
+	c.LastTest = nil
+	if result != nil {
+		c.LastTest = (&destination.Integration{LastTest: result}).Clone().LastTest
+	}
+	s.byWS[workspaceID][id] = c
+	s.byID[id] = c
+	return nil
 }
 
 // put stores c (owned by the store from now on) and, when it is the default, clears the

@@ -14,7 +14,8 @@
 //
 // # Schema
 //
-// One row per integration: id (primary key), workspace_id, provider, name, is_active,
+// One row per integration: id (primary key; COLLATE "C" on PostgreSQL, SQLite's BINARY, so
+// Scan pages in byte order whatever the database's collation), workspace_id, provider, name, is_active,
 // is_default, config (JSON, no secrets), secrets (JSON: per field the base64 ciphertext, the
 // keyset key ID that sealed it, and the masked hint), the last connection test (ok, code,
 // message, warnings, tested at, duration; all NULL without one), version, created_at and

@@ -2,6 +2,8 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
+	"os"
 	"testing"
 
 	"github.com/ilovevideoeditor/outputs/destination/storetest"
@@ -11,7 +13,7 @@ import (
 // or an administrator would) and checks that reads recover on their own, and writes after them.
 func TestPostgresConnectionsKilled(t *testing.T) {
 	needPostgres(t)
-	s, _ := newStore(t, openPostgres)
+	s, db := newStore(t, openPostgres)
 	ctx := context.Background()
 	in, err := s.Create(ctx, storetest.Fixture("ws", "x", t0))
 	if err != nil {
@@ -21,9 +23,19 @@ func TestPostgresConnectionsKilled(t *testing.T) {
 		if _, err := s.Get(ctx, "ws", in.ID); err != nil {
 			t.Fatalf("round %d, before: %v", round, err)
 		}
-		admin, _ := openPostgres(t)
+		// Only this store's connections, from a connection of its own: the store's carry its
+		// schema as their application name, so tests of other packages on the same server are
+		// left alone.
+		var app string
+		if err := db.QueryRow(`SELECT current_setting('application_name')`).Scan(&app); err != nil {
+			t.Fatal(err)
+		}
+		admin, err := sql.Open("pgx", os.Getenv("OUTPUTS_TEST_POSTGRES_DSN"))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := admin.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = ''`); err != nil {
+			WHERE datname = current_database() AND application_name = $1`, app); err != nil {
 			t.Fatal(err)
 		}
 		admin.Close()

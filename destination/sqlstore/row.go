@@ -14,8 +14,7 @@ import (
 
 // columns are the table's columns in the order rowArgs writes and scanRow reads them.
 const columns = "id, workspace_id, provider, name, is_active, is_default, config, secrets, " +
-	"last_test_ok, last_test_code, last_test_message, last_test_warnings, last_tested_at, last_test_duration_ms, " +
-	"version, created_at, updated_at"
+	lastTestColumns + ", version, created_at, updated_at"
 
 // sealedJSON is one sealed secret as stored in the secrets column.
 type sealedJSON struct {
@@ -38,34 +37,74 @@ func (d Dialect) rowArgs(in *destination.Integration) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ok, code, msg, warnings, at, dur any // NULL without a last test
-	if lt := in.LastTest; lt != nil {
-		w, err := json.Marshal(lt.Warnings)
-		if err != nil {
-			return nil, err
-		}
-		ok, code, msg, warnings, at, dur = lt.OK, lt.Code, lt.Message, string(w), d.timeArg(lt.TestedAt), lt.DurationMillis
+	lt, err := d.lastTestArgs(in.LastTest)
+	if err != nil {
+		return nil, err
 	}
-	return []any{in.ID, in.WorkspaceID, string(in.Provider), in.Name, in.IsActive, in.IsDefault,
-		string(cfg), string(secrets), ok, code, msg, warnings, at, dur,
-		in.Version, d.timeArg(in.CreatedAt), d.timeArg(in.UpdatedAt)}, nil
+	return append(append([]any{in.ID, in.WorkspaceID, string(in.Provider), in.Name, in.IsActive, in.IsDefault,
+		string(cfg), string(secrets)}, lt...), in.Version, d.timeArg(in.CreatedAt), d.timeArg(in.UpdatedAt)), nil
+}
+
+// lastTestColumns are the columns of the last test result, in the order lastTestArgs writes and
+// lastTestRow reads them.
+const lastTestColumns = "last_test_ok, last_test_code, last_test_message, last_test_warnings, last_tested_at, last_test_duration_ms"
+
+// lastTestArgs returns lt's column values (all NULL for nil).
+func (d Dialect) lastTestArgs(lt *destination.TestResult) ([]any, error) {
+	if lt == nil {
+		return []any{nil, nil, nil, nil, nil, nil}, nil
+	}
+	w, err := json.Marshal(lt.Warnings)
+	if err != nil {
+		return nil, err
+	}
+	return []any{lt.OK, lt.Code, lt.Message, string(w), d.timeArg(lt.TestedAt.Truncate(time.Microsecond).UTC()), lt.DurationMillis}, nil
+}
+
+// lastTestRow receives the last test columns of a row.
+type lastTestRow struct {
+	ok        sql.NullBool
+	code, msg sql.NullString
+	warnings  []byte
+	at        any
+	dur       sql.NullInt64
+}
+
+func (r *lastTestRow) dest() []any { return []any{&r.ok, &r.code, &r.msg, &r.warnings, &r.at, &r.dur} }
+
+// decode returns the result (nil when there is none), or the name of the column it could not read.
+func (r *lastTestRow) decode() (*destination.TestResult, string, error) {
+	if !r.ok.Valid {
+		return nil, "", nil
+	}
+	lt := &destination.TestResult{OK: r.ok.Bool, Code: r.code.String, Message: r.msg.String, DurationMillis: r.dur.Int64}
+	if r.warnings != nil {
+		if err := json.Unmarshal(r.warnings, &lt.Warnings); err != nil {
+			return nil, "last_test_warnings", err
+		}
+	}
+	if r.at != nil {
+		var err error
+		if lt.TestedAt, err = parseTime(r.at); err != nil {
+			return nil, "last_tested_at", err
+		}
+	}
+	return lt, "", nil
 }
 
 // scanRow reads one row of columns. A row that cannot be decoded gives a *CorruptError for it;
 // database errors are returned as they are.
 func scanRow(sc interface{ Scan(...any) error }) (*destination.Integration, error) {
 	var (
-		in                     destination.Integration
-		provider               string
-		cfg, secrets           []byte
-		ltOK                   sql.NullBool
-		ltCode, ltMsg          sql.NullString
-		ltWarnings             []byte
-		ltAt, created, updated any
-		ltDur                  sql.NullInt64
+		in               destination.Integration
+		provider         string
+		cfg, secrets     []byte
+		lt               lastTestRow
+		created, updated any
 	)
-	if err := sc.Scan(&in.ID, &in.WorkspaceID, &provider, &in.Name, &in.IsActive, &in.IsDefault, &cfg, &secrets,
-		&ltOK, &ltCode, &ltMsg, &ltWarnings, &ltAt, &ltDur, &in.Version, &created, &updated); err != nil {
+	dest := append(append([]any{&in.ID, &in.WorkspaceID, &provider, &in.Name, &in.IsActive, &in.IsDefault, &cfg, &secrets},
+		lt.dest()...), &in.Version, &created, &updated)
+	if err := sc.Scan(dest...); err != nil {
 		return nil, err
 	}
 	in.Provider = destination.Provider(provider)
@@ -95,19 +134,9 @@ func scanRow(sc interface{ Scan(...any) error }) (*destination.Integration, erro
 	if in.UpdatedAt, err = parseTime(updated); err != nil {
 		return bad("updated_at", err)
 	}
-	if ltOK.Valid {
-		lt := &destination.TestResult{OK: ltOK.Bool, Code: ltCode.String, Message: ltMsg.String, DurationMillis: ltDur.Int64}
-		if ltWarnings != nil {
-			if err := json.Unmarshal(ltWarnings, &lt.Warnings); err != nil {
-				return bad("last_test_warnings", err)
-			}
-		}
-		if ltAt != nil {
-			if lt.TestedAt, err = parseTime(ltAt); err != nil {
-				return bad("last_tested_at", err)
-			}
-		}
-		in.LastTest = lt
+	var column string
+	if in.LastTest, column, err = lt.decode(); err != nil {
+		return bad(column, err)
 	}
 	return &in, nil
 }

@@ -42,7 +42,7 @@ var _ destination.Store = (*Store)(nil)
 
 // queries are the statements of a Store, rebound for its dialect.
 type queries struct {
-	insert, get, list, getDefault, scan, update, clearDefault, version, delete string
+	insert, get, list, getDefault, scan, update, clearDefault, version, delete, lastTest, setLastTest string
 }
 
 // New returns a Store over db, which must be a database of dialect d (opened with driver "sqlite"
@@ -64,17 +64,19 @@ func New(db *sql.DB, d Dialect, opts *Options) *Store {
 		list:       "SELECT " + columns + " FROM " + t + " WHERE workspace_id = ? ORDER BY created_at, id",
 		getDefault: "SELECT " + columns + " FROM " + t + " WHERE workspace_id = ? AND is_default = " + d.trueLit,
 		scan:       "SELECT " + columns + " FROM " + t + " WHERE id > ? ORDER BY id LIMIT ?",
+		// The last test columns are not part of the versioned configuration: only setLastTest writes them.
 		update: "UPDATE " + t + " SET provider = ?, name = ?, is_active = ?, is_default = ?, config = ?, secrets = ?, " +
-			"last_test_ok = ?, last_test_code = ?, last_test_message = ?, last_test_warnings = ?, last_tested_at = ?, " +
-			"last_test_duration_ms = ?, version = version + 1, updated_at = ? " +
-			"WHERE workspace_id = ? AND id = ? AND version = ?",
+			"version = version + 1, updated_at = ? WHERE workspace_id = ? AND id = ? AND version = ?",
+		lastTest: "SELECT " + lastTestColumns + " FROM " + t + " WHERE workspace_id = ? AND id = ?",
+		setLastTest: "UPDATE " + t + " SET last_test_ok = ?, last_test_code = ?, last_test_message = ?, last_test_warnings = ?, " +
+			"last_tested_at = ?, last_test_duration_ms = ? WHERE workspace_id = ? AND id = ? AND version = ?",
 		clearDefault: "UPDATE " + t + " SET is_default = " + d.falseLit + ", version = version + 1, updated_at = ? " +
 			"WHERE workspace_id = ? AND is_default = " + d.trueLit + " AND id <> ?",
 		version: "SELECT version, created_at FROM " + t + " WHERE workspace_id = ? AND id = ?",
 		delete:  "DELETE FROM " + t + " WHERE workspace_id = ? AND id = ?",
 	}
 	for _, p := range []*string{&s.q.insert, &s.q.get, &s.q.list, &s.q.getDefault, &s.q.scan, &s.q.update,
-		&s.q.clearDefault, &s.q.version, &s.q.delete} {
+		&s.q.clearDefault, &s.q.version, &s.q.delete, &s.q.lastTest, &s.q.setLastTest} {
 		*p = d.rebind(*p)
 	}
 	return s
@@ -404,7 +406,7 @@ func (s *Store) Update(ctx context.Context, in *destination.Integration) (*desti
 	}
 	// rowArgs order: id, workspace_id, provider, name, is_active, is_default, config, secrets,
 	// six last test columns, version, created_at, updated_at.
-	set := append(append([]any{}, args[2:14]...), args[16], c.WorkspaceID, c.ID, c.Version)
+	set := append(append([]any{}, args[2:8]...), args[16], c.WorkspaceID, c.ID, c.Version)
 	err = s.tx(ctx, func(q querier) error {
 		var (
 			cur     int64
@@ -424,13 +426,58 @@ func (s *Store) Update(ctx context.Context, in *destination.Integration) (*desti
 		}
 		c.CreatedAt = t
 		// No row: changed between the version read and the update (PostgreSQL, read committed).
-		return s.writeRow(ctx, q, c, s.q.update, set)
+		if err := s.writeRow(ctx, q, c, s.q.update, set); err != nil {
+			return err
+		}
+		// The stored last test, read under the row lock the update holds.
+		var lt lastTestRow
+		if err := q.QueryRowContext(ctx, s.q.lastTest, c.WorkspaceID, c.ID).Scan(lt.dest()...); err != nil {
+			return err
+		}
+		var column string
+		if c.LastTest, column, err = lt.decode(); err != nil {
+			return errDone{&CorruptError{Rows: []CorruptRow{{ID: c.ID, WorkspaceID: c.WorkspaceID, Column: column, err: err}}}}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, wrap("update integration", err)
 	}
 	c.Version++
 	return c, nil
+}
+
+// SetLastTest records result (nil clears it) as the last test of integration id, if its stored
+// version is still version (else destination.ErrConflict; destination.ErrNotFound when
+// missing). It changes neither the version nor updated_at.
+func (s *Store) SetLastTest(ctx context.Context, workspaceID, id string, version int64, result *destination.TestResult) error {
+	args, err := s.d.lastTestArgs(result)
+	if err != nil {
+		return wrap("set last test", err)
+	}
+	args = append(args, workspaceID, id, version)
+	// Writing the same result twice is harmless, so a lost commit may run again.
+	err = s.retry(ctx, true, func() error {
+		res, err := s.db.ExecContext(ctx, s.q.setLastTest, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n > 0 {
+			return nil
+		}
+		var cur int64
+		var created any
+		switch err := s.db.QueryRowContext(ctx, s.q.version, workspaceID, id).Scan(&cur, &created); {
+		case errors.Is(err, sql.ErrNoRows):
+			return destination.ErrNotFound
+		case err != nil:
+			return err
+		}
+		return destination.ErrConflict
+	})
+	return wrap("set last test", err)
 }
 
 // Delete removes the integration id of workspaceID, or gives destination.ErrNotFound.

@@ -58,7 +58,48 @@ var schemaSeq atomic.Int64
 
 // openPostgres opens the test server's database in a new schema of its own, dropped at cleanup.
 func openPostgres(t testing.TB) (*sql.DB, sqlstore.Dialect) {
+	return openPostgresIn(t, testenv.Need(t, "OUTPUTS_TEST_POSTGRES_DSN", "PostgreSQL"))
+}
+
+// createICUDatabase creates a database whose default collation is ICU's en-US (where "a" < "B",
+// unlike byte order), dropped at cleanup, and returns its DSN.
+func createICUDatabase(t testing.TB) string {
 	dsn := testenv.Need(t, "OUTPUTS_TEST_POSTGRES_DSN", "PostgreSQL")
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	name := fmt.Sprintf("outputs_icu_%d_%d", os.Getpid(), schemaSeq.Add(1))
+	if _, err := admin.Exec("CREATE DATABASE " + name + " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'"); err != nil {
+		t.Skipf("cannot create a database with an ICU collation (PostgreSQL 15+ with ICU needed): %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
+			t.Errorf("drop database: %v", err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// TestConformanceICUCollation runs the conformance suite on a PostgreSQL database whose collation
+// orders strings unlike bytes: Scan must still page in byte order (ScanByteOrder).
+func TestConformanceICUCollation(t *testing.T) {
+	needPostgres(t)
+	dsn := createICUDatabase(t)
+	storetest.Run(t, func(t *testing.T) destination.Store {
+		s, _ := newStore(t, func(t testing.TB) (*sql.DB, sqlstore.Dialect) { return openPostgresIn(t, dsn) })
+		return s
+	})
+}
+
+// openPostgresIn opens the database of dsn in a new schema of its own, dropped at cleanup.
+func openPostgresIn(t testing.TB, dsn string) (*sql.DB, sqlstore.Dialect) {
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +120,10 @@ func openPostgres(t testing.TB) (*sql.DB, sqlstore.Dialect) {
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	// The application name tells this store's connections apart from every other test's (and
+	// other packages' tests run at the same time on the same server): see
+	// TestPostgresConnectionsKilled.
+	q.Set("application_name", schema)
 	u.RawQuery = q.Encode()
 	db, err := sql.Open("pgx", u.String())
 	if err != nil {

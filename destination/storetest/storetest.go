@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) destination.Store) {
 		{"Update", testUpdate},
 		{"UpdateStale", testUpdateStale},
 		{"UpdateMissing", testUpdateMissing},
+		{"SetLastTest", testSetLastTest},
 		{"Delete", testDelete},
 		{"WorkspaceIsolation", testWorkspaceIsolation},
 		{"ListOrder", testListOrder},
@@ -65,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) destination.Store) {
 		{"ConcurrentDefaultCreates", testConcurrentDefaultCreates},
 		{"ConcurrentUpdatesOneWins", testConcurrentUpdatesOneWins},
 		{"Scan", testScan},
+		{"ScanByteOrder", testScanByteOrder},
 		{"CopySemantics", testCopySemantics},
 		{"StringsRoundTrip", testStringsRoundTrip},
 		{"CanceledContext", testCanceledContext},
@@ -350,7 +352,7 @@ func testUpdate(t *testing.T, s destination.Store) {
 	ch.Secrets = map[destination.SecretField]destination.Sealed{
 		destination.SecretAccessKey: {Ciphertext: []byte("new"), KeyID: 7, Hint: "••••1234"},
 	}
-	ch.LastTest = nil
+	ch.LastTest = nil                  // must be ignored: only SetLastTest writes it
 	ch.CreatedAt = base.Add(time.Hour) // must be ignored
 	ch.UpdatedAt = base.Add(time.Minute)
 	out, err := s.Update(ctx, ch)
@@ -359,6 +361,7 @@ func testUpdate(t *testing.T, s destination.Store) {
 	}
 	want := stored(ch, 2)
 	want.CreatedAt = in.CreatedAt
+	want.LastTest = in.LastTest
 	mustEqual(t, "Update result", want, out)
 	mustEqual(t, "Get after Update", want, get(t, s, in.WorkspaceID, in.ID))
 
@@ -371,7 +374,47 @@ func testUpdate(t *testing.T, s destination.Store) {
 	if out2.Version != 3 {
 		t.Fatalf("version after two updates = %d, want 3", out2.Version)
 	}
-	mustEqual(t, "Get after second Update", stored(out, 3), get(t, s, in.WorkspaceID, in.ID))
+	want = stored(out, 3)
+	want.LastTest = in.LastTest
+	mustEqual(t, "Get after second Update", want, get(t, s, in.WorkspaceID, in.ID))
+}
+
+// testSetLastTest: the last test is written onto the tested version only, without changing the
+// version or updatedAt; a result for an older version (a stale test) changes nothing.
+func testSetLastTest(t *testing.T, s destination.Store) {
+	ctx := context.Background()
+	in := create(t, s, Fixture(newWorkspace(), "x", base))
+	res := &destination.TestResult{OK: true, Code: "ok", Message: "fine", Warnings: []string{"w"}, TestedAt: base.Add(time.Hour), DurationMillis: 7}
+	if err := s.SetLastTest(ctx, in.WorkspaceID, in.ID, in.Version, res); err != nil {
+		t.Fatalf("SetLastTest: %v", err)
+	}
+	want := in.Clone()
+	want.LastTest = res
+	mustEqual(t, "after SetLastTest", want, get(t, s, in.WorkspaceID, in.ID))
+
+	// A newer version: a result for the old one is stale.
+	ch := get(t, s, in.WorkspaceID, in.ID)
+	ch.Name = "renamed"
+	next, err := s.Update(ctx, ch)
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if Equal(&destination.Integration{LastTest: res}, &destination.Integration{LastTest: next.LastTest}) != "" {
+		t.Fatalf("Update returned last test %+v, want the stored %+v", next.LastTest, res)
+	}
+	stale := &destination.TestResult{OK: false, Code: "permission_denied", TestedAt: base.Add(2 * time.Hour)}
+	wantErr(t, "SetLastTest with the old version", s.SetLastTest(ctx, in.WorkspaceID, in.ID, in.Version, stale), destination.ErrConflict)
+	mustEqual(t, "after a stale SetLastTest", next, get(t, s, in.WorkspaceID, in.ID))
+
+	// Clearing; another workspace or a missing ID is not found.
+	if err := s.SetLastTest(ctx, in.WorkspaceID, in.ID, next.Version, nil); err != nil {
+		t.Fatalf("SetLastTest(nil): %v", err)
+	}
+	want = next.Clone()
+	want.LastTest = nil
+	mustEqual(t, "after clearing", want, get(t, s, in.WorkspaceID, in.ID))
+	wantErr(t, "SetLastTest in another workspace", s.SetLastTest(ctx, newWorkspace(), in.ID, next.Version, res), destination.ErrNotFound)
+	wantErr(t, "SetLastTest of a missing ID", s.SetLastTest(ctx, in.WorkspaceID, newID(), 1, res), destination.ErrNotFound)
 }
 
 func testUpdateStale(t *testing.T, s destination.Store) {
@@ -783,6 +826,42 @@ func testScan(t *testing.T, s destination.Store) {
 		if page, err := s.Scan(ctx, "", limit); err != nil || len(page) != 0 {
 			t.Fatalf("Scan with limit %d = %d integrations, %v; want none", limit, len(page), err)
 		}
+	}
+}
+
+// testScanByteOrder: Scan orders IDs in byte order (as Go compares strings), not by a
+// collation: upper case before lower case, punctuation by its byte value. A sweep that
+// advances its cursor in Go then visits every integration once.
+func testScanByteOrder(t *testing.T, s destination.Store) {
+	ctx := context.Background()
+	ws := newWorkspace()
+	tag := newID()[:8]
+	var all []string
+	for _, suffix := range []string{"b", "B", "a", "A", "a-b", "ab", "a_b", "aB", "Ab", "é", "e", "Z", "z", "10", "9", "-"} {
+		in := Fixture(ws, suffix, base)
+		in.ID = "scan-" + tag + "-" + suffix
+		all = append(all, create(t, s, in).ID)
+	}
+	slices.Sort(all)
+	var got []string
+	after := "scan-" + tag + "-" // sorts before all of them, after every other test's IDs of this form
+	for range len(all) + 1 {
+		page, err := s.Scan(ctx, after, 3)
+		if err != nil {
+			t.Fatalf("Scan(%q): %v", after, err)
+		}
+		for _, in := range page {
+			if in.WorkspaceID == ws {
+				got = append(got, in.ID)
+			}
+			after = max(after, in.ID) // the cursor advances in Go's order
+		}
+		if len(page) < 3 {
+			break
+		}
+	}
+	if !slices.Equal(got, all) {
+		t.Fatalf("Scan order %q, want byte order %q", got, all)
 	}
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/ilovevideoeditor/outputs/crypto"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/memstore"
+	"github.com/ilovevideoeditor/outputs/internal/blobcdn"
 	"github.com/ilovevideoeditor/outputs/provider"
 	"github.com/ilovevideoeditor/outputs/provider/s3"
 )
@@ -88,7 +89,7 @@ func run(ctx context.Context, file string, verbose bool, out io.Writer) error {
 	svc, err := outputs.New(outputs.Options{
 		Store: memstore.New(), Keyring: kr, Uploader: providers, Logger: log,
 		AllowInsecureEndpoints: true, // the stand-in speaks http
-		Delivery:               outputs.DeliveryOptions{CDN: cdn, CDNKeyPrefix: "renders/"},
+		Delivery:               outputs.DeliveryOptions{CDN: &blobcdn.CDN{B: cdn}, CDNKeyPrefix: "renders/"},
 	})
 	if err != nil {
 		return err
@@ -124,6 +125,14 @@ func run(ctx context.Context, file string, verbose bool, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The plan is data: a render service stores it with the render row (or enqueues it) and
+	// delivers it when the render is finished, perhaps on another worker.
+	plan := outputs.Plan{WorkspaceID: caller.WorkspaceID, RenderID: "018f3c2e-7b1a-7c4d-9e2f-5a6b7c8d9e0f",
+		FileName: "render.mp4", Targets: targets}
+	fmt.Fprintln(out, "\n# The stored delivery plan (no secret in it):")
+	if err := printJSON(out, plan); err != nil {
+		return err
+	}
 
 	// 5. The render is finished: deliver it to the CDN and every destination at once.
 	src, closer, err := outputs.FileSource(file)
@@ -131,7 +140,7 @@ func run(ctx context.Context, file string, verbose bool, out io.Writer) error {
 		return fmt.Errorf("%w (run from the repository root, or pass -file)", err)
 	}
 	defer closer.Close()
-	status, err := svc.Deliver(ctx, outputs.Render{ID: "018f3c2e-7b1a-7c4d-9e2f-5a6b7c8d9e0f", FileName: "render.mp4", Source: src}, targets)
+	status, err := svc.Deliver(ctx, plan, src)
 	if err != nil {
 		return err
 	}

@@ -136,7 +136,7 @@ func (a *api) resolve(w http.ResponseWriter, r *http.Request, c destination.Call
 	}
 	out := make([]target, len(targets))
 	for i, t := range targets {
-		out[i] = target{t.Integration.ID, t.Integration.Provider, t.Prefix}
+		out[i] = target{t.IntegrationID, t.Provider, t.Prefix}
 	}
 	a.reply(w, r, http.StatusOK, map[string]any{"destinations": out}, err)
 }
@@ -194,25 +194,18 @@ func (a *api) reply(w http.ResponseWriter, r *http.Request, status int, v any, e
 		return
 	}
 	var ve *destination.ValidationError
+	if errors.As(err, &ve) {
+		writeJSON(w, http.StatusBadRequest, errorBody{apiError{Code: "invalid", Message: "the request has invalid fields", Fields: ve.Errors}})
+		return
+	}
+	kind := destination.Kind(err)
+	st, ok := statuses[kind]
 	switch {
-	case errors.As(err, &ve):
-		code, st := "invalid", http.StatusBadRequest
-		switch {
-		case errors.Is(err, destination.ErrNoWorkspace):
-			code, st = "no_workspace", http.StatusForbidden
-		case errors.Is(err, destination.ErrNotFound):
-			code = "not_found"
-		}
-		writeJSON(w, st, errorBody{apiError{Code: code, Message: "the request has invalid fields", Fields: ve.Errors}})
-	case errors.Is(err, destination.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, errorBody{apiError{Code: "not_found", Message: "not found"}})
-	case errors.Is(err, destination.ErrConflict):
-		writeJSON(w, http.StatusConflict, errorBody{apiError{Code: "conflict", Message: destination.ErrConflict.Error()}})
-	case isDriveAuthError(err):
-		writeJSON(w, http.StatusBadRequest, errorBody{apiError{Code: "authorization_failed", Message: err.Error()}})
-	case errors.Is(err, destination.ErrUnsupported):
-		writeJSON(w, http.StatusNotImplemented, errorBody{apiError{Code: "unsupported", Message: "not available on this server"}})
-	default:
+	case kind == destination.ErrInvalid && isDriveAuthError(err):
+		writeJSON(w, st.status, errorBody{apiError{Code: "authorization_failed", Message: err.Error()}}) // safe texts
+	case ok:
+		writeJSON(w, st.status, errorBody{apiError{Code: st.code, Message: st.message}})
+	default: // a server fault: logged, never shown
 		var pub interface{ PublicMessage() string }
 		msg := "internal error"
 		if errors.As(err, &pub) {
@@ -221,6 +214,23 @@ func (a *api) reply(w http.ResponseWriter, r *http.Request, status int, v any, e
 		a.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", err)
 		writeJSON(w, http.StatusInternalServerError, errorBody{apiError{Code: "internal", Message: msg}})
 	}
+}
+
+// statuses maps the client error kinds to HTTP statuses, by the table of the destination
+// package's documentation; every other kind is a server fault (500).
+var statuses = map[error]struct {
+	status        int
+	code, message string
+}{
+	destination.ErrInvalid:           {http.StatusBadRequest, "invalid", "the request is invalid"},
+	destination.ErrNoWorkspace:       {http.StatusForbidden, "no_workspace", "the API key is not linked to a workspace"},
+	destination.ErrForbidden:         {http.StatusForbidden, "forbidden", "not allowed for this user or workspace"},
+	destination.ErrNotFound:          {http.StatusNotFound, "not_found", "not found"},
+	destination.ErrConflict:          {http.StatusConflict, "conflict", destination.ErrConflict.Error()},
+	destination.ErrInactive:          {http.StatusConflict, "inactive", destination.ErrInactive.Error()},
+	destination.ErrProviderMismatch:  {http.StatusConflict, "provider_mismatch", destination.ErrProviderMismatch.Error()},
+	destination.ErrReconnectRequired: {http.StatusConflict, "reconnect_required", destination.ErrReconnectRequired.Error()},
+	destination.ErrUnsupported:       {http.StatusNotImplemented, "unsupported", "not available on this server"},
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

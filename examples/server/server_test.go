@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/ilovevideoeditor/outputs"
 	"github.com/ilovevideoeditor/outputs/crypto"
+	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/memstore"
 )
 
@@ -79,5 +82,35 @@ func TestRESTAPI(t *testing.T) {
 		if st, body := call(c.method, c.path, c.token, c.body); st != c.want {
 			t.Errorf("%s %s as %s: %d, want %d: %s", c.method, c.path, c.token, st, c.want, body)
 		}
+	}
+}
+
+// failingKeyring cannot seal: a server fault.
+type failingKeyring struct{ outputs.Keyring }
+
+func (failingKeyring) SealSecret(context.Context, *destination.Integration, destination.SecretField, string) (destination.Sealed, error) {
+	return destination.Sealed{}, errors.New("kms unavailable")
+}
+
+// TestServerFaultIs500: a server fault (sealing fails) is a 500 "internal", never a 400.
+func TestServerFaultIs500(t *testing.T) {
+	kr, _ := crypto.NewInsecureDevelopmentKeyring()
+	svc, err := outputs.New(outputs.Options{Store: memstore.New(), Keyring: failingKeyring{kr}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(newHandler(svc, devAuth, slog.New(slog.DiscardHandler)))
+	defer ts.Close()
+	req, _ := http.NewRequest("POST", ts.URL+"/v1/integrations", strings.NewReader(`{"provider":"r2","name":"R2","config":{
+		"endpoint":"https://acct.r2.cloudflarestorage.com","bucket":"outputs","accessKeyId":"AKIAEXAMPLE","secretAccessKey":"`+secret+`"}}`))
+	req.Header.Set("Authorization", "Bearer dev-ws1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(b), `"internal"`) || strings.Contains(string(b), "kms") {
+		t.Fatalf("sealing failure: %d %s", resp.StatusCode, b)
 	}
 }

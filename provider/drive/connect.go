@@ -18,27 +18,36 @@ import (
 	drive "google.golang.org/api/drive/v3"
 )
 
-// Errors of the OAuth connection. None of them, nor any error the Connector returns, contains a
-// token, an authorization code or the state.
+// Errors of the OAuth connection: client errors of the callback, of kind destination.ErrInvalid
+// (errors.Is matches it too; a 400). None of them, nor any error the Connector returns, contains
+// a token, an authorization code or the state.
 var (
 	// ErrStateInvalid: the state is not one this Connector sealed (forged, tampered with,
 	// truncated, or sealed under another key).
-	ErrStateInvalid = errors.New("drive: the authorization state is invalid")
+	ErrStateInvalid error = &authError{"drive: the authorization state is invalid"}
 	// ErrStateExpired: the state is authentic but older than its lifetime.
-	ErrStateExpired = errors.New("drive: the authorization state has expired; start again")
+	ErrStateExpired error = &authError{"drive: the authorization state has expired; start again"}
 	// ErrStateReplayed: the state was already used for a callback.
-	ErrStateReplayed = errors.New("drive: the authorization state was already used")
+	ErrStateReplayed error = &authError{"drive: the authorization state was already used"}
 	// ErrAccessDenied: the user refused access on Google's consent screen (error=access_denied).
-	ErrAccessDenied = errors.New("drive: the user denied access to Google Drive")
+	ErrAccessDenied error = &authError{"drive: the user denied access to Google Drive"}
 	// ErrAuthorizationFailed: Google answered the callback with another error.
-	ErrAuthorizationFailed = errors.New("drive: Google reported an authorization error")
+	ErrAuthorizationFailed error = &authError{"drive: Google reported an authorization error"}
 	// ErrExchangeFailed: the authorization code could not be exchanged for tokens.
-	ErrExchangeFailed = errors.New("drive: exchanging the authorization code failed")
+	ErrExchangeFailed error = &authError{"drive: exchanging the authorization code failed"}
 	// ErrNoRefreshToken: Google returned no refresh token (offline access was not granted).
-	ErrNoRefreshToken = errors.New("drive: Google returned no refresh token")
+	ErrNoRefreshToken error = &authError{"drive: Google returned no refresh token"}
 	// ErrScopeNotGranted: the user did not grant the Drive scope.
-	ErrScopeNotGranted = errors.New("drive: the Google Drive permission was not granted")
+	ErrScopeNotGranted error = &authError{"drive: the Google Drive permission was not granted"}
 )
+
+// authError is the type of the connection's client errors.
+type authError struct{ msg string }
+
+func (e *authError) Error() string { return e.msg }
+
+// Is matches destination.ErrInvalid: a bad callback is the client's error.
+func (e *authError) Is(target error) bool { return target == destination.ErrInvalid }
 
 // MaxStateTTL is the longest lifetime of an authorization state.
 const MaxStateTTL = 10 * time.Minute
@@ -116,22 +125,9 @@ type Connector struct {
 }
 
 // Connection is a completed authorization: who connected which workspace, and the refresh token
-// to seal and store in the workspace's drive integration.
-type Connection struct {
-	WorkspaceID string   `json:"workspaceId"`
-	UserID      string   `json:"userId"`
-	Scopes      []string `json:"scopes"`
-	// RefreshToken is the secret to seal; it is never marshalled or printed.
-	RefreshToken string `json:"-"`
-}
-
-// String leaves out the refresh token.
-func (c Connection) String() string {
-	return fmt.Sprintf("drive.Connection{WorkspaceID:%q UserID:%q RefreshToken:•••• Scopes:%q}", c.WorkspaceID, c.UserID, c.Scopes)
-}
-
-// GoString leaves out the refresh token.
-func (c Connection) GoString() string { return c.String() }
+// to seal and store in the workspace's drive integration. It is destination.DriveConnection, so
+// hosts that only consume it need not import this package.
+type Connection = destination.DriveConnection
 
 // NewConnector returns a Connector.
 func NewConnector(opts ConnectorOptions) (*Connector, error) {

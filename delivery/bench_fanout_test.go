@@ -1,4 +1,4 @@
-package outputs_test
+package delivery_test
 
 import (
 	"context"
@@ -15,19 +15,19 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
 
-	"github.com/ilovevideoeditor/outputs"
+	"github.com/ilovevideoeditor/outputs/delivery"
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/internal/blobcdn"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/provider"
-	"github.com/ilovevideoeditor/outputs/provider/s3"
 )
 
 // BenchmarkFanOut delivers one file to a CDN bucket and three S3 destinations, all on the same
-// versitygw, through Service.Deliver ("library"), and the same four uploads made concurrently
+// versitygw, through Engine.Deliver ("library"), and the same four uploads made concurrently
 // with the raw transfer manager ("raw-sdk", same part size and concurrency) in the same run, and
 // the four one after another ("raw-sequential"). It reports the peak Go heap and RSS growth.
 //
-//	OUTPUTS_BENCH_FANOUT_MIB=512 OUTPUTS_BENCH_PART_MIB=8 go test -run '^$' -bench FanOut -benchtime 1x .
+//	OUTPUTS_BENCH_FANOUT_MIB=512 OUTPUTS_BENCH_PART_MIB=8 go test -run '^$' -bench FanOut -benchtime 1x ./delivery/
 func BenchmarkFanOut(b *testing.B) {
 	mib := int64(64)
 	if v := os.Getenv("OUTPUTS_BENCH_FANOUT_MIB"); v != "" {
@@ -58,28 +58,8 @@ func BenchmarkFanOut(b *testing.B) {
 	for i := 0; i < 4; i++ {
 		cfgs = append(cfgs, srv.Bucket(b))
 	}
-	var client *provider.Client
-	h := newHarness(b, func(o *outputs.Options) {
-		o.AllowInsecureEndpoints = true
-		var err error
-		client, err = provider.New(o.Keyring, provider.Options{AllowedNetworks: emulator.Loopback, PartSize: partSize, Concurrency: concurrency},
-			s3.NewDriver(s3.Options{}))
-		if err != nil {
-			b.Fatal(err)
-		}
-		o.Uploader = client
-	})
-	b.Cleanup(func() { client.Close() })
 	ctx := context.Background()
-	var targets []destination.Target
-	for i, cfg := range cfgs {
-		v, err := h.svc.CreateIntegration(ctx, wsA, outputs.CreateInput{Provider: destination.S3, Name: fmt.Sprint("s3-", i), Config: cfg})
-		if err != nil {
-			b.Fatal(err)
-		}
-		in, _ := h.store.Get(ctx, "ws-a", v.ID)
-		targets = append(targets, destination.Target{Integration: in})
-	}
+	store, targets, client := s3Targets(b, cfgs, provider.Options{PartSize: partSize, Concurrency: concurrency})
 	// The CDN: an s3blob bucket like the others, or with OUTPUTS_BENCH_CDN=file a fileblob
 	// directory as in the quickstart (the raw side then copies the file with io.Copy).
 	fileCDN := os.Getenv("OUTPUTS_BENCH_CDN") == "file"
@@ -88,13 +68,17 @@ func BenchmarkFanOut(b *testing.B) {
 	if fileCDN {
 		cdn, err = fileblob.OpenBucket(cdnDir, nil)
 	} else {
-		cdn, err = client.Bucket(ctx, targets[0].Integration)
+		first, _ := store.Get(ctx, ws, targets[0].IntegrationID)
+		cdn, err = client.Bucket(ctx, first)
 	}
 	if err != nil {
 		b.Fatal(err)
 	}
-	h2, _ := outputs.New(outputs.Options{Store: h.store, Keyring: h.kr, Uploader: client, Logger: slog.New(slog.DiscardHandler),
-		Delivery: outputs.DeliveryOptions{CDN: cdn, CDNBaseURL: "https://cdn.test", CDNPartSize: partSize, CDNConcurrency: concurrency}})
+	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, Logger: slog.New(slog.DiscardHandler),
+		CDN: &blobcdn.CDN{B: cdn, BaseURL: "https://cdn.test", PartSize: partSize, Concurrency: concurrency}})
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	tm := transfermanager.New(srv.Client(nil), func(o *transfermanager.Options) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
@@ -133,12 +117,12 @@ func BenchmarkFanOut(b *testing.B) {
 	}
 	b.Run("library", func(b *testing.B) {
 		report(b, func() {
-			src, closer, err := outputs.FileSource(path)
+			src, closer, err := delivery.FileSource(path)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer closer.Close()
-			d, err := h2.Deliver(ctx, outputs.Render{ID: "bench", FileName: "render.mp4", Source: src}, targets[1:])
+			d, err := eng.Deliver(ctx, delivery.Plan{WorkspaceID: ws, RenderID: "bench", FileName: "render.mp4", Targets: targets[1:]}, src)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,0 +1,126 @@
+package delivery_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ilovevideoeditor/outputs/delivery"
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/destination/memstore"
+	"github.com/ilovevideoeditor/outputs/internal/blobcdn"
+	"github.com/ilovevideoeditor/outputs/internal/emulator"
+	"github.com/ilovevideoeditor/outputs/provider"
+)
+
+// TestCancelAtRandomPoints cancels 20 deliveries (the CDN copy and three S3 destinations on
+// versitygw, multipart) at random points: Deliver returns within a second of the cancel, every
+// output is failed as cancelled or completed whole, no object under an output key is partial,
+// and no goroutine is left once the idle connections are closed. Multipart uploads left behind
+// are counted (aborting them is the provider's part of the upload path).
+func TestCancelAtRandomPoints(t *testing.T) {
+	srv := emulator.NeedS3(t)
+	const size = 6 << 20 // 2 parts of 5 MiB
+	cfgs := []destination.Config{srv.Bucket(t), srv.Bucket(t), srv.Bucket(t), srv.Bucket(t)}
+	u := &emulator.Unsealer{}
+	client := emulator.NewClient(t, u, provider.Options{PartSize: 5 << 20, Concurrency: 2}, nil, s3Driver())
+	store := memstore.New()
+	targets := addS3Targets(t, store, u, ws, cfgs[1:])
+	cdnIn, _ := store.Get(context.Background(), ws, addS3Targets(t, store, u, ws, cfgs[:1])[0].IntegrationID)
+	cdnBucket, err := client.Bucket(context.Background(), cdnIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, CDN: &blobcdn.CDN{B: cdnBucket, PartSize: 5 << 20, Concurrency: 2},
+		Logger: quiet, Retry: delivery.RetryPolicy{BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, size)
+	plan := func(i int) delivery.Plan {
+		return delivery.Plan{WorkspaceID: ws, RenderID: fmt.Sprint("cancel-", i), FileName: "render.mp4", Targets: targets}
+	}
+	// One whole delivery first: its time scales the cancel points, and the connections it
+	// leaves idle are the baseline's.
+	start := time.Now()
+	if _, err := eng.Deliver(context.Background(), plan(-1), bytesSource(data)); err != nil {
+		t.Fatal(err)
+	}
+	whole := time.Since(start)
+	client.HTTPClient().CloseIdleConnections()
+	base := settledGoroutines(0)
+
+	var slowest time.Duration
+	for i := range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		at := time.Duration(rand.Int64N(int64(whole)))
+		done := make(chan struct{})
+		var d *delivery.Delivery
+		var err error
+		go func() {
+			defer close(done)
+			d, err = eng.Deliver(ctx, plan(i), bytesSource(data))
+		}()
+		time.Sleep(at)
+		cancel()
+		cancelled := time.Now()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("cancel %d: Deliver did not return", i)
+		}
+		took := time.Since(cancelled)
+		slowest = max(slowest, took)
+		if took > time.Second {
+			t.Errorf("cancel %d at %s: Deliver returned %s after the cancel", i, at, took)
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("cancel %d: %v", i, err)
+		}
+		for j, o := range d.Outputs {
+			if o.Status == destination.StatusFailed && o.ErrorCode != destination.CodeCanceled {
+				t.Errorf("cancel %d output %d: %+v", i, j, o)
+			}
+		}
+	}
+	// Nothing partial under any output key, in any bucket.
+	raw := srv.Client(nil)
+	for _, cfg := range cfgs {
+		out, err := raw.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(cfg.Bucket)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out.Contents {
+			if aws.ToInt64(o.Size) != size {
+				t.Errorf("bucket %s: partial object %s of %d bytes", cfg.Bucket, aws.ToString(o.Key), aws.ToInt64(o.Size))
+			}
+		}
+		t.Logf("bucket %s: %d whole objects, %d multipart uploads left", cfg.Bucket, len(out.Contents), srv.MultipartUploads(t, cfg.Bucket))
+	}
+	client.HTTPClient().CloseIdleConnections()
+	if n := settledGoroutines(base); n > base {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines left (baseline %d):\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	}
+	t.Logf("20 cancels: Deliver returned at most %s after its cancel (a whole delivery takes %s)", slowest, whole)
+}
+
+// settledGoroutines waits (up to 5 s) for the goroutine count to drop to want, and returns it.
+func settledGoroutines(want int) int {
+	n := runtime.NumGoroutine()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && (want == 0 || n > want); {
+		time.Sleep(50 * time.Millisecond)
+		if want == 0 {
+			return runtime.NumGoroutine()
+		}
+		n = runtime.NumGoroutine()
+	}
+	return n
+}

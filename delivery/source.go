@@ -1,0 +1,142 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+)
+
+// errSource marks a failure of the render's source (as opposed to the destination's).
+var errSource = errors.New("delivery: the source failed")
+
+// guard is one attempt's view of the source: it hands out exactly size bytes, then io.EOF. A
+// source that ends early or has more to give fails the read (so the uploader aborts instead of
+// committing), a read error or a panic in the source becomes a failed read, and reads stop as
+// soon as the attempt's context ends. lastRead feeds the stall watchdog.
+type guard struct {
+	ctx      context.Context
+	r        io.Reader
+	closer   io.Closer // the Open reader, closed once with the attempt
+	size, n  int64
+	lastRead atomic.Int64 // unix nanoseconds of the last read that gave bytes
+
+	mu  sync.Mutex
+	err *destination.UploadError // the source's own failure, if any
+}
+
+// open prepares the source for one attempt.
+func openSource(ctx context.Context, src Source) (g *guard, err error) {
+	g = &guard{ctx: ctx, size: src.Size}
+	g.lastRead.Store(time.Now().UnixNano())
+	if src.ReaderAt != nil {
+		g.r = io.NewSectionReader(src.ReaderAt, 0, src.Size)
+		return g, nil
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			g, err = nil, sourceFailure("the source's Open panicked", fmt.Errorf("panic: %v", v))
+		}
+	}()
+	rc, err := src.Open(ctx)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err != nil:
+		return nil, sourceFailure("the source could not be opened", err)
+	case isNil(rc):
+		return nil, sourceFailure("the source's Open returned no reader", nil)
+	}
+	g.r, g.closer = rc, rc
+	return g, nil
+}
+
+func sourceFailure(msg string, cause error) *destination.UploadError {
+	return &destination.UploadError{Code: destination.CodeSourceFailed, Message: msg, Err: errors.Join(errSource, cause)}
+}
+
+// Read implements io.Reader.
+func (g *guard) Read(p []byte) (n int, err error) {
+	if ue := g.failure(); ue != nil {
+		return 0, ue
+	}
+	if err := g.ctx.Err(); err != nil {
+		return 0, context.Cause(g.ctx)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	// Ask for at most one byte more than remains, to find a source longer than its size.
+	if rem := g.size - g.n + 1; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, bad, err := g.read(p)
+	if bad != nil {
+		return 0, g.fail(bad)
+	}
+	g.n += int64(n)
+	if n > 0 {
+		g.lastRead.Store(time.Now().UnixNano())
+	}
+	switch {
+	case g.n > g.size:
+		n -= int(g.n - g.size)
+		g.n = g.size
+		return n, g.fail(&destination.UploadError{Code: destination.CodeSourceSizeMismatch,
+			Message: fmt.Sprintf("the source is longer than its declared size of %d bytes", g.size), Err: errSource})
+	case err == io.EOF && g.n < g.size:
+		return n, g.fail(&destination.UploadError{Code: destination.CodeSourceSizeMismatch,
+			Message: fmt.Sprintf("the source ended after %d of its declared %d bytes", g.n, g.size), Err: errSource})
+	case err == io.EOF:
+		return n, io.EOF
+	case err != nil && g.ctx.Err() != nil:
+		return n, context.Cause(g.ctx)
+	case err != nil:
+		return n, g.fail(sourceFailure("reading the source failed", err))
+	}
+	return n, nil
+}
+
+// read calls the source; bad reports a panic or an impossible count.
+func (g *guard) read(p []byte) (n int, bad *destination.UploadError, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			n, bad, err = 0, sourceFailure("the source panicked", fmt.Errorf("panic: %v", v)), nil
+		}
+	}()
+	n, err = g.r.Read(p)
+	if n < 0 || n > len(p) {
+		return 0, sourceFailure("the source returned an impossible count", fmt.Errorf("read returned %d for %d bytes", n, len(p))), nil
+	}
+	return n, nil, err
+}
+
+func (g *guard) fail(ue *destination.UploadError) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.err == nil {
+		g.err = ue
+	}
+	return g.err
+}
+
+// failure returns the source's own failure, if it had one.
+func (g *guard) failure() *destination.UploadError {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.err
+}
+
+// close closes an Open reader, recovering a panic.
+func (g *guard) close() {
+	if g.closer == nil {
+		return
+	}
+	defer func() { _ = recover() }()
+	g.closer.Close()
+}

@@ -1,0 +1,31 @@
+package outputs_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestCoreLinksNoCloudSDK: a host's unit test of the root package (with memstore) must not link
+// a storage SDK. The root, destination and delivery packages depend on none of the AWS, Azure,
+// Google Cloud, gRPC or Go CDK modules (the provider packages do).
+func TestCoreLinksNoCloudSDK(t *testing.T) {
+	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	out, err := exec.Command(goCmd, "list", "-deps", ".", "./destination", "./delivery").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	forbidden := []string{"github.com/aws/", "github.com/Azure/", "cloud.google.com/", "google.golang.org/grpc",
+		"google.golang.org/api", "gocloud.dev", "github.com/ilovevideoeditor/outputs/provider"}
+	deps := strings.Fields(string(out))
+	for _, d := range deps {
+		for _, f := range forbidden {
+			if strings.HasPrefix(d, f) {
+				t.Errorf("the core depends on %s", d)
+			}
+		}
+	}
+	t.Logf("go list -deps . ./destination ./delivery: %d packages", len(deps))
+}

@@ -1,0 +1,116 @@
+package destination
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// UploadOptions adjusts one upload.
+type UploadOptions struct {
+	// ContentType of the object; detected from the key's extension when empty.
+	ContentType string
+	// Size of the source in bytes, or -1 when unknown. When Size ≥ 0 the upload reads exactly
+	// that many bytes: a source that gives fewer or more fails the upload with
+	// CodeSourceSizeMismatch and nothing is committed. Note that the zero value means "exactly
+	// zero bytes".
+	Size int64
+	// Progress, when set, is called with the running total of bytes sent.
+	Progress func(sent int64)
+}
+
+// UploadResult describes an uploaded object.
+type UploadResult struct {
+	// Key is the name of the object the provider holds (for an Uploader, the stored name, which
+	// differs from the requested key where the provider's driver escapes characters).
+	Key string
+	// URL is the object's public or presigned URL; empty when the provider has none that works.
+	URL string
+	// Size is the number of bytes read from the source and written.
+	Size int64
+	// Checksum is the CRC32C of the bytes read, "crc32c:" + the base64 of its 4 big-endian
+	// bytes (as GCS reports it).
+	Checksum string
+	// Verified says what the provider confirmed of the committed object: "crc32c" or "md5"
+	// (its checksum matched), "size" (only its size did), or "" (nothing could be checked).
+	Verified string
+}
+
+// The codes of an UploadError that are not connection-test codes. The connection-test codes
+// (invalid_credentials, permission_denied, bucket_not_found, timeout, ...) are defined by the
+// provider package.
+const (
+	CodeSourceSizeMismatch = "source_size_mismatch" // the source gave fewer or more bytes than UploadOptions.Size
+	CodeChecksumMismatch   = "checksum_mismatch"    // the provider committed other bytes than those sent
+	CodeSourceFailed       = "source_failed"        // reading the source failed
+	CodeCanceled           = "canceled"             // the caller's context was cancelled
+	CodeThrottled          = "throttled"            // the provider asked to slow down (429, SlowDown, ServerBusy)
+	CodeUnavailable        = "unavailable"          // the provider failed or the connection broke (5xx, reset)
+	CodeStalled            = "stalled"              // no progress for too long
+	CodeInvalidKey         = "invalid_key"          // the object key cannot be stored as given
+)
+
+// UploadError is the error of every failed Uploader.Upload, CDN.Upload and failed connection
+// test: classified once, where the provider's errors are understood. errors.As(err, &ue)
+// finds it.
+type UploadError struct {
+	// Code classifies the failure: one of the provider package's connection-test codes or the
+	// Code constants above.
+	Code string
+	// Message is a sanitized, client-safe explanation: it never contains a secret, a signature
+	// or a raw response body.
+	Message string
+	// Transient reports that a later attempt may succeed.
+	Transient bool
+	// RetryAfter is the provider's hint of how long to wait before the next attempt, if any.
+	RetryAfter time.Duration
+	// Err is the cause, for logs (never shown to clients).
+	Err error
+}
+
+// Error returns the code, the message and the cause.
+func (e *UploadError) Error() string {
+	s := e.Code + ": " + e.Message
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause.
+func (e *UploadError) Unwrap() error { return e.Err }
+
+// AsUploadError returns the *UploadError in err's chain, or nil.
+func AsUploadError(err error) *UploadError {
+	var ue *UploadError
+	if errors.As(err, &ue) {
+		return ue
+	}
+	return nil
+}
+
+// Uploader writes objects to an integration's storage and tests its connection. The provider
+// package implements it over the Go CDK; the delivery engine uses it, and tests may substitute
+// it.
+type Uploader interface {
+	// Upload streams src to key in the integration's storage (key already includes any prefix).
+	// A failure is (or wraps) an *UploadError.
+	Upload(ctx context.Context, in *Integration, key string, src io.Reader, opts UploadOptions) (UploadResult, error)
+	// Test writes and deletes a small probe object under the integration's prefix.
+	Test(ctx context.Context, in *Integration) TestResult
+}
+
+// CDN is the platform's own storage every render is copied to first. provider.NewCDN implements
+// it over any Go CDK bucket through the same upload path as the Uploader, so the delivery
+// engine needs no storage SDK.
+type CDN interface {
+	// Upload streams src to key. A failure is (or wraps) an *UploadError; nothing partial is
+	// ever left under key.
+	Upload(ctx context.Context, key string, src io.Reader, opts UploadOptions) (UploadResult, error)
+	// URL returns the download URL of key: signed (with the CDN's TTL) or its base URL plus the
+	// escaped key.
+	URL(ctx context.Context, key string) (string, error)
+	// Open streams the CDN copy of key back (for redelivery) and returns its size.
+	Open(ctx context.Context, key string) (io.ReadCloser, int64, error)
+}
