@@ -232,3 +232,30 @@ func TestSASRetarget(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGCSImpersonationValidation: exactly one of key and impersonation; the email is checked;
+// the project is read from it; no secret is stored.
+func TestGCSImpersonationValidation(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	in := outputs.CreateInput{Provider: destination.GCS, Name: "GCS by impersonation", Config: destination.Config{
+		Bucket: "renders-bucket", GCSImpersonateServiceAccount: "renders@customer-project.iam.gserviceaccount.com"}}
+	v, err := h.svc.CreateIntegration(ctx, wsA, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Config.GCSProjectID != "customer-project" || len(mustGet(t, h, v.ID).Secrets) != 0 {
+		t.Fatalf("view %+v", v.Config)
+	}
+	bad := in
+	bad.Config.GCSImpersonateServiceAccount = "not-an-email"
+	_, err = h.svc.CreateIntegration(ctx, wsA, bad)
+	fieldErr(t, err, "config.gcsImpersonateServiceAccount", "service-account email")
+	both := in
+	both.Config.GCSServiceAccountJSON = `{"type":"service_account","client_email":"a@b.iam.gserviceaccount.com","private_key":"-----BEGIN PRIVATE KEY-----\nPLANTEDkey\n-----END PRIVATE KEY-----\n"}`
+	_, err = h.svc.CreateIntegration(ctx, wsA, both)
+	fieldErr(t, err, "config.gcsImpersonateServiceAccount", "not both")
+	if strings.Contains(err.Error(), "PLANTEDkey") {
+		t.Fatal("the error quotes the key")
+	}
+}
