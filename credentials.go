@@ -46,3 +46,19 @@ func (s *Service) setExternalID(ctx context.Context, workspaceID string, p desti
 	cfg.ExternalID = "outputs-" + hex.EncodeToString(b[:])
 	return nil
 }
+
+// healthReporter is implemented by an Uploader that can describe an integration's credential
+// (provider.Client does, through its drivers).
+type healthReporter interface {
+	Health(in *destination.Integration) *destination.Health
+}
+
+// view is View with the integration's health (how it authenticates, when its credential
+// expires, what the customer sets up) when the Uploader can tell.
+func (s *Service) view(in *destination.Integration) *destination.Integration {
+	v := View(in)
+	if hr, ok := s.uploader.(healthReporter); ok && v != nil {
+		v.Health = hr.Health(in)
+	}
+	return v
+}

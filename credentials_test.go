@@ -11,8 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"github.com/ilovevideoeditor/outputs"
+	"github.com/ilovevideoeditor/outputs/crypto"
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/provider"
+	"github.com/ilovevideoeditor/outputs/provider/azure"
+	"github.com/ilovevideoeditor/outputs/provider/drive"
+	"github.com/ilovevideoeditor/outputs/provider/gcs"
+	"github.com/ilovevideoeditor/outputs/provider/s3"
 )
 
 // sasSig is a planted SAS signature: it must never appear outside the sealed secret.
@@ -257,5 +265,96 @@ func TestGCSImpersonationValidation(t *testing.T) {
 	fieldErr(t, err, "config.gcsImpersonateServiceAccount", "not both")
 	if strings.Contains(err.Error(), "PLANTEDkey") {
 		t.Fatal("the error quotes the key")
+	}
+}
+
+// TestHealthInViews: every view says how the integration authenticates; a role's view carries
+// the exact trust and permissions policies, a SAS's its expiry (warned within 14 days), a Drive
+// integration of an app in testing mode the 7-day warning; no secret appears.
+func TestHealthInViews(t *testing.T) {
+	kr, err := crypto.NewInsecureDevelopmentKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := provider.New(kr, provider.Options{},
+		s3.NewDriver(s3.Options{PlatformPrincipal: "arn:aws:iam::111122223333:role/outputs-delivery",
+			Platform: credentials.NewStaticCredentialsProvider("AKIAPLATFORM", "platform-secret", "")}),
+		gcs.NewDriver(gcs.Options{PlatformServiceAccount: "outputs@platform.iam.gserviceaccount.com"}),
+		azure.NewDriver(azure.Options{}), drive.NewDriver(drive.DriverOptions{TestingMode: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	h := newHarness(t, func(o *outputs.Options) { o.Uploader = pc; o.Keyring = kr })
+	ctx := context.Background()
+
+	role, err := h.svc.CreateIntegration(ctx, wsA, roleInput("arn:aws:iam::123456789012:role/outputs-writer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr := role.Health
+	if hr == nil || hr.Auth != "assumeRole" || hr.Setup == nil || hr.Setup.ExternalID != role.Config.ExternalID {
+		t.Fatalf("role health %+v", hr)
+	}
+	var trust struct {
+		Statement []struct {
+			Principal struct{ AWS string }
+			Action    string
+			Condition struct {
+				StringEquals map[string]string
+			}
+		}
+	}
+	var perms struct {
+		Statement []struct {
+			Action   []string
+			Resource string
+		}
+	}
+	if json.Unmarshal(hr.Setup.TrustPolicy, &trust) != nil || len(trust.Statement) != 1 ||
+		trust.Statement[0].Principal.AWS != "arn:aws:iam::111122223333:role/outputs-delivery" || trust.Statement[0].Action != "sts:AssumeRole" ||
+		trust.Statement[0].Condition.StringEquals["sts:ExternalId"] != role.Config.ExternalID {
+		t.Fatalf("trust policy %s", hr.Setup.TrustPolicy)
+	}
+	if json.Unmarshal(hr.Setup.PermissionsPolicy, &perms) != nil || len(perms.Statement) != 1 ||
+		perms.Statement[0].Resource != "arn:aws:s3:::renders-bucket/renders/*" {
+		t.Fatalf("permissions policy %s", hr.Setup.PermissionsPolicy)
+	}
+
+	soon := time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second)
+	sasV, err := h.svc.CreateIntegration(ctx, wsA, azureSASInput(sasToken("rcw", soon)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := sasV.Health
+	if hs == nil || hs.Auth != "sas" || hs.ExpiresAt == nil || !hs.ExpiresAt.Equal(soon) || len(hs.Warnings) != 2 {
+		t.Fatalf("SAS health %+v, want the expiry and warnings for the expiry and the missing delete", hs)
+	}
+
+	gv, err := h.svc.CreateIntegration(ctx, wsA, outputs.CreateInput{Provider: destination.GCS, Name: "imp", Config: destination.Config{
+		Bucket: "renders-bucket", GCSImpersonateServiceAccount: "renders@customer-project.iam.gserviceaccount.com"}})
+	if err != nil || gv.Health == nil || gv.Health.Auth != "impersonation" ||
+		!strings.Contains(string(gv.Health.Setup.IAMBinding), `"serviceAccount:outputs@platform.iam.gserviceaccount.com"`) {
+		t.Fatalf("gcs health %+v, %v", gv.Health, err)
+	}
+
+	now := time.Now().UTC()
+	dr := &destination.Integration{ID: "drive-1", WorkspaceID: wsA.WorkspaceID, Provider: destination.Drive, Name: "Drive",
+		IsActive: true, CreatedAt: now, UpdatedAt: now}
+	if _, err := h.store.Create(ctx, dr); err != nil {
+		t.Fatal(err)
+	}
+	dv, err := h.svc.GetIntegration(ctx, wsA, "drive-1")
+	if err != nil || dv.Health == nil || dv.Health.Auth != "oauth" || dv.Health.ExpiresAt == nil || len(dv.Health.Warnings) != 2 ||
+		!strings.Contains(dv.Health.Warnings[0], "7 days") {
+		t.Fatalf("drive health %+v, %v", dv.Health, err)
+	}
+	list, _ := h.svc.ListIntegrations(ctx, wsA)
+	b, _ := json.Marshal(list)
+	if strings.Contains(string(b), "PLANTEDsas") || strings.Contains(string(b), "platform-secret") {
+		t.Fatalf("views leak a secret: %s", b)
+	}
+	if stored := mustGet(t, h, role.ID); stored.Health != nil {
+		t.Fatal("health was stored")
 	}
 }

@@ -252,7 +252,7 @@ func (s *Service) CreateIntegration(ctx context.Context, caller destination.Call
 	}
 	s.log.InfoContext(ctx, "integration created", "workspace", stored.WorkspaceID, "integration", stored.ID,
 		"provider", stored.Provider, "default", stored.IsDefault)
-	return View(stored), nil
+	return s.view(stored), nil
 }
 
 // insert gives in a new ID and timestamps, seals cfg into it and stores it.
@@ -332,7 +332,7 @@ func (s *Service) ListIntegrations(ctx context.Context, caller destination.Calle
 	}
 	views := make([]*destination.Integration, len(list))
 	for i, in := range list {
-		views[i] = View(in)
+		views[i] = s.view(in)
 	}
 	return views, nil
 }
@@ -343,7 +343,7 @@ func (s *Service) GetIntegration(ctx context.Context, caller destination.Caller,
 	if err != nil {
 		return nil, err
 	}
-	return View(in), nil
+	return s.view(in), nil
 }
 
 func (s *Service) get(ctx context.Context, caller destination.Caller, id string) (*destination.Integration, error) {
@@ -396,7 +396,7 @@ func (s *Service) modify(ctx context.Context, caller destination.Caller, id stri
 		}
 		s.log.InfoContext(ctx, "integration updated", "workspace", stored.WorkspaceID, "integration", stored.ID,
 			"version", stored.Version, "default", stored.IsDefault, "active", stored.IsActive)
-		return View(stored), nil
+		return s.view(stored), nil
 	}
 }
 

@@ -2,6 +2,8 @@ package azure
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -24,6 +26,21 @@ import (
 // test also deletes its probe files, which needs delete (d): without it the probe files stay
 // (the test passes with warnings naming them, and the view warns beforehand).
 
+// redactingTransport sends requests with hc and removes the query (which carries the SAS
+// signature) from the URL a transport error quotes.
+type redactingTransport struct{ hc *http.Client }
+
+func (t redactingTransport) Do(req *http.Request) (*http.Response, error) {
+	resp, err := t.hc.Do(req)
+	var ue *url.Error
+	if err != nil && errors.As(err, &ue) {
+		if i := strings.IndexByte(ue.URL, '?'); i >= 0 {
+			ue.URL = ue.URL[:i] + "?<SAS redacted>"
+		}
+	}
+	return resp, err
+}
+
 // openSAS opens the container with a SAS token.
 func openSAS(ctx context.Context, svc string, cfg destination.Config, copts *container.ClientOptions) (*blob.Bucket, error) {
 	if cfg.AzureContainerName == "" {
@@ -33,6 +50,9 @@ func openSAS(ctx context.Context, svc string, cfg destination.Config, copts *con
 		return nil, provider.BadConfig("azureSasToken", err.Error())
 	}
 	u := svc + "/" + url.PathEscape(cfg.AzureContainerName) + "?" + strings.TrimPrefix(strings.TrimSpace(cfg.AzureSASToken), "?")
+	if hc, ok := copts.Transport.(*http.Client); ok {
+		copts.Transport = redactingTransport{hc}
+	}
 	cc, err := container.NewClientWithNoCredential(u, copts)
 	if err != nil {
 		// Not wrapped: the error may quote the URL, and so the signature.

@@ -2,6 +2,7 @@ package azure_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -130,11 +131,14 @@ func TestSASTampered(t *testing.T) {
 	if r.OK || r.Code != provider.CodeInvalidCredentials {
 		t.Fatalf("Test = %+v, want invalid_credentials", r)
 	}
-	if _, err := c.Upload(context.Background(), in, "x.mp4", strings.NewReader("x"), destination.UploadOptions{}); err == nil ||
-		provider.Classify(err).Code != provider.CodeInvalidCredentials {
+	_, err := c.Upload(context.Background(), in, "x.mp4", strings.NewReader("x"), destination.UploadOptions{})
+	if err == nil || provider.Classify(err).Code != provider.CodeInvalidCredentials {
 		t.Fatalf("Upload with a tampered SAS: %v", err)
 	}
-	emulator.NoSecrets(t, cfg, destination.Azure, r.Message)
+	emulator.NoSecrets(t, cfg, destination.Azure, r.Message, err.Error(), fmt.Sprintf("%+v", err))
+	if sig := q.Get("sig"); strings.Contains(err.Error()+fmt.Sprintf("%+v", err)+r.Message, sig) || strings.Contains(err.Error(), url.QueryEscape(sig)) {
+		t.Fatalf("the error quotes the signature: %v", err)
+	}
 }
 
 // TestSASAccountRefused: an account SAS (reaching beyond the container) is refused before any
@@ -151,5 +155,26 @@ func TestSASAccountRefused(t *testing.T) {
 	}
 	if strings.Contains(r.Message, "abc") {
 		t.Fatalf("message quotes the signature: %s", r.Message)
+	}
+}
+
+// TestSASProbes: the shared probe cases (unreachable endpoint, loopback refused by the SSRF
+// guard before any connection) hold for SAS integrations, and no result quotes the token.
+func TestSASProbes(t *testing.T) {
+	emulator.CheckProbes(t, destination.Azure, sasConfig(t, full, time.Now().Add(90*24*time.Hour)), emulator.StandardProbeCases(t),
+		azure.NewDriver(azure.Options{MaxRetries: -1}))
+}
+
+// TestSASUnreachableRedacted: a transport error (connection refused) does not quote the SAS
+// signature, although the SDK's URL carries it.
+func TestSASUnreachableRedacted(t *testing.T) {
+	cfg := sasConfig(t, full, time.Now().Add(90*24*time.Hour))
+	cfg.Endpoint = emulator.ClosedEndpoint(t)
+	var u emulator.Unsealer
+	c := emulator.NewClient(t, &u, provider.Options{}, nil, azure.NewDriver(azure.Options{MaxRetries: -1}))
+	_, err := c.Upload(context.Background(), u.Integration(destination.Azure, cfg), "x.mp4", strings.NewReader("x"), destination.UploadOptions{})
+	q, _ := url.ParseQuery(cfg.AzureSASToken)
+	if err == nil || strings.Contains(err.Error(), q.Get("sig")) || strings.Contains(err.Error(), url.QueryEscape(q.Get("sig"))) {
+		t.Fatalf("err = %v, want a failure that does not quote the signature", err)
 	}
 }

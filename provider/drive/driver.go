@@ -29,6 +29,9 @@ type DriverOptions struct {
 	// caller can seal and store it. If it fails, the request that caused the refresh fails and the
 	// next one tries to save again.
 	TokenRotated func(ctx context.Context, in *destination.Integration, refreshToken string) error
+	// TestingMode says that the OAuth app's publishing status is "Testing": Google then expires
+	// its refresh tokens 7 days after consent, and views warn about it.
+	TestingMode bool
 }
 
 // Driver opens Drive integrations as buckets. It has the method set of the provider package's

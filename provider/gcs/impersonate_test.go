@@ -2,6 +2,7 @@ package gcs_test
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -92,5 +93,20 @@ func TestImpersonationRefused(t *testing.T) {
 		if "http://"+req.Host != iam.URL {
 			t.Errorf("%s %s reached storage without a token", req.Method, req.URL.Path)
 		}
+	}
+}
+
+// TestImpersonationThroughGuard: generateAccessToken goes through the SSRF-guarded client: with
+// loopback not allowed, the fake on 127.0.0.1 is never contacted.
+func TestImpersonationThroughGuard(t *testing.T) {
+	iam := iamcredentialstest.NewServer(iamcredentialstest.Options{PlatformToken: platformToken, Grants: []string{customerSA}})
+	defer iam.Close()
+	drv := gcs.NewDriver(gcs.Options{PlatformTokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: platformToken}), IAMCredentialsEndpoint: iam.URL})
+	var u emulator.Unsealer
+	c := emulator.NewClient(t, &u, provider.Options{AllowedNetworks: []netip.Prefix{}}, nil, drv)
+	cfg := destination.Config{Bucket: "renders-bucket", GCSImpersonateServiceAccount: customerSA}
+	r := c.Test(context.Background(), u.Integration(destination.GCS, cfg))
+	if r.OK || r.Code != provider.CodeEndpointUnreachable || len(iam.Calls()) != 0 {
+		t.Fatalf("Test = %+v with %d calls; want the guard to refuse the IAM Credentials call", r, len(iam.Calls()))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -208,4 +209,17 @@ func TestRoleRefreshMidDelivery(t *testing.T) {
 		t.Fatalf("object: %d bytes, %v; want %d matching bytes", n, err, size)
 	}
 	e.checkPlatformKeyStaysHome(t)
+}
+
+// TestRoleSTSThroughGuard: the STS call goes through the SSRF-guarded client: with loopback
+// not allowed, the fake STS on 127.0.0.1 is never contacted.
+func TestRoleSTSThroughGuard(t *testing.T) {
+	e := newRoleEnv(t, ststest.Role{ExternalID: externalID}, 0, 0)
+	var u emulator.Unsealer
+	drv := s3.NewDriver(s3.Options{Platform: credentials.NewStaticCredentialsProvider(platformKey, platformSecret, ""), STSEndpoint: e.sts.URL, RetryMaxAttempts: 1})
+	c := emulator.NewClient(t, &u, provider.Options{AllowedNetworks: []netip.Prefix{}}, nil, drv)
+	r := c.Test(context.Background(), u.Integration(destination.S3, e.cfg))
+	if r.OK || r.Code != provider.CodeEndpointUnreachable || len(e.sts.Calls()) != 0 {
+		t.Fatalf("Test = %+v with %d STS calls; want the guard to refuse STS on loopback", r, len(e.sts.Calls()))
+	}
 }
