@@ -47,8 +47,9 @@ func ParseVideoJSON(videoJSON []byte) (Request, error) {
 }
 
 // parseChecked is ParseVideoJSON through encoding/json's Decoder: slower, as it builds every
-// value it meets, but it names every problem. FuzzParseVideoJSON checks that parseFast agrees
-// with it wherever parseFast answers.
+// value it meets, but it names every problem. It is the implementation ParseVideoJSON had before
+// parseFast; FuzzParseVideoJSONDifferential checks that parseFast agrees with it wherever
+// parseFast answers.
 func parseChecked(videoJSON []byte) (Request, error) {
 	var p parser
 	var raw json.RawMessage

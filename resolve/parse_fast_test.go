@@ -67,3 +67,16 @@ func BenchmarkParseCheckedTimeline300(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseChecked5 is the previous implementation on BenchmarkParseVideoJSON5's document.
+func BenchmarkParseChecked5(b *testing.B) {
+	data := []byte(`{"name":"Product Promo","layers":[{"type":"video","src":"https://example.com/a.mp4"}],"destinations":[` +
+		strings.Repeat(`{"integrationId":"018f3a5c-7b1e-7000-8000-000000000001","provider":"r2","pathPrefix":"campaigns/summer-2026/"},`, 4) +
+		`{"integrationId":"018f3a5c-7b1e-7000-8000-000000000006","provider":"s3","pathPrefix":"campaigns/summer-2026/"}]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if req, err := parseChecked(data); err != nil || len(req.Destinations) != 5 {
+			b.Fatal(err)
+		}
+	}
+}

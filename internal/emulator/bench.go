@@ -17,14 +17,17 @@ import (
 )
 
 // PeakMemory runs fn while sampling, every millisecond, the live Go heap (runtime/metrics heap
-// objects) and the process's resident set (/proc/self/statm; it also sees buffers an SDK maps
-// outside the Go heap, as azblob does), and returns the highest values seen above those before
-// fn started. It first returns freed memory to the OS, so that what an earlier run left
-// resident does not hide what fn needs.
+// objects), and returns the highest heap and resident set (it also sees buffers an SDK maps
+// outside the Go heap, as azblob does) seen above those before fn started. It first returns
+// freed memory to the OS, so that what an earlier run left resident does not hide what fn
+// needs. The resident peak is the kernel's high-water mark (VmHWM, reset through
+// /proc/self/clear_refs), which costs nothing while fn runs; where that is not available,
+// /proc/self/statm is sampled with the heap.
 func PeakMemory(fn func()) (heap, rss uint64) {
 	debug.FreeOSMemory()
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	hwm := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 	base, baseRSS := read(), readRSS()
 	var peak, peakRSS uint64
 	done := make(chan struct{})
@@ -35,7 +38,10 @@ func PeakMemory(fn func()) (heap, rss uint64) {
 		tick := time.NewTicker(time.Millisecond)
 		defer tick.Stop()
 		for {
-			peak, peakRSS = max(peak, read()), max(peakRSS, readRSS())
+			peak = max(peak, read())
+			if !hwm {
+				peakRSS = max(peakRSS, readRSS())
+			}
 			select {
 			case <-done:
 				return
@@ -46,6 +52,9 @@ func PeakMemory(fn func()) (heap, rss uint64) {
 	fn()
 	close(done)
 	wg.Wait()
+	if hwm {
+		peakRSS = readHWM()
+	}
 	return sub(peak, base), sub(peakRSS, baseRSS)
 }
 
@@ -54,6 +63,24 @@ func sub(a, b uint64) uint64 {
 		return 0
 	}
 	return a - b
+}
+
+// readHWM returns the process's peak resident set size since the last reset (VmHWM), or 0.
+func readHWM() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v) // "123456 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				n, _ := strconv.ParseUint(f[0], 10, 64)
+				return n << 10
+			}
+		}
+	}
+	return 0
 }
 
 var pageSize = uint64(os.Getpagesize())

@@ -13,21 +13,22 @@ start)
     echo "installing azurite@$VERSION" >&2
     npm install --prefix "$prefix" --no-audit --no-fund --no-save --loglevel=error "azurite@$VERSION" >&2
   fi
-  stop_pidfile "$state/pid"; rm -rf "$state"; mkdir -p "$state"
+  stop_pidfile "$state/tls.pid"; stop_pidfile "$state/pid"; rm -rf "$state"; mkdir -p "$state"
+  test_tls "$state/tls"
   port=$(free_port)
+  tls_port=$(free_port); while [ "$tls_port" = "$port" ]; do tls_port=$(free_port); done
   # In memory and without --location, Azurite writes nothing to its working directory. Its
   # output goes to the log: the test command reads this script's stdout until it closes.
+  # Both instances start at once (Azurite is slow to start), then both are waited for.
   nohup node "$main" --blobHost 127.0.0.1 --blobPort "$port" --inMemoryPersistence \
     --loose --skipApiVersionCheck --disableTelemetry --silent >"$state/log" 2>&1 </dev/null &
   echo $! >"$state/pid"
-  # Ready once it answers; an unauthenticated list is refused with 403.
-  wait_http "http://127.0.0.1:$port/devstoreaccount1?comp=list" 403 "$(cat "$state/pid")" 120 || { cat "$state/log" >&2; exit 1; }
-  stop_pidfile "$state/tls.pid"; test_tls "$state/tls"
-  tls_port=$(free_port)
   nohup node "$main" --blobHost 127.0.0.1 --blobPort "$tls_port" --inMemoryPersistence \
     --cert "$state/tls/cert.pem" --key "$state/tls/key.pem" \
     --loose --skipApiVersionCheck --disableTelemetry --silent >"$state/tls.log" 2>&1 </dev/null &
   echo $! >"$state/tls.pid"
+  # Ready once it answers; an unauthenticated list is refused with 403.
+  wait_http "http://127.0.0.1:$port/devstoreaccount1?comp=list" 403 "$(cat "$state/pid")" 120 || { cat "$state/log" >&2; exit 1; }
   wait_http "https://127.0.0.1:$tls_port/devstoreaccount1?comp=list" 403 "$(cat "$state/tls.pid")" 120 "$state/tls/ca.pem" || { cat "$state/tls.log" >&2; exit 1; }
   echo "export OUTPUTS_TEST_AZURE_ENDPOINT=http://127.0.0.1:$port"
   echo "export OUTPUTS_TEST_AZURE_TLS_ENDPOINT=https://127.0.0.1:$tls_port"
