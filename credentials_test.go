@@ -358,3 +358,21 @@ func TestHealthInViews(t *testing.T) {
 		t.Fatal("health was stored")
 	}
 }
+
+// TestRoleExternalIDLegacy: the legacy PUT /v1/destination that turns the default into a role
+// integration gives it the workspace's external ID too.
+func TestRoleExternalIDLegacy(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	first, err := h.svc.CreateIntegration(ctx, wsA, roleInput("arn:aws:iam::123456789012:role/a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.PutDefault(ctx, wsA, r2Input(true)); err != nil {
+		t.Fatal(err)
+	}
+	v, err := h.svc.PutDefault(ctx, wsA, roleInput("arn:aws:iam::123456789012:role/b"))
+	if err != nil || v.Config.ExternalID != first.Config.ExternalID {
+		t.Fatalf("legacy PUT to a role: %+v, %v; want the workspace's external ID %q", v, err, first.Config.ExternalID)
+	}
+}

@@ -365,10 +365,7 @@ func (s *Service) get(ctx context.Context, caller destination.Caller, id string)
 // cannot become the default (destination.ErrInactive).
 func (s *Service) UpdateIntegration(ctx context.Context, caller destination.Caller, id string, in UpdateInput) (*destination.Integration, error) {
 	return s.modify(ctx, caller, id, in.Version, func(cur *destination.Integration) error {
-		if err := s.applyUpdate(ctx, cur, in); err != nil {
-			return err
-		}
-		return s.setExternalID(ctx, cur.WorkspaceID, cur.Provider, &cur.Config)
+		return s.applyUpdate(ctx, cur, in)
 	})
 }
 
@@ -444,6 +441,9 @@ func (s *Service) mergeConfig(ctx context.Context, probs *destination.Problems, 
 	if err != nil || probs.Len() > 0 {
 		probs.Merge("", err)
 		return nil
+	}
+	if err := s.setExternalID(ctx, cur.WorkspaceID, cur.Provider, &cfg); err != nil {
+		return err
 	}
 	return s.sealConfig(ctx, cur, cfg, cur.Secrets)
 }
