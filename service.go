@@ -81,6 +81,10 @@ func New(opts Options) (*Service, error) {
 	}
 	s := &Service{store: opts.Store, keyring: opts.Keyring, uploader: opts.Uploader, opts: opts,
 		log: opts.Logger, now: opts.Clock, newID: opts.NewID}
+	// The Service persists the refresh tokens a provider rotates (Google Drive) itself.
+	if w, ok := opts.Uploader.(interface{ SetTokenSaver(destination.TokenSaver) }); ok {
+		w.SetTokenSaver(s)
+	}
 	s.resolver = resolve.New(opts.Store, opts.Resolve)
 	if s.log == nil {
 		s.log = slog.Default()

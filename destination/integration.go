@@ -142,3 +142,10 @@ type Store interface {
 type Unsealer interface {
 	Unseal(ctx context.Context, in *Integration) (Config, error)
 }
+
+// TokenSaver persists an OAuth refresh token that the provider rotated for an integration, so
+// the rotation is never lost. outputs.Service implements it and hands itself to an Uploader
+// that accepts one (provider.Client.SetTokenSaver); hosts do not wire it by hand.
+type TokenSaver interface {
+	SaveDriveToken(ctx context.Context, in *Integration, refreshToken string) error
+}

@@ -35,6 +35,8 @@ const (
 	CodeProviderIncompatible = "provider_incompatible"
 	CodeTimeout              = "timeout"
 	CodeReconnectRequired    = "reconnect_required"
+	CodeQuotaExceeded        = "quota_exceeded" // a storage or API quota is used up
+	CodeThrottled            = "throttled"      // the provider asked to slow down
 	CodeUnknown              = "unknown"
 )
 
@@ -63,6 +65,8 @@ var messages = map[string]string{
 	CodeReconnectRequired:    "the connection was revoked or expired; reconnect the integration",
 	CodeAccessDenied:         "the platform may not act as the customer's identity; check the trust policy or IAM binding shown with the integration",
 	CodeCredentialsExpired:   "the credential has expired; create a new one",
+	CodeQuotaExceeded:        "the storage provider refused the request because a quota is used up",
+	CodeThrottled:            "the storage provider asked to slow down; try again later",
 	CodeUnknown:              "the storage provider returned an unexpected error",
 }
 
@@ -116,7 +120,18 @@ func providerCode(c string) string {
 	return ""
 }
 
+// SelfClassifier is implemented by driver errors that know their classification (a Drive quota
+// refusal, drive.QuotaError): Classify asks them before reading the SDK error types. The detail
+// must be fixed text.
+type SelfClassifier interface {
+	ClassifyCode() (code string, transient bool, detail string)
+}
+
 func classify(err error) (code string, transient bool, detail string) {
+	var self SelfClassifier
+	if errors.As(err, &self) {
+		return self.ClassifyCode()
+	}
 	switch {
 	case errors.Is(err, destination.ErrReconnectRequired):
 		return CodeReconnectRequired, false, ""

@@ -96,7 +96,7 @@ func FuzzClassify(f *testing.F) {
 	known := map[string]bool{provider.CodeOK: true, provider.CodeInvalidCredentials: true, provider.CodePermissionDenied: true,
 		provider.CodeBucketNotFound: true, provider.CodeWrongRegion: true, provider.CodeEndpointUnreachable: true,
 		provider.CodeTLSError: true, provider.CodeProviderIncompatible: true, provider.CodeTimeout: true,
-		provider.CodeReconnectRequired: true, provider.CodeUnknown: true}
+		provider.CodeReconnectRequired: true, provider.CodeUnknown: true, provider.CodeQuotaExceeded: true, provider.CodeThrottled: true}
 	f.Fuzz(func(t *testing.T, s string) {
 		s = s[:len(s)/2] + marker + s[len(s)/2:]
 		for _, err := range []error{errors.New(s), s3Err(s, 400), &azcore.ResponseError{ErrorCode: s, StatusCode: 400}} {

@@ -44,7 +44,7 @@ func newHandler(svc *outputs.Service, auth Authenticator, log *slog.Logger) http
 	mux.HandleFunc("DELETE /v1/integrations/{id}", a.authed(a.delete))
 	mux.HandleFunc("POST /v1/integrations/{id}/test", a.authed(a.test))
 	mux.HandleFunc("GET /v1/integrations/drive/auth-url", a.authed(a.driveAuthURL))
-	mux.HandleFunc("GET /v1/integrations/drive/callback", a.driveCallback)
+	mux.HandleFunc("GET /v1/integrations/drive/callback", a.authed(a.driveCallback))
 	mux.HandleFunc("GET /v1/destination", a.authed(a.getDefault))
 	mux.HandleFunc("PUT /v1/destination", a.authed(withBody(a, outputs.DecodeCreateInput, http.StatusOK,
 		func(r *http.Request, c destination.Caller, in outputs.CreateInput) (any, error) {
@@ -146,11 +146,12 @@ func (a *api) driveAuthURL(w http.ResponseWriter, r *http.Request, c destination
 	a.reply(w, r, http.StatusOK, map[string]string{"url": u}, err)
 }
 
-// driveCallback is reached by the user's browser coming back from Google: the sealed state, not
-// a session, says whose workspace it is.
-func (a *api) driveCallback(w http.ResponseWriter, r *http.Request) {
+// driveCallback is reached by the user's browser coming back from Google. It is authenticated
+// like every request (the browser's session): the Service refuses a signed-in user other than
+// the one the sealed state names (403), so a forwarded link cannot link someone else's Drive.
+func (a *api) driveCallback(w http.ResponseWriter, r *http.Request, c destination.Caller) {
 	q := r.URL.Query()
-	v, err := a.svc.CompleteDrive(r.Context(), q.Get("state"), q.Get("code"), q.Get("error"))
+	v, err := a.svc.CompleteDrive(r.Context(), c, q.Get("state"), q.Get("code"), q.Get("error"))
 	a.reply(w, r, http.StatusOK, v, err)
 }
 

@@ -75,6 +75,7 @@ func TestRESTAPI(t *testing.T) {
 		{"POST", "/v1/renders/resolve", "dev-ws1", `{"destinations":[{"integrationId":"` + v.ID + `","provider":"r2","pathPrefix":"campaigns/summer-2026/"}]}`, 200},
 		{"POST", "/v1/renders/resolve", "dev-ws2", `{"destinations":[{"integrationId":"` + v.ID + `","provider":"r2"}]}`, 400},
 		{"GET", "/v1/integrations/drive/auth-url", "dev-ws1", "", 501},
+		{"GET", "/v1/integrations/drive/callback?state=s&code=c", "", "", 401}, // the callback is authenticated
 		{"DELETE", "/v1/destination", "dev-ws1", "", 204},
 		{"GET", "/v1/destination", "dev-ws1", "", 404},
 		{"PUT", "/v1/destination", "dev-ws1", create, 200},

@@ -175,7 +175,12 @@ func (b *bucket) folder(ctx context.Context, dir string, create bool) (string, e
 	if create {
 		flightKey = "make:" + cacheKey
 	}
-	v, err, _ := fc.flight.Do(flightKey, func() (any, error) {
+	// The lookup is shared by every concurrent caller, so it runs detached from this caller's
+	// cancellation (keeping its values), under a bound of its own; each caller waits on its own
+	// context only.
+	ch := fc.flight.DoChan(flightKey, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), folderLookupTimeout)
+		defer cancel()
 		parentDir, name := splitKey(dir[:len(dir)-1])
 		parent, err := b.folder(ctx, parentDir, create)
 		if err != nil {
@@ -196,11 +201,19 @@ func (b *bucket) folder(ctx context.Context, dir string, create bool) (string, e
 		fc.mu.Unlock()
 		return id, nil
 	})
-	if err != nil {
-		return "", err
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return "", r.Err
+		}
+		return r.Val.(string), nil
+	case <-ctx.Done():
+		return "", ctx.Err()
 	}
-	return v.(string), nil
 }
+
+// folderLookupTimeout bounds one shared folder lookup or creation (with its retries).
+const folderLookupTimeout = 2 * time.Minute
 
 // forgetFolders drops cached folders (after Drive said one is gone).
 func (b *bucket) forgetFolders() {

@@ -35,7 +35,9 @@
 //
 // # Errors
 //
-// ErrorCode maps 404 to NotFound, rate and quota refusals to ResourceExhausted, other 403s and
+// ErrorCode maps 404 to NotFound, rate and quota refusals to ResourceExhausted (they are a
+// *QuotaError, which provider.Classify reports as throttled, transient and retried with Google's
+// backoff, or quota_exceeded for a full storage or a used-up daily quota), other 403s and
 // 401 to PermissionDenied, and a revoked or expired OAuth grant (invalid_grant) to
 // PermissionDenied with a *ReconnectError that matches destination.ErrReconnectRequired.
 //
@@ -43,9 +45,11 @@
 //
 // A Connector builds the authorization URL (offline access, forced consent, PKCE S256, scope
 // drive.file by default) with a sealed, single-use state that expires within ten minutes, and
-// completes the callback into a Connection holding the refresh token. A Driver opens an
-// integration with its refresh token and reports rotated tokens through
-// DriverOptions.TokenRotated.
+// completes the callback, for the signed-in caller only (another user or workspace gets
+// ErrCallerMismatch), into a Connection holding the refresh token. A Driver opens an
+// integration with its refresh token and saves rotated tokens through the TokenSaver that
+// outputs.New installs (SetTokenSaver), or DriverOptions.TokenRotated, outside the token lock and
+// under DriverOptions.TokenSaveTimeout.
 //
 // The drivetest package is an in-process fake of the Drive API and Google's OAuth endpoints for
 // tests.
