@@ -19,7 +19,6 @@ import (
 	"github.com/ilovevideoeditor/outputs"
 	"github.com/ilovevideoeditor/outputs/delivery"
 	"github.com/ilovevideoeditor/outputs/destination"
-	"github.com/ilovevideoeditor/outputs/internal/blobcdn"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/provider"
 	"github.com/ilovevideoeditor/outputs/provider/azure"
@@ -38,7 +37,11 @@ func fileCDN(t *testing.T) destination.CDN {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return &blobcdn.CDN{B: b}
+	cdn, err := provider.NewCDN(b, provider.CDNOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cdn
 }
 
 // faultProxy forwards to target after failing the first n requests with 503.
@@ -151,11 +154,12 @@ func TestDeliverToEveryProvider(t *testing.T) {
 			t.Errorf("output %d (%s): %+v", i, o.Provider, o)
 			continue
 		}
-		b, err := client.Bucket(ctx, ins[i])
+		b, release, err := client.Lease(ctx, ins[i])
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := b.ReadAll(ctx, o.OutputKey)
+		release()
 		if err != nil || !bytes.Equal(got, data) {
 			t.Errorf("output %d (%s): not byte-identical: %v", i, o.Provider, err)
 		}
@@ -247,10 +251,11 @@ func TestStoredPlanOverVersitygw(t *testing.T) {
 		}
 	}
 	in, _ := h.store.Get(ctx, wsA.WorkspaceID, ids[0])
-	b, err := client.Bucket(ctx, in)
+	b, release, err := client.Lease(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	if got, err := b.ReadAll(ctx, "a/render.mp4"); err != nil || !bytes.Equal(got, data) {
 		t.Errorf("stored object differs: %v", err)
 	}

@@ -52,6 +52,9 @@ type Options struct {
 	Resolve resolve.Options
 	// Drive, when set, enables the Google Drive OAuth connection (see drive.NewConnector).
 	Drive DriveConnector
+	// Deliveries, when set, keeps the delivery records GetDelivery reads (written by a queue
+	// such as delivery/riverqueue). sqlstore.Store and memstore.Deliveries implement it.
+	Deliveries destination.DeliveryStore
 }
 
 // Service implements the public API of the library over a Store, a Keyring and an Uploader. It is

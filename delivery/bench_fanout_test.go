@@ -17,7 +17,6 @@ import (
 
 	"github.com/ilovevideoeditor/outputs/delivery"
 	"github.com/ilovevideoeditor/outputs/destination"
-	"github.com/ilovevideoeditor/outputs/internal/blobcdn"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/provider"
 )
@@ -69,13 +68,17 @@ func BenchmarkFanOut(b *testing.B) {
 		cdn, err = fileblob.OpenBucket(cdnDir, nil)
 	} else {
 		first, _ := store.Get(ctx, ws, targets[0].IntegrationID)
-		cdn, err = client.Bucket(ctx, first)
+		var release func()
+		cdn, release, err = client.Lease(ctx, first)
+		if err == nil {
+			defer release()
+		}
 	}
 	if err != nil {
 		b.Fatal(err)
 	}
 	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, Logger: slog.New(slog.DiscardHandler),
-		CDN: &blobcdn.CDN{B: cdn, BaseURL: "https://cdn.test", PartSize: partSize, Concurrency: concurrency}})
+		CDN: mustCDN(b, cdn, provider.CDNOptions{BaseURL: "https://cdn.test", PartSize: partSize, Concurrency: concurrency})})
 	if err != nil {
 		b.Fatal(err)
 	}

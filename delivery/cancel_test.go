@@ -11,13 +11,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"gocloud.dev/blob"
 
 	"github.com/ilovevideoeditor/outputs/delivery"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/memstore"
-	"github.com/ilovevideoeditor/outputs/internal/blobcdn"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/provider"
+	s3driver "github.com/ilovevideoeditor/outputs/provider/s3"
 )
 
 // TestCancelAtRandomPoints cancels 20 deliveries (the CDN copy and three S3 destinations on
@@ -34,11 +35,13 @@ func TestCancelAtRandomPoints(t *testing.T) {
 	store := memstore.New()
 	targets := addS3Targets(t, store, u, ws, cfgs[1:])
 	cdnIn, _ := store.Get(context.Background(), ws, addS3Targets(t, store, u, ws, cfgs[:1])[0].IntegrationID)
-	cdnBucket, err := client.Bucket(context.Background(), cdnIn)
+	cdnBucket, release, err := client.Lease(context.Background(), cdnIn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, CDN: &blobcdn.CDN{B: cdnBucket, PartSize: 5 << 20, Concurrency: 2},
+	defer release()
+	cdn := mustCDN(t, cdnBucket, provider.CDNOptions{PartSize: 5 << 20, Concurrency: 2, Driver: s3driver.NewDriver(s3driver.Options{})})
+	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, CDN: cdn,
 		Logger: quiet, Retry: delivery.RetryPolicy{BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -123,4 +126,14 @@ func settledGoroutines(want int) int {
 		n = runtime.NumGoroutine()
 	}
 	return n
+}
+
+// mustCDN returns provider.NewCDN(b, opts) or fails.
+func mustCDN(t testing.TB, b *blob.Bucket, opts provider.CDNOptions) *provider.CDN {
+	t.Helper()
+	cdn, err := provider.NewCDN(b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cdn
 }

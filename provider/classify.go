@@ -9,21 +9,19 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
-	"cloud.google.com/go/storage"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/smithy-go"
 	"gocloud.dev/gcerrors"
-	"golang.org/x/oauth2"
-	"google.golang.org/api/googleapi"
 
 	"github.com/ilovevideoeditor/outputs/destination"
 )
 
-// The codes of a Classification, a destination.TestResult and a failed destination.Output.
+// The codes of a Classification, a destination.TestResult, a destination.UploadError and a
+// failed destination.Output. The upload-only codes (source_size_mismatch, throttled, ...) are
+// the destination.Code constants.
 const (
 	CodeOK                   = "ok"
 	CodeInvalidCredentials   = "invalid_credentials"
@@ -36,13 +34,13 @@ const (
 	CodeTimeout              = "timeout"
 	CodeReconnectRequired    = "reconnect_required"
 	CodeQuotaExceeded        = "quota_exceeded" // a storage or API quota is used up
-	CodeThrottled            = "throttled"      // the provider asked to slow down
+	CodeThrottled            = destination.CodeThrottled
 	CodeUnknown              = "unknown"
 )
 
 // Classification is what Classify makes of an error.
 type Classification struct {
-	// Code is one of the Code constants.
+	// Code is one of the Code constants or a destination.Code constant.
 	Code string
 	// Message is an actionable explanation built from fixed text and, at most, the provider's
 	// short error code: it never contains a secret, a signature or a raw response body.
@@ -50,31 +48,73 @@ type Classification struct {
 	// Transient reports that trying again later may succeed (5xx, throttling, connection
 	// resets, timeouts).
 	Transient bool
+	// RetryAfter is the provider's Retry-After hint, when it gave one.
+	RetryAfter time.Duration
+}
+
+// UploadError returns the classification as a *destination.UploadError caused by err.
+func (c Classification) UploadError(err error) *destination.UploadError {
+	return &destination.UploadError{Code: c.Code, Message: c.Message, Transient: c.Transient, RetryAfter: c.RetryAfter, Err: err}
+}
+
+// ErrorClassifier is an optional Driver interface: ClassifyError classifies an error of the
+// driver's own SDK (its API error types, status codes and provider error codes), and reports
+// false for an error it does not recognize, which the Client then classifies by its generic
+// rules (connection failures, timeouts, gcerrors codes). It keeps the provider SDKs out of this
+// package.
+type ErrorClassifier interface {
+	ClassifyError(err error) (Classification, bool)
 }
 
 var messages = map[string]string{
-	CodeOK:                   "the connection works",
-	CodeInvalidCredentials:   "the storage provider rejected the credentials; check the key and secret and that they are still active",
-	CodePermissionDenied:     "the credentials are valid but may not write or delete objects in this bucket; grant write (and delete) permission",
-	CodeBucketNotFound:       "the bucket or container does not exist, or these credentials cannot see it; check its name (and the account or endpoint)",
-	CodeWrongRegion:          "the bucket is in another region than the one configured; set the bucket's region",
-	CodeEndpointUnreachable:  "the storage endpoint could not be reached; check the endpoint URL and that it is reachable from the internet",
-	CodeTLSError:             "the TLS connection to the storage endpoint failed; the endpoint needs a valid certificate for its host name",
-	CodeProviderIncompatible: "the storage provider rejected a request it does not support; check that the endpoint belongs to the chosen provider",
-	CodeTimeout:              "the storage provider did not answer in time; try again later",
-	CodeReconnectRequired:    "the connection was revoked or expired; reconnect the integration",
-	CodeAccessDenied:         "the platform may not act as the customer's identity; check the trust policy or IAM binding shown with the integration",
-	CodeCredentialsExpired:   "the credential has expired; create a new one",
-	CodeQuotaExceeded:        "the storage provider refused the request because a quota is used up",
-	CodeThrottled:            "the storage provider asked to slow down; try again later",
-	CodeUnknown:              "the storage provider returned an unexpected error",
+	CodeOK:                             "the connection works",
+	CodeInvalidCredentials:             "the storage provider rejected the credentials; check the key and secret and that they are still active",
+	CodePermissionDenied:               "the credentials are valid but may not write or delete objects in this bucket; grant write (and delete) permission",
+	CodeBucketNotFound:                 "the bucket or container does not exist, or these credentials cannot see it; check its name (and the account or endpoint)",
+	CodeWrongRegion:                    "the bucket is in another region than the one configured; set the bucket's region",
+	CodeEndpointUnreachable:            "the storage endpoint could not be reached; check the endpoint URL and that it is reachable from the internet",
+	CodeTLSError:                       "the TLS connection to the storage endpoint failed; the endpoint needs a valid certificate for its host name",
+	CodeProviderIncompatible:           "the storage provider rejected a request it does not support; check that the endpoint belongs to the chosen provider",
+	CodeTimeout:                        "the storage provider did not answer in time; try again later",
+	CodeReconnectRequired:              "the connection was revoked or expired; reconnect the integration",
+	CodeUnknown:                        "the storage provider returned an unexpected error",
+	CodeQuotaExceeded:                  "the storage provider refused the request because a quota is used up",
+	destination.CodeThrottled:          "the storage provider asked to slow down; try again later",
+	destination.CodeUnavailable:        "the storage provider failed or the connection to it broke; try again later",
+	destination.CodeCanceled:           "the operation was cancelled",
+	destination.CodeSourceSizeMismatch: "the source did not give the declared number of bytes; nothing was stored",
+	destination.CodeSourceFailed:       "reading the file to upload failed; nothing was stored",
+	destination.CodeChecksumMismatch:   "the storage provider holds other bytes than those sent",
+	destination.CodeStalled:            "the upload made no progress for too long",
+	destination.CodeInvalidKey:         "the object name cannot be stored as given",
+	CodeAccessDenied:                   "the platform may not act as the customer's identity; check the trust policy or IAM binding shown with the integration",
+	CodeCredentialsExpired:             "the credential has expired; create a new one",
 }
 
 // Classify turns any storage error into a code, a sanitized actionable message and whether a
-// retry may help. A nil error is CodeOK.
-func Classify(err error) Classification {
+// retry may help. A nil error is CodeOK. An error that is or wraps a *destination.UploadError
+// keeps its classification. Provider SDK errors are understood only by their driver (see
+// ErrorClassifier): Client methods classify through it; Classify alone gives such errors the
+// generic treatment (connection failures, timeouts, gcerrors codes).
+func Classify(err error) Classification { return classifyWith(err, nil) }
+
+// classifyWith classifies err, asking drv first for the errors of its SDK.
+func classifyWith(err error, drv any) Classification {
 	if err == nil {
-		return mk(CodeOK, false, "")
+		return Classified(CodeOK, false, "")
+	}
+	if ue := destination.AsUploadError(err); ue != nil {
+		return Classification{Code: ue.Code, Message: ue.Message, Transient: ue.Transient, RetryAfter: ue.RetryAfter}
+	}
+	var self SelfClassifier
+	if errors.As(err, &self) {
+		code, transient, detail := self.ClassifyCode()
+		c := Classified(code, transient, detail)
+		var hint RetryAfterHinter
+		if errors.As(err, &hint) {
+			c.RetryAfter = hint.RetryAfterHint()
+		}
+		return c
 	}
 	if cl, ok := classifiedByDriver(err); ok {
 		return cl
@@ -89,31 +129,56 @@ func Classify(err error) Classification {
 		}
 		return Classification{Code: code, Message: "the integration's configuration cannot be used: " + ce.Error()}
 	}
-	code, transient, detail := classify(err)
-	return mk(code, transient, detail)
+	if c, ok := classifyGuard(err); ok {
+		return c
+	}
+	if ec, ok := drv.(ErrorClassifier); ok {
+		if c, ok := ec.ClassifyError(err); ok {
+			return c
+		}
+	}
+	if c, t, d, ok := classifyNet(err); ok {
+		return Classified(c, t, d)
+	}
+	switch gcerrors.Code(err) {
+	case gcerrors.NotFound:
+		return Classified(CodeBucketNotFound, false, "")
+	case gcerrors.PermissionDenied:
+		return Classified(CodePermissionDenied, false, "")
+	case gcerrors.Unimplemented:
+		return Classified(CodeProviderIncompatible, false, "")
+	case gcerrors.ResourceExhausted:
+		return Classified(destination.CodeThrottled, true, "")
+	case gcerrors.Internal:
+		return Classified(destination.CodeUnavailable, true, "")
+	case gcerrors.DeadlineExceeded:
+		return Classified(CodeTimeout, true, "")
+	case gcerrors.Canceled:
+		return Classified(destination.CodeCanceled, false, "")
+	}
+	return Classified(CodeUnknown, false, "")
 }
 
-func mk(code string, transient bool, detail string) Classification {
-	msg := messages[code]
+// Classified returns the Classification of code with its fixed message, followed by detail in
+// parentheses when detail is not empty. Drivers' classifiers build theirs with it; detail must
+// never hold text of a response other than a ProviderCode.
+func Classified(code string, transient bool, detail string) Classification {
+	msg, ok := messages[code]
+	if !ok {
+		msg = messages[CodeUnknown]
+	}
 	if detail != "" {
 		msg += " (" + detail + ")"
 	}
 	return Classification{Code: code, Message: msg, Transient: transient}
 }
 
-// safeToken keeps a provider's error code only when it looks like one (letters, digits, ".",
-// "_", "-"), so nothing else of a response ever reaches a message.
-
-// expectingRegion reads the bucket's region from S3's AuthorizationHeaderMalformed message
-// ("the region 'us-east-1' is wrong; expecting 'eu-west-1'").
-var (
-	expectingRegion = regexp.MustCompile(`expecting '([a-z0-9-]{2,32})'`)
-	regionToken     = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)*$`)
-)
-
 var safeToken = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]{0,63}$`)
 
-func providerCode(c string) string {
+// ProviderCode returns "provider code <c>" when c looks like a provider's error code (letters,
+// digits, ".", "_", "-"; at most 64), else "": nothing else of a response ever reaches a
+// message.
+func ProviderCode(c string) string {
 	if safeToken.MatchString(c) {
 		return "provider code " + c
 	}
@@ -127,183 +192,67 @@ type SelfClassifier interface {
 	ClassifyCode() (code string, transient bool, detail string)
 }
 
-func classify(err error) (code string, transient bool, detail string) {
-	var self SelfClassifier
-	if errors.As(err, &self) {
-		return self.ClassifyCode()
-	}
+// RetryAfterHinter is implemented by errors that carry the provider's Retry-After hint.
+type RetryAfterHinter interface {
+	RetryAfterHint() time.Duration
+}
+
+func classifyGuard(err error) (Classification, bool) {
 	switch {
 	case errors.Is(err, destination.ErrReconnectRequired):
-		return CodeReconnectRequired, false, ""
+		return Classified(CodeReconnectRequired, false, ""), true
 	case errors.Is(err, destination.ErrSecretUnavailable):
-		return CodeInvalidCredentials, false, "the stored credentials could not be decrypted; enter them again"
+		return Classified(CodeInvalidCredentials, false, "the stored credentials could not be decrypted; enter them again"), true
 	case errors.Is(err, ErrBlockedAddress), // *BlockedAddressError included
 		// Some libraries (the OAuth token fetch among them) flatten the errors they wrap with %v,
 		// so the guard's refusal is recognized by its text too.
 		strings.Contains(err.Error(), blockedMessage):
 		// Never where the endpoint resolves: that would map the host's internal DNS for tenants.
-		return CodeEndpointUnreachable, false, "the endpoint is not allowed"
+		return Classified(CodeEndpointUnreachable, false, "the endpoint is not allowed"), true
 	}
-	if c, t, d, ok := classifyAPI(err); ok {
-		return c, t, d
-	}
-	if c, t, d, ok := classifyNet(err); ok {
-		return c, t, d
-	}
-	switch gcerrors.Code(err) {
-	case gcerrors.NotFound:
-		return CodeBucketNotFound, false, ""
-	case gcerrors.PermissionDenied:
-		return CodePermissionDenied, false, ""
-	case gcerrors.Unimplemented:
-		return CodeProviderIncompatible, false, ""
-	case gcerrors.ResourceExhausted, gcerrors.Internal:
-		return CodeUnknown, true, ""
-	case gcerrors.DeadlineExceeded:
-		return CodeTimeout, true, ""
-	case gcerrors.Canceled:
-		return CodeUnknown, true, "the operation was canceled"
-	}
-	return CodeUnknown, false, ""
+	return Classification{}, false
 }
 
-// classifyAPI reads the error types of the provider SDKs.
-func classifyAPI(err error) (code string, transient bool, detail string, ok bool) {
-	var (
-		re    *oauth2.RetrieveError
-		gerr  *googleapi.Error
-		azerr *azcore.ResponseError
-		api   smithy.APIError
-		awsre *awshttp.ResponseError
-	)
+// ByStatus classifies an HTTP status when the provider gave no better code; providerCode, when
+// it looks like one, is named in the message. ok is false for status 0.
+func ByStatus(status int, providerCode string) (c Classification, ok bool) {
+	d := ProviderCode(providerCode)
 	switch {
-	case errors.As(err, &re):
-		switch re.ErrorCode {
-		case "invalid_grant", "invalid_client", "unauthorized_client", "access_denied":
-			return CodeInvalidCredentials, false, providerCode(re.ErrorCode), true
-		}
-		if re.Response != nil && re.Response.StatusCode >= 500 {
-			return CodeUnknown, true, "the token service failed", true
-		}
-		return CodeInvalidCredentials, false, providerCode(re.ErrorCode), true
-	case errors.Is(err, storage.ErrBucketNotExist):
-		return CodeBucketNotFound, false, "", true
-	case errors.As(err, &gerr):
-		return byStatus(gerr.Code, gcsReason(gerr))
-	case errors.As(err, &azerr):
-		return classifyAzure(azerr)
-	case errors.As(err, &api):
-		st, region := 0, ""
-		if errors.As(err, &awsre) {
-			st = awsre.HTTPStatusCode()
-			if awsre.Response != nil {
-				region = awsre.Response.Header.Get("X-Amz-Bucket-Region")
-			}
-		}
-		if m := expectingRegion.FindStringSubmatch(api.ErrorMessage()); m != nil {
-			region = m[1]
-		}
-		code, transient, detail, ok := classifyS3(api.ErrorCode(), st)
-		if code == CodeWrongRegion && regionToken.MatchString(region) {
-			detail = "the bucket is in " + region + "; " + detail
-		}
-		return code, transient, detail, ok
-	case errors.As(err, &awsre):
-		return byStatus(awsre.HTTPStatusCode(), "")
-	}
-	return "", false, "", false
-}
-
-func gcsReason(e *googleapi.Error) string {
-	for _, it := range e.Errors {
-		if it.Reason != "" {
-			return it.Reason
-		}
-	}
-	return ""
-}
-
-// byStatus classifies by HTTP status when the provider gave no better code.
-func byStatus(status int, pc string) (string, bool, string, bool) {
-	d := providerCode(pc)
-	switch {
-	case status == http.StatusUnauthorized:
-		return CodeInvalidCredentials, false, d, true
-	case status == http.StatusForbidden:
-		return CodePermissionDenied, false, d, true
-	case status == http.StatusNotFound:
-		return CodeBucketNotFound, false, d, true
-	case status == http.StatusMovedPermanently || status == http.StatusTemporaryRedirect:
-		return CodeWrongRegion, false, d, true
-	case status == http.StatusNotImplemented:
-		return CodeProviderIncompatible, false, d, true
-	case status == http.StatusRequestTimeout || status == http.StatusGatewayTimeout:
-		return CodeTimeout, true, d, true
-	case status == http.StatusTooManyRequests || status >= 500:
-		return CodeUnknown, true, d, true
 	case status == 0:
-		return "", false, "", false
+		return Classification{}, false
+	case status == http.StatusUnauthorized:
+		return Classified(CodeInvalidCredentials, false, d), true
+	case status == http.StatusForbidden:
+		return Classified(CodePermissionDenied, false, d), true
+	case status == http.StatusNotFound:
+		return Classified(CodeBucketNotFound, false, d), true
+	case status == http.StatusMovedPermanently || status == http.StatusTemporaryRedirect:
+		return Classified(CodeWrongRegion, false, d), true
+	case status == http.StatusNotImplemented:
+		return Classified(CodeProviderIncompatible, false, d), true
+	case status == http.StatusRequestTimeout || status == http.StatusGatewayTimeout:
+		return Classified(CodeTimeout, true, d), true
+	case status == http.StatusTooManyRequests:
+		return Classified(destination.CodeThrottled, true, d), true
+	case status >= 500:
+		return Classified(destination.CodeUnavailable, true, d), true
 	}
-	return CodeUnknown, false, d, true
+	return Classified(CodeUnknown, false, d), true
 }
 
-func classifyS3(c string, status int) (string, bool, string, bool) {
-	d := providerCode(c)
-	switch c {
-	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "TokenRefreshRequired",
-		"InvalidSecurity", "XAdminUserNotFound", "InvalidClientTokenId", "UnrecognizedClientException":
-		return CodeInvalidCredentials, false, d, true
-	case "AccessDenied", "AllAccessDisabled", "AccountProblem", "Forbidden":
-		return CodePermissionDenied, false, d, true
-	case "NoSuchBucket":
-		return CodeBucketNotFound, false, d, true
-	case "AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException",
-		"InvalidRegion", "AuthorizationQueryParametersError", "MovedPermanently":
-		return CodeWrongRegion, false, d, true
-	case "NotImplemented", "XAmzContentSHA256Mismatch", "AccessControlListNotSupported", "InvalidDigest",
-		"MissingContentLength", "UnsupportedHeader", "InvalidRequest", "BadDigest":
-		return CodeProviderIncompatible, false, d, true
-	case "InvalidArgument":
-		return CodeProviderIncompatible, false, d, true
-	case "RequestTimeout", "RequestTimeoutException":
-		return CodeTimeout, true, d, true
-	case "SlowDown", "ServiceUnavailable", "InternalError", "Throttling", "ThrottlingException", "RequestLimitExceeded":
-		return CodeUnknown, true, d, true
-	case "RequestTimeTooSkewed":
-		return CodeUnknown, false, "the server clock is off (" + d + ")", true
+// RetryAfter reads a Retry-After header (seconds or an HTTP date, capped at one hour), or 0.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
 	}
-	if st, tr, _, ok := byStatus(status, c); ok {
-		return st, tr, d, true
+	var d time.Duration
+	if s, err := strconv.Atoi(v); err == nil {
+		d = time.Duration(s) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
 	}
-	return CodeUnknown, false, d, true
-}
-
-func classifyAzure(e *azcore.ResponseError) (string, bool, string, bool) {
-	d := providerCode(e.ErrorCode)
-	// Azure answers a wrong shared key with AuthenticationFailed; Azurite (and some Azure
-	// Stack versions) with AuthorizationFailure whose message says authentication failed, while
-	// the real AuthorizationFailure (network rules, SAS permissions) says "not authorized".
-	if e.ErrorCode == "AuthorizationFailure" && strings.Contains(e.Error(), "failed to authenticate") {
-		return CodeInvalidCredentials, false, d, true
-	}
-	switch e.ErrorCode {
-	case "AuthenticationFailed", "InvalidAuthenticationInfo", "NoAuthenticationInformation", "InvalidAccountKey":
-		return CodeInvalidCredentials, false, d, true
-	case "AuthorizationFailure", "AuthorizationPermissionMismatch", "AuthorizationResourceTypeMismatch",
-		"AuthorizationServiceMismatch", "AuthorizationSourceIPMismatch", "AuthorizationProtocolMismatch",
-		"KeyBasedAuthenticationNotPermitted", "AccountIsDisabled", "InsufficientAccountPermissions":
-		return CodePermissionDenied, false, d, true
-	case "ContainerNotFound", "ContainerBeingDeleted", "ResourceNotFound", "AccountNotFound":
-		return CodeBucketNotFound, false, d, true
-	case "UnsupportedHeader", "UnsupportedQueryParameter", "UnsupportedHttpVerb", "InvalidHeaderValue",
-		"FeatureVersionMismatch", "InvalidQueryParameterValue", "UnsupportedXmlNode":
-		return CodeProviderIncompatible, false, d, true
-	case "OperationTimedOut":
-		return CodeTimeout, true, d, true
-	case "ServerBusy", "InternalError":
-		return CodeUnknown, true, d, true
-	}
-	return byStatus(e.StatusCode, e.ErrorCode)
+	return min(max(d, 0), time.Hour)
 }
 
 // classifyNet reads connection-level failures.
@@ -322,7 +271,7 @@ func classifyNet(err error) (code string, transient bool, detail string, ok bool
 	case errors.Is(err, context.DeadlineExceeded):
 		return CodeTimeout, true, "", true
 	case errors.Is(err, context.Canceled):
-		return CodeUnknown, true, "the operation was canceled", true
+		return destination.CodeCanceled, false, "", true
 	case errors.As(err, &certErr), errors.As(err, &unkAuth), errors.As(err, &hostErr), errors.As(err, &invalid),
 		errors.As(err, &recHdr), errors.As(err, &alertErr):
 		return CodeTLSError, false, "", true
@@ -336,7 +285,7 @@ func classifyNet(err error) (code string, transient bool, detail string, ok bool
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return CodeEndpointUnreachable, true, "no route to the host", true
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.ErrUnexpectedEOF):
-		return CodeUnknown, true, "the connection was reset", true
+		return destination.CodeUnavailable, true, "the connection was reset", true
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return CodeTimeout, true, "", true
 	}

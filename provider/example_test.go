@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -32,12 +33,16 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	defer f.Close()
-	res, err := c.Upload(context.Background(), in, in.Config.PathPrefix+"render.mp4", f, destination.UploadOptions{})
+	st, err := f.Stat()
 	if err != nil {
-		cl := provider.Classify(err)
-		log.Fatalf("%s: %s (retry may help: %v)", cl.Code, cl.Message, cl.Transient)
+		log.Fatal(err)
 	}
-	fmt.Println(res.URL, res.Size)
+	res, err := c.Upload(context.Background(), in, in.Config.PathPrefix+"render.mp4", f, destination.UploadOptions{Size: st.Size()})
+	var ue *destination.UploadError
+	if errors.As(err, &ue) {
+		log.Fatalf("%s: %s (retry may help: %v, after %v)", ue.Code, ue.Message, ue.Transient, ue.RetryAfter)
+	}
+	fmt.Println(res.Key, res.URL, res.Size, res.Checksum, res.Verified)
 }
 
 func ExampleClassify() {

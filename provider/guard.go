@@ -88,15 +88,17 @@ func newHTTPClient(opts *Options) *http.Client {
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          opts.MaxIdleConns,
 		MaxIdleConnsPerHost:   opts.MaxIdleConnsPerHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   opts.DialTimeout,
+		IdleConnTimeout:       opts.IdleConnTimeout,
+		TLSHandshakeTimeout:   opts.TLSHandshakeTimeout,
 		TLSClientConfig:       tlsClientConfig(opts),
-		ExpectContinueTimeout: time.Second,
+		ExpectContinueTimeout: opts.ExpectContinueTimeout,
+		ResponseHeaderTimeout: opts.ResponseHeaderTimeout,
 	}
 	var rt http.RoundTripper = tr
 	if opts.WrapTransport != nil {
 		rt = opts.WrapTransport(tr)
 	}
+	rt = releaseTransport{base: rt}
 	return &http.Client{
 		Transport: rt,
 		// Redirects are never followed: a redirect could lead past the guard's intent (to

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -67,8 +66,19 @@ type Options struct {
 	// WrapTransport, when set, wraps the shared, guarded transport (for request recording in
 	// tests, or instrumentation). The guard stays underneath.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
-	// DialTimeout bounds connecting and the TLS handshake (default 10s).
+	// DialTimeout bounds connecting (default 10s).
 	DialTimeout time.Duration
+	// TLSHandshakeTimeout bounds the TLS handshake (default DialTimeout).
+	TLSHandshakeTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for a response's headers once the request is
+	// written (default 60s), so a tarpit endpoint cannot hold a connection and an upload slot
+	// indefinitely. Negative: no limit.
+	ResponseHeaderTimeout time.Duration
+	// IdleConnTimeout closes pooled connections idle this long (default 90s).
+	IdleConnTimeout time.Duration
+	// ExpectContinueTimeout is how long a request with "Expect: 100-continue" waits for the
+	// server's go-ahead before sending its body (default 1s).
+	ExpectContinueTimeout time.Duration
 	// RootCAs, when set, are the certificate authorities https endpoints are verified against
 	// instead of the system's (default): for a private deployment's own CA, or a test CA.
 	RootCAs *x509.CertPool
@@ -82,6 +92,11 @@ type Options struct {
 	PartSize int
 	// Concurrency is how many parts of one upload are in flight at once (default 4).
 	Concurrency int
+
+	// CleanupTimeout bounds the cleanup of a failed or cancelled upload (aborting its multipart
+	// upload, removing uncommitted blocks), which runs on a context detached from the upload's
+	// and is retried with backoff until the provider confirms (default 30s).
+	CleanupTimeout time.Duration
 
 	// SkipMultipartProbe turns off Test's one-part multipart probe (on by default).
 	SkipMultipartProbe bool
@@ -107,6 +122,21 @@ func (o *Options) setDefaults() error {
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 10 * time.Second
 	}
+	if o.TLSHandshakeTimeout <= 0 {
+		o.TLSHandshakeTimeout = o.DialTimeout
+	}
+	switch {
+	case o.ResponseHeaderTimeout == 0:
+		o.ResponseHeaderTimeout = 60 * time.Second
+	case o.ResponseHeaderTimeout < 0:
+		o.ResponseHeaderTimeout = 0
+	}
+	if o.IdleConnTimeout <= 0 {
+		o.IdleConnTimeout = 90 * time.Second
+	}
+	if o.ExpectContinueTimeout <= 0 {
+		o.ExpectContinueTimeout = time.Second
+	}
 	if o.MaxIdleConns <= 0 {
 		o.MaxIdleConns = 256
 	}
@@ -121,6 +151,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
+	}
+	if o.CleanupTimeout <= 0 {
+		o.CleanupTimeout = 30 * time.Second
 	}
 	if o.ProbeTimeout <= 0 {
 		o.ProbeTimeout = 30 * time.Second
@@ -161,9 +194,11 @@ type Client struct {
 
 var _ destination.Uploader = (*Client)(nil)
 
+// cacheKey names one open bucket: an integration of a workspace at one version.
 type cacheKey struct {
-	id      string
-	version int64
+	workspace string
+	id        string
+	version   int64
 }
 
 // entry is one cached bucket. ready is closed once opening finished (b or err set). refs counts
@@ -224,16 +259,18 @@ func (c *Client) SetTokenSaver(ts destination.TokenSaver) {
 	}
 }
 
-// Bucket returns the integration's open bucket, opening it (and unsealing the credentials) on a
-// cache miss. The bucket stays owned by the Client: do not close it; it is closed when evicted
-// (another version of the integration is opened, or the cache is full) and on Close.
-func (c *Client) Bucket(ctx context.Context, in *destination.Integration) (*blob.Bucket, error) {
+// Lease returns the integration's open bucket, opening it (and unsealing the credentials) on a
+// cache miss, and the release the caller must call once done with it. The bucket stays owned by
+// the Client: do not close it. It stays open until released, even if evicted meanwhile (another
+// version of the integration was opened, the cache is full, or the Client was closed); release
+// is safe to call more than once.
+func (c *Client) Lease(ctx context.Context, in *destination.Integration) (*blob.Bucket, func(), error) {
 	e, err := c.acquire(ctx, in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer c.release(e)
-	return e.b, nil
+	var once sync.Once
+	return e.b, func() { once.Do(func() { c.release(e) }) }, nil
 }
 
 // acquire returns the integration's ready cache entry with a reference the caller must release.
@@ -245,7 +282,7 @@ func (c *Client) acquire(ctx context.Context, in *destination.Integration) (*ent
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrNoDriver, in.Provider)
 	}
-	key := cacheKey{in.ID, in.Version}
+	key := cacheKey{in.WorkspaceID, in.ID, in.Version}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -265,7 +302,7 @@ func (c *Client) acquire(ctx context.Context, in *destination.Integration) (*ent
 	for el := c.lru.Back(); el != nil; {
 		prev := el.Prev()
 		old := el.Value.(*entry)
-		if old != e && (old.key.id == key.id || c.lru.Len() > c.opts.CacheSize) {
+		if old != e && (old.key.id == key.id && old.key.workspace == key.workspace || c.lru.Len() > c.opts.CacheSize) {
 			toClose = append(toClose, c.evictLocked(old)...)
 		}
 		el = prev
@@ -383,27 +420,4 @@ func (c *Client) Close() error {
 		errs = append(errs, b.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// countingReader counts the bytes read from r and reports the running total; a read error
-// other than io.EOF cancels the upload first.
-type countingReader struct {
-	r        io.Reader
-	n        int64
-	progress func(int64)
-	cancel   func()
-	err      error
-}
-
-func (cr *countingReader) Read(p []byte) (int, error) {
-	n, err := cr.r.Read(p)
-	cr.n += int64(n)
-	if n > 0 && cr.progress != nil {
-		cr.progress(cr.n)
-	}
-	if err != nil && err != io.EOF {
-		cr.err = err
-		cr.cancel()
-	}
-	return n, err
 }

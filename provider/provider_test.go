@@ -76,7 +76,7 @@ func TestCacheUnsealsOncePerVersion(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := c.Upload(ctx, in, "a/b.mp4", strings.NewReader("x"), destination.UploadOptions{}); err != nil {
+			if _, err := c.Upload(ctx, in, "a/b.mp4", strings.NewReader("x"), destination.UploadOptions{Size: -1}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -85,11 +85,14 @@ func TestCacheUnsealsOncePerVersion(t *testing.T) {
 	if u.Calls() != 1 || d.opened.Load() != 1 {
 		t.Fatalf("8 concurrent uploads unsealed %d times and opened %d buckets; want 1 and 1", u.Calls(), d.opened.Load())
 	}
-	old, _ := c.Bucket(ctx, in)
+	old, rel, _ := c.Lease(ctx, in)
+	rel()
 	v2 := in.Clone()
 	v2.Version = 2
-	if _, err := c.Bucket(ctx, v2); err != nil {
+	if _, rel, err := c.Lease(ctx, v2); err != nil {
 		t.Fatal(err)
+	} else {
+		rel()
 	}
 	if u.Calls() != 2 {
 		t.Fatalf("a new version did not unseal again (%d calls)", u.Calls())
@@ -103,14 +106,22 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	c, d, u := memClient(t, provider.Options{CacheSize: 2})
 	ctx := context.Background()
 	a, b, x := u.Integration(destination.S3, memCfg), u.Integration(destination.S3, memCfg), u.Integration(destination.S3, memCfg)
-	ba, _ := c.Bucket(ctx, a)
-	c.Bucket(ctx, b)
-	c.Bucket(ctx, a) // a is now the most recent
-	c.Bucket(ctx, x) // evicts b
+	lease := func(in *destination.Integration) *blob.Bucket {
+		b, rel, err := c.Lease(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel()
+		return b
+	}
+	ba := lease(a)
+	lease(b)
+	lease(a) // a is now the most recent
+	lease(x) // evicts b
 	if _, err := ba.Attributes(ctx, "k"); gcerrors.Code(err) != gcerrors.NotFound {
 		t.Fatalf("a was evicted although recently used (err %v)", err)
 	}
-	c.Bucket(ctx, b)
+	lease(b)
 	if d.opened.Load() != 4 {
 		t.Fatalf("opened %d buckets, want 4 (b reopened after eviction)", d.opened.Load())
 	}
@@ -120,11 +131,11 @@ func TestCloseAndErrors(t *testing.T) {
 	c, _, u := memClient(t, provider.Options{})
 	ctx := context.Background()
 	in := u.Integration(destination.S3, memCfg)
-	if _, err := c.Upload(ctx, in, "dir/", strings.NewReader("x"), destination.UploadOptions{}); err == nil {
+	if _, err := c.Upload(ctx, in, "dir/", strings.NewReader("x"), destination.UploadOptions{Size: -1}); err == nil {
 		t.Error("a key ending in / was accepted")
 	}
 	drive := u.Integration(destination.Drive, destination.Config{})
-	if _, err := c.Upload(ctx, drive, "k", strings.NewReader("x"), destination.UploadOptions{}); !errors.Is(err, provider.ErrNoDriver) {
+	if _, err := c.Upload(ctx, drive, "k", strings.NewReader("x"), destination.UploadOptions{Size: -1}); !errors.Is(err, provider.ErrNoDriver) {
 		t.Errorf("no driver: %v", err)
 	}
 	unknown := *in
@@ -135,7 +146,7 @@ func TestCloseAndErrors(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Bucket(ctx, in); !errors.Is(err, provider.ErrClosed) {
+	if _, _, err := c.Lease(ctx, in); !errors.Is(err, provider.ErrClosed) {
 		t.Errorf("after Close: %v", err)
 	}
 	if err := c.Close(); err != nil {
@@ -154,16 +165,17 @@ func TestUploadReportsAndAborts(t *testing.T) {
 	ctx := context.Background()
 	in := u.Integration(destination.S3, memCfg)
 	var calls, last int64
-	res, err := c.Upload(ctx, in, "r/video.mp4", emulator.NewData(300<<10, 1), destination.UploadOptions{Progress: func(n int64) { calls++; last = n }})
+	res, err := c.Upload(ctx, in, "r/video.mp4", emulator.NewData(300<<10, 1), destination.UploadOptions{Size: -1, Progress: func(n int64) { calls++; last = n }})
 	if err != nil || res.Size != 300<<10 || last != res.Size || calls == 0 || res.URL != "https://cdn.example.com/r/video.mp4" {
 		t.Fatalf("Upload = %+v, %v; progress %d calls, last %d", res, err, calls, last)
 	}
-	b, _ := c.Bucket(ctx, in)
+	b, rel, _ := c.Lease(ctx, in)
+	defer rel()
 	if a, err := b.Attributes(ctx, "r/video.mp4"); err != nil || a.ContentType != "video/mp4" {
 		t.Fatalf("attributes %+v, %v", a, err)
 	}
 	// A failing source leaves nothing behind.
-	_, err = c.Upload(ctx, in, "r/failed.mp4", &failing{n: 100 << 10}, destination.UploadOptions{})
+	_, err = c.Upload(ctx, in, "r/failed.mp4", &failing{n: 100 << 10}, destination.UploadOptions{Size: -1})
 	if !errors.Is(err, errSource) {
 		t.Fatalf("Upload with a failing source: %v", err)
 	}
@@ -172,7 +184,7 @@ func TestUploadReportsAndAborts(t *testing.T) {
 	}
 	// A URL failure does not fail the upload.
 	d.urlErr = errors.New("no URL")
-	if res, err := c.Upload(ctx, in, "r/nourl.mp4", strings.NewReader("x"), destination.UploadOptions{}); err != nil || res.URL != "" {
+	if res, err := c.Upload(ctx, in, "r/nourl.mp4", strings.NewReader("x"), destination.UploadOptions{Size: -1}); err != nil || res.URL != "" {
 		t.Fatalf("Upload with URL failure = %+v, %v", res, err)
 	}
 }
@@ -292,7 +304,8 @@ func TestProbeWarningsAndFailures(t *testing.T) {
 			if r.OK != tc.ok || r.Code != tc.code || len(r.Warnings) != tc.warnings || r.TestedAt.IsZero() {
 				t.Fatalf("Test = %+v", r)
 			}
-			b, _ := c.Bucket(ctx, in)
+			b, rel, _ := c.Lease(ctx, in)
+			defer rel()
 			if left, _ := b.List(&blob.ListOptions{}).Next(ctx); left != nil {
 				t.Errorf("the probe left %s behind", left.Key)
 			}
@@ -309,12 +322,100 @@ func TestProbeWarningsAndFailures(t *testing.T) {
 func TestCloseClosesBuckets(t *testing.T) {
 	c, _, u := memClient(t, provider.Options{})
 	ctx := context.Background()
-	b, err := c.Bucket(ctx, u.Integration(destination.S3, memCfg))
+	b, rel, err := c.Lease(ctx, u.Integration(destination.S3, memCfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel()
+	c.Close()
+	if _, err := b.Attributes(ctx, "k"); gcerrors.Code(err) != gcerrors.FailedPrecondition {
+		t.Fatalf("bucket still open after Close (err %v)", err)
+	}
+}
+
+// TestCacheKeyedByWorkspace: the same integration ID and version in two workspaces are two
+// buckets (unsealed each), never one tenant's bucket handed to the other.
+func TestCacheKeyedByWorkspace(t *testing.T) {
+	c, d, u := memClient(t, provider.Options{})
+	ctx := context.Background()
+	a := u.Integration(destination.S3, memCfg)
+	b := a.Clone()
+	b.WorkspaceID = "ws-other"
+	ba, rela, err := c.Lease(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rela()
+	bb, relb, err := c.Lease(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relb()
+	if ba == bb || d.opened.Load() != 2 || u.Calls() != 2 {
+		t.Fatalf("same bucket %v, opened %d, unsealed %d; want two buckets", ba == bb, d.opened.Load(), u.Calls())
+	}
+	// Both stay usable: opening one workspace's integration does not evict the other's.
+	if _, err := ba.Attributes(ctx, "k"); gcerrors.Code(err) != gcerrors.NotFound {
+		t.Fatalf("workspace A's bucket: %v", err)
+	}
+}
+
+// TestLeaseHoldsBucket: a leased bucket stays open across eviction and Close until released.
+func TestLeaseHoldsBucket(t *testing.T) {
+	c, _, u := memClient(t, provider.Options{})
+	ctx := context.Background()
+	in := u.Integration(destination.S3, memCfg)
+	b, release, err := c.Lease(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
+	if _, err := b.Attributes(ctx, "k"); gcerrors.Code(err) != gcerrors.NotFound {
+		t.Fatalf("leased bucket closed before release: %v", err)
+	}
+	release()
+	release() // idempotent
 	if _, err := b.Attributes(ctx, "k"); gcerrors.Code(err) != gcerrors.FailedPrecondition {
-		t.Fatalf("bucket still open after Close (err %v)", err)
+		t.Fatalf("released bucket still open after Close: %v", err)
+	}
+}
+
+// TestNilInputs: nil and typed-nil inputs are errors, never panics.
+func TestNilInputs(t *testing.T) {
+	c, _, u := memClient(t, provider.Options{})
+	ctx := context.Background()
+	if r := c.Test(ctx, nil); r.OK || r.Code == "" {
+		t.Errorf("Test(nil) = %+v", r)
+	}
+	var typed *destination.Integration
+	if r := c.Test(ctx, typed); r.OK {
+		t.Errorf("Test(typed nil) = %+v", r)
+	}
+	in := u.Integration(destination.S3, memCfg)
+	var nilReader *strings.Reader
+	for name, up := range map[string]func() error{
+		"nil integration": func() error {
+			_, err := c.Upload(ctx, nil, "k.mp4", strings.NewReader("x"), destination.UploadOptions{Size: 1})
+			return err
+		},
+		"nil source": func() error {
+			_, err := c.Upload(ctx, in, "k.mp4", nil, destination.UploadOptions{Size: 1})
+			return err
+		},
+		"typed-nil source": func() error {
+			_, err := c.Upload(ctx, in, "k.mp4", nilReader, destination.UploadOptions{Size: 1})
+			return err
+		},
+		"bad size": func() error {
+			_, err := c.Upload(ctx, in, "k.mp4", strings.NewReader("x"), destination.UploadOptions{Size: -2})
+			return err
+		},
+	} {
+		if err := up(); destination.AsUploadError(err) == nil {
+			t.Errorf("%s: %v, want an UploadError", name, err)
+		}
+	}
+	if _, _, err := c.Lease(ctx, nil); err == nil {
+		t.Error("Lease(nil) succeeded")
 	}
 }

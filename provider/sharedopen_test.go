@@ -50,13 +50,22 @@ func TestSharedOpenSurvivesTheFirstCallersCancel(t *testing.T) {
 
 	first, cancel := context.WithCancel(context.Background())
 	firstErr := make(chan error, 1)
-	go func() { _, err := c.Bucket(first, in); firstErr <- err }()
+	go func() {
+		_, release, err := c.Lease(first, in)
+		if err == nil {
+			release()
+		}
+		firstErr <- err
+	}()
 	<-d.entered // the open is under way, started by the first caller
 	second := make(chan error, 1)
 	go func() {
-		b, err := c.Bucket(context.Background(), in)
-		if err == nil && b == nil {
-			err = errors.New("nil bucket")
+		b, release, err := c.Lease(context.Background(), in)
+		if err == nil {
+			if b == nil {
+				err = errors.New("nil bucket")
+			}
+			release()
 		}
 		second <- err
 	}()

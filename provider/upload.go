@@ -18,38 +18,47 @@ import (
 )
 
 // Upload streams src to key (which already includes the integration's prefix) in the
-// integration's storage and returns the number of bytes written and the object's URL.
+// integration's storage and returns the stored object's name, size, CRC32C, what the provider
+// confirmed of it, and its URL.
 //
 // Memory is bounded by Options.PartSize × Options.Concurrency, whatever the size of src. When
-// ctx is cancelled, src fails or the store refuses the upload, the writer is aborted: no object
-// appears and multipart uploads are aborted (on a fresh context, so a cancelled ctx does not
-// leave parts behind). opts.Progress is called with the running total of bytes handed to the
-// store. A failed upload's error is classified by Classify.
+// opts.Size ≥ 0 exactly that many bytes must come from src. When ctx is cancelled, src fails or
+// gives another size, or the store refuses the upload, nothing is committed under key and what
+// the provider holds of the upload (multipart uploads, uncommitted blocks) is removed on a
+// detached context bounded by Options.CleanupTimeout. opts.Progress is called with the running
+// total of bytes read. Every error is (or wraps) a *destination.UploadError, classified by the
+// integration's driver.
 func (c *Client) Upload(ctx context.Context, in *destination.Integration, key string, src io.Reader, opts destination.UploadOptions) (destination.UploadResult, error) {
-	if key == "" || strings.HasSuffix(key, "/") {
-		return destination.UploadResult{}, fmt.Errorf("provider: upload key %q must name an object", key)
-	}
-	if src == nil {
-		return destination.UploadResult{}, errors.New("provider: upload source is nil")
+	if err := checkUpload(key, src, opts); err != nil {
+		return destination.UploadResult{Key: key}, err
 	}
 	e, err := c.acquire(ctx, in)
 	if err != nil {
-		return destination.UploadResult{}, err
+		return destination.UploadResult{Key: key}, c.uploadError(nil, err)
 	}
 	defer c.release(e)
-	n, err := c.write(ctx, e, in, key, src, opts.ContentType, opts.Progress)
+	res, err := writeObject(ctx, writeSpec{b: e.b, drv: e.drv, in: in, key: key, src: src, opts: opts,
+		partSize: c.opts.PartSize, concurrency: c.opts.Concurrency, cleanupTimeout: c.opts.CleanupTimeout, log: c.opts.Logger})
 	if err != nil {
-		return destination.UploadResult{Key: key}, fmt.Errorf("provider: upload to %s integration %s: %w", in.Provider, in.ID, err)
+		return res, err
 	}
-	res := destination.UploadResult{Key: key, Size: n}
 	u, err := c.objectURL(ctx, e, in, key)
 	if err != nil {
 		// The object is there; only its URL is missing. Report it, do not fail the delivery.
-		c.opts.Logger.Warn("object URL", "integration", in.ID, "error", Classify(err).Message)
+		c.opts.Logger.Warn("object URL", "integration", in.ID, "error", classifyWith(err, e.drv).Message)
 	} else {
 		res.URL = u
 	}
 	return res, nil
+}
+
+// uploadError classifies err (through drv's ErrorClassifier when drv is not nil) as a
+// *destination.UploadError, unless it already is one.
+func (c *Client) uploadError(drv any, err error) error {
+	if destination.AsUploadError(err) != nil {
+		return err
+	}
+	return classifyWith(err, drv).UploadError(err)
 }
 
 // ObjectURL returns the URL an output reports for key: the integration's publicUrl joined with
@@ -57,7 +66,7 @@ func (c *Client) Upload(ctx context.Context, in *destination.Integration, key st
 // presigned URL, or "" when none can work).
 func (c *Client) ObjectURL(ctx context.Context, in *destination.Integration, key string) (string, error) {
 	if in != nil && in.Config.PublicURL != "" {
-		return JoinURL(in.Config.PublicURL, key), nil
+		return JoinURL(in.Config.PublicURL, storedKey(c.drivers[in.Provider], key)), nil
 	}
 	e, err := c.acquire(ctx, in)
 	if err != nil {
@@ -69,32 +78,9 @@ func (c *Client) ObjectURL(ctx context.Context, in *destination.Integration, key
 
 func (c *Client) objectURL(ctx context.Context, e *entry, in *destination.Integration, key string) (string, error) {
 	if in.Config.PublicURL != "" {
-		return JoinURL(in.Config.PublicURL, key), nil
+		return JoinURL(in.Config.PublicURL, storedKey(e.drv, key)), nil
 	}
 	return e.drv.ObjectURL(ctx, e.b, in, key)
-}
-
-// write streams src into key with Bucket.Upload, which hands src straight to drivers that read
-// it themselves (s3blob, azureblob: no pipe, no extra copy) and closes the writer on every
-// path. A failing src cancels the upload's context before the error reaches the driver, so
-// every driver discards the object instead of committing what it got.
-func (c *Client) write(ctx context.Context, e *entry, in *destination.Integration, key string, src io.Reader, contentType string, progress func(int64)) (int64, error) {
-	if contentType == "" {
-		contentType = ContentType(key)
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	wo := &blob.WriterOptions{ContentType: contentType, BufferSize: c.opts.PartSize, MaxConcurrency: c.opts.Concurrency}
-	if wc, ok := e.drv.(WriterConfigurer); ok {
-		wc.ConfigureWriter(e.b, in, wo)
-	}
-	cr := &countingReader{r: src, progress: progress, cancel: cancel}
-	err := e.b.Upload(wctx, key, cr, wo)
-	if err != nil && cr.err != nil {
-		// Report the source's failure, not the cancellation it caused.
-		err = fmt.Errorf("reading the source: %w", cr.err)
-	}
-	return cr.n, err
 }
 
 // Test probes the integration: it writes a small, uniquely named object under the
@@ -114,8 +100,12 @@ func (c *Client) Test(ctx context.Context, in *destination.Integration) destinat
 func (c *Client) test(ctx context.Context, in *destination.Integration) destination.TestResult {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.ProbeTimeout)
 	defer cancel()
+	if in == nil {
+		return destination.TestResult{Code: CodeUnknown, Message: "no integration to test"}
+	}
+	var drv any
 	fail := func(err error, what string) destination.TestResult {
-		cl := Classify(err)
+		cl := classifyWith(err, drv)
 		msg := cl.Message
 		if what != "" {
 			msg = what + ": " + msg
@@ -128,6 +118,7 @@ func (c *Client) test(ctx context.Context, in *destination.Integration) destinat
 		return fail(err, "")
 	}
 	defer c.release(e)
+	drv = e.drv
 
 	var res destination.TestResult
 	key := probeKey(in.Config.PathPrefix)
@@ -135,7 +126,7 @@ func (c *Client) test(ctx context.Context, in *destination.Integration) destinat
 		return fail(err, "writing a test file")
 	}
 	if err := e.b.Delete(ctx, key); err != nil {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("the test file %s could not be deleted (%s); allow deletes or remove it by hand", key, Classify(err).Message))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the test file %s could not be deleted (%s); allow deletes or remove it by hand", key, classifyWith(err, drv).Message))
 	}
 	if mp, ok := e.drv.(MultipartProber); ok && !c.opts.SkipMultipartProbe {
 		if err := mp.ProbeMultipart(ctx, e.b, in, probeKey(in.Config.PathPrefix)); err != nil {
@@ -143,7 +134,7 @@ func (c *Client) test(ctx context.Context, in *destination.Integration) destinat
 			if !errors.As(err, &warn) {
 				return fail(err, "multipart upload (used for large files)")
 			}
-			res.Warnings = append(res.Warnings, fmt.Sprintf("the multipart test file %s could not be deleted (%s)", warn.Key, Classify(warn.Err).Message))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("the multipart test file %s could not be deleted (%s)", warn.Key, classifyWith(warn.Err, drv).Message))
 		}
 	}
 	res.OK, res.Code, res.Message = true, CodeOK, "the test file was written"

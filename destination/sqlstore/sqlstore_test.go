@@ -157,6 +157,19 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+func TestDeliveriesConformance(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			d.need(t)
+			t.Parallel()
+			storetest.RunDeliveries(t, func(t *testing.T) destination.DeliveryStore {
+				s, _ := newStore(t, d.open)
+				return s
+			})
+		})
+	}
+}
+
 func BenchmarkStore(b *testing.B) {
 	for _, d := range dialects {
 		b.Run(d.name, func(b *testing.B) {

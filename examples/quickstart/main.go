@@ -31,7 +31,6 @@ import (
 	"github.com/ilovevideoeditor/outputs/crypto"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/memstore"
-	"github.com/ilovevideoeditor/outputs/internal/blobcdn"
 	"github.com/ilovevideoeditor/outputs/provider"
 	"github.com/ilovevideoeditor/outputs/provider/s3"
 )
@@ -86,10 +85,14 @@ func run(ctx context.Context, file string, verbose bool, out io.Writer) error {
 		return err
 	}
 	defer providers.Close()
+	cdnUp, err := provider.NewCDN(cdn, provider.CDNOptions{})
+	if err != nil {
+		return err
+	}
 	svc, err := outputs.New(outputs.Options{
 		Store: memstore.New(), Keyring: kr, Uploader: providers, Logger: log,
 		AllowInsecureEndpoints: true, // the stand-in speaks http
-		Delivery:               outputs.DeliveryOptions{CDN: &blobcdn.CDN{B: cdn}, CDNKeyPrefix: "renders/"},
+		Delivery:               outputs.DeliveryOptions{CDN: cdnUp, CDNKeyPrefix: "renders/"},
 	})
 	if err != nil {
 		return err

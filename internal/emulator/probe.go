@@ -88,7 +88,7 @@ func CheckProbes(t *testing.T, p destination.Provider, good destination.Config, 
 			outputs := []string{r.Message, strings.Join(r.Warnings, "\n"), logs.String()}
 			if !r.OK {
 				// The same failure through Upload: its error and classification are secret-free too.
-				_, err := c.Upload(context.Background(), in, "probe/upload.mp4", strings.NewReader("x"), destination.UploadOptions{})
+				_, err := c.Upload(context.Background(), in, "probe/upload.mp4", strings.NewReader("x"), destination.UploadOptions{Size: -1})
 				if err == nil {
 					t.Fatal("Upload succeeded where Test failed")
 				}

@@ -150,10 +150,11 @@ func CheckTLS(t *testing.T, p destination.Provider, cfg destination.Config, root
 	if _, err := c.Upload(ctx, in, "tls/object.mp4", src, destination.UploadOptions{Size: size}); err != nil {
 		t.Fatalf("Upload over TLS: %v", err)
 	}
-	b, err := c.Bucket(ctx, in)
+	b, release, err := c.Lease(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	r, err := b.NewReader(ctx, "tls/object.mp4", nil)
 	if err != nil {
 		t.Fatalf("open for read back: %v", err)

@@ -31,7 +31,8 @@ import (
 
 // Options configures the driver. The zero value is usable.
 type Options struct {
-	// MaxRetries is the SDK's retries per request (default 3; negative means none).
+	// MaxRetries is the SDK's retries per request (default 0: none, the delivery engine
+	// retries whole uploads so attempts never multiply; the Client retries cleanups itself).
 	MaxRetries int32
 }
 
@@ -47,9 +48,6 @@ var (
 
 // NewDriver returns a driver for azure.
 func NewDriver(opts Options) *Driver {
-	if opts.MaxRetries == 0 {
-		opts.MaxRetries = 3
-	}
 	return &Driver{opts: opts}
 }
 
@@ -87,8 +85,8 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 		return nil, err
 	}
 	retries := d.opts.MaxRetries
-	if retries < 0 {
-		retries = -1
+	if retries <= 0 {
+		retries = -1 // azcore: 0 would mean its default of 3
 	}
 	copts := &container.ClientOptions{ClientOptions: policy.ClientOptions{Transport: hc, Retry: policy.RetryOptions{MaxRetries: retries}}}
 	if cfg.AzureSASToken != "" && cfg.AzureAccountKey == "" {
@@ -140,7 +138,7 @@ func (d *Driver) ObjectURL(_ context.Context, _ *blob.Bucket, in *destination.In
 	if err != nil {
 		return "", err
 	}
-	return provider.JoinURL(svc+"/"+url.PathEscape(c.AzureContainerName), key), nil
+	return provider.JoinURL(svc+"/"+url.PathEscape(c.AzureContainerName), d.StoredKey(key)), nil
 }
 
 var _ provider.HealthReporter = (*Driver)(nil)

@@ -50,7 +50,7 @@ func TestBlocks(t *testing.T) {
 	rec := &emulator.Recorder{}
 	c := newClient(t, &u, rec)
 	const size = 2*blockSize + 99
-	if _, err := c.Upload(context.Background(), in, "b/big.mp4", emulator.NewData(size, 2), destination.UploadOptions{}); err != nil {
+	if _, err := c.Upload(context.Background(), in, "b/big.mp4", emulator.NewData(size, 2), destination.UploadOptions{Size: -1}); err != nil {
 		t.Fatal(err)
 	}
 	var blocks []int64
@@ -131,4 +131,12 @@ func FuzzServiceURL(f *testing.F) {
 			t.Fatalf("ServiceURL(%q) = %q", endpoint, got)
 		}
 	})
+}
+
+func TestUploadContract(t *testing.T) {
+	srv := emulator.NeedAzure(t)
+	cfg := srv.Container(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.Azure, cfg)
+	emulator.CheckUploadContract(t, newClient(t, &u, nil), in, blockSize, srv.RawAzure(t, cfg))
 }

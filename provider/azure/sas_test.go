@@ -52,7 +52,7 @@ func TestSASDeliver(t *testing.T) {
 	in := u.Integration(destination.Azure, cfg)
 	rec := &emulator.Recorder{}
 	c := newClient(t, &u, rec)
-	if _, err := c.Upload(context.Background(), in, "r/big.mp4", emulator.NewData(2*blockSize+7, 3), destination.UploadOptions{}); err != nil {
+	if _, err := c.Upload(context.Background(), in, "r/big.mp4", emulator.NewData(2*blockSize+7, 3), destination.UploadOptions{Size: 2*blockSize + 7}); err != nil {
 		t.Fatal(err)
 	}
 	r := c.Test(context.Background(), in)
@@ -131,7 +131,7 @@ func TestSASTampered(t *testing.T) {
 	if r.OK || r.Code != provider.CodeInvalidCredentials {
 		t.Fatalf("Test = %+v, want invalid_credentials", r)
 	}
-	_, err := c.Upload(context.Background(), in, "x.mp4", strings.NewReader("x"), destination.UploadOptions{})
+	_, err := c.Upload(context.Background(), in, "x.mp4", strings.NewReader("x"), destination.UploadOptions{Size: 1})
 	if err == nil || provider.Classify(err).Code != provider.CodeInvalidCredentials {
 		t.Fatalf("Upload with a tampered SAS: %v", err)
 	}
@@ -172,7 +172,7 @@ func TestSASUnreachableRedacted(t *testing.T) {
 	cfg.Endpoint = emulator.ClosedEndpoint(t)
 	var u emulator.Unsealer
 	c := emulator.NewClient(t, &u, provider.Options{}, nil, azure.NewDriver(azure.Options{MaxRetries: -1}))
-	_, err := c.Upload(context.Background(), u.Integration(destination.Azure, cfg), "x.mp4", strings.NewReader("x"), destination.UploadOptions{})
+	_, err := c.Upload(context.Background(), u.Integration(destination.Azure, cfg), "x.mp4", strings.NewReader("x"), destination.UploadOptions{Size: 1})
 	q, _ := url.ParseQuery(cfg.AzureSASToken)
 	if err == nil || strings.Contains(err.Error(), q.Get("sig")) || strings.Contains(err.Error(), url.QueryEscape(q.Get("sig"))) {
 		t.Fatalf("err = %v, want a failure that does not quote the signature", err)

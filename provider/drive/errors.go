@@ -97,6 +97,9 @@ func (e *QuotaError) ClassifyCode() (code string, transient bool, detail string)
 	return q.code, q.transient, q.detail
 }
 
+// RetryAfterHint is Google's Retry-After, for provider.Classify.
+func (e *QuotaError) RetryAfterHint() time.Duration { return e.RetryAfter }
+
 // classify turns an OAuth invalid_grant anywhere in err's chain into a *ReconnectError, and a
 // quota or rate refusal into a *QuotaError.
 func classify(err error) error {

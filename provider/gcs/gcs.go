@@ -63,10 +63,12 @@ type Driver struct {
 }
 
 var (
-	_ provider.Driver           = (*Driver)(nil)
-	_ provider.WriterConfigurer = (*Driver)(nil)
-	_ provider.MultipartProber  = (*Driver)(nil)
-	_ provider.HealthReporter   = (*Driver)(nil)
+	_ provider.Driver          = (*Driver)(nil)
+	_ provider.UploadPreparer  = (*Driver)(nil)
+	_ provider.Verifier        = (*Driver)(nil)
+	_ provider.KeyMapper       = (*Driver)(nil)
+	_ provider.MultipartProber = (*Driver)(nil)
+	_ provider.HealthReporter  = (*Driver)(nil)
 )
 
 // googleTokenHosts are the token endpoints Google's keys name.
@@ -151,11 +153,44 @@ func openBucket(ctx context.Context, client *gcp.HTTPClient, cfg destination.Con
 // chunkAlign is the granularity of resumable upload chunks.
 const chunkAlign = 256 << 10
 
-// ConfigureWriter rounds the chunk size up to a multiple of 256 KiB, as resumable uploads need.
-func (d *Driver) ConfigureWriter(_ *blob.Bucket, _ *destination.Integration, wo *blob.WriterOptions) {
+// PrepareUpload rounds the chunk size up to a multiple of 256 KiB, as resumable uploads need,
+// and turns the storage client's retries off for the upload (the delivery engine retries whole
+// uploads). A failed resumable session needs no cleanup: it holds nothing visible and GCS
+// expires it after a week.
+func (d *Driver) PrepareUpload(_ *blob.Bucket, _ *destination.Integration, _ string, wo *blob.WriterOptions) func(context.Context) error {
 	if wo.BufferSize > 0 {
 		wo.BufferSize = (wo.BufferSize + chunkAlign - 1) / chunkAlign * chunkAlign
 	}
+	prev := wo.BeforeWrite
+	wo.BeforeWrite = func(as func(any) bool) error {
+		var oh **storage.ObjectHandle
+		if as(&oh) {
+			*oh = (*oh).Retryer(storage.WithPolicy(storage.RetryNever))
+		}
+		if prev != nil {
+			return prev(as)
+		}
+		return nil
+	}
+	return nil
+}
+
+// StoredCRC32C returns the CRC32C GCS computed of the object.
+func (d *Driver) StoredCRC32C(a *blob.Attributes) (uint32, bool) {
+	var oa storage.ObjectAttrs
+	if a.As(&oa) {
+		return oa.CRC32C, true
+	}
+	return 0, false
+}
+
+// FullMD5 reports false: GCS's CRC32C covers every object.
+func (d *Driver) FullMD5() bool { return false }
+
+// StoredKey returns the name gcsblob stores key under: CR, LF and the "/" of "../" are
+// hex-escaped.
+func (d *Driver) StoredKey(key string) string {
+	return provider.HexEscapeKey(key, func(r []rune, i int) bool { return r[i] == 10 || r[i] == 13 || provider.DotDotSlash(r, i) })
 }
 
 // ProbeMultipart writes key through a resumable upload of two small chunks, then deletes it.
@@ -187,5 +222,5 @@ func (d *Driver) ObjectURL(_ context.Context, _ *blob.Bucket, in *destination.In
 	if c.Endpoint != "" {
 		base = strings.TrimRight(c.Endpoint, "/")
 	}
-	return provider.JoinURL(base+"/"+url.PathEscape(c.Bucket), key), nil
+	return provider.JoinURL(base+"/"+url.PathEscape(c.Bucket), d.StoredKey(key)), nil
 }

@@ -58,7 +58,7 @@ func TestResumable(t *testing.T) {
 	rec := &emulator.Recorder{}
 	c := newClient(t, &u, rec)
 	const size = 2*chunk + 99
-	if _, err := c.Upload(context.Background(), in, "b/big.mp4", emulator.NewData(size, 2), destination.UploadOptions{}); err != nil {
+	if _, err := c.Upload(context.Background(), in, "b/big.mp4", emulator.NewData(size, 2), destination.UploadOptions{Size: -1}); err != nil {
 		t.Fatal(err)
 	}
 	var chunks []int64
@@ -143,4 +143,11 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("error quotes the private key: %v", err)
 		}
 	})
+}
+
+func TestUploadContract(t *testing.T) {
+	cfg := emulator.GCS(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.GCS, cfg)
+	emulator.CheckUploadContract(t, newClient(t, &u, nil), in, chunk, emulator.RawGCS(cfg))
 }

@@ -41,7 +41,7 @@ func impersonation(t *testing.T, grants ...string) (*provider.Client, *destinati
 func TestImpersonation(t *testing.T) {
 	c, in, iam, rec, cfg := impersonation(t, customerSA)
 	ctx := context.Background()
-	if _, err := c.Upload(ctx, in, "renders/r.mp4", emulator.NewData(3<<20, 4), destination.UploadOptions{}); err != nil {
+	if _, err := c.Upload(ctx, in, "renders/r.mp4", emulator.NewData(3<<20, 4), destination.UploadOptions{Size: 3 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	if r := c.Test(ctx, in); !r.OK {

@@ -50,10 +50,12 @@ type Options struct {
 	PresignR2 bool
 	// PresignTTL is how long presigned URLs stay valid (default 24h, at most 7 days).
 	PresignTTL time.Duration
-	// FailTimeout bounds the cleanup (AbortMultipartUpload) of a failed or cancelled upload,
-	// which runs on a fresh context (default 30s).
+	// FailTimeout bounds the transfer manager's own AbortMultipartUpload of a failed or
+	// cancelled upload, which runs on a fresh context (default 30s); the Client's cleanup then
+	// aborts whatever is left, retrying until S3 confirms (provider.Options.CleanupTimeout).
 	FailTimeout time.Duration
-	// RetryMaxAttempts is the SDK's attempts per request (default 3).
+	// RetryMaxAttempts is the SDK's attempts per request (default 1: no SDK retries, the
+	// delivery engine retries whole uploads so attempts never multiply).
 	RetryMaxAttempts int
 
 	// Platform is the platform's own AWS credentials, used only to sign STS AssumeRole for
@@ -83,10 +85,11 @@ type Driver struct {
 }
 
 var (
-	_ provider.Driver           = (*Driver)(nil)
-	_ provider.WriterConfigurer = (*Driver)(nil)
-	_ provider.MultipartProber  = (*Driver)(nil)
-	_ provider.HealthReporter   = (*Driver)(nil)
+	_ provider.Driver          = (*Driver)(nil)
+	_ provider.UploadPreparer  = (*Driver)(nil)
+	_ provider.KeyMapper       = (*Driver)(nil)
+	_ provider.MultipartProber = (*Driver)(nil)
+	_ provider.HealthReporter  = (*Driver)(nil)
 )
 
 // NewDriver returns a driver for s3, r2, b2 and wasabi.
@@ -101,7 +104,7 @@ func NewDriver(opts Options) *Driver {
 		opts.FailTimeout = 30 * time.Second
 	}
 	if opts.RetryMaxAttempts <= 0 {
-		opts.RetryMaxAttempts = 3
+		opts.RetryMaxAttempts = 1
 	}
 	if opts.STSRegion == "" {
 		opts.STSRegion = "us-east-1"
@@ -215,25 +218,30 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 	return s3blob.OpenBucket(ctx, s3.New(o), cfg.Bucket, &s3blob.Options{RequestChecksumCalculation: req})
 }
 
-// ConfigureWriter replaces the writer's transfer manager with one whose multipart threshold is
-// the part size (so every non-final part has the same size), whose failure cleanup runs on a
-// fresh context, and whose checksum setting is the provider's; it adds the ACL when one is set.
-func (d *Driver) ConfigureWriter(b *blob.Bucket, in *destination.Integration, wo *blob.WriterOptions) {
+// PrepareUpload replaces the writer's transfer manager with one whose multipart threshold is
+// the part size (so every non-final part has the same size), whose checksum setting is the
+// provider's and whose S3 client records the multipart uploads it creates; it adds the ACL when
+// one is set. The cleanup it returns aborts every multipart upload of this upload that was not
+// completed, and, when the answer to a CreateMultipartUpload was lost, those of key created
+// since the upload started (ListMultipartUploads), until S3 confirms.
+func (d *Driver) PrepareUpload(b *blob.Bucket, in *destination.Integration, key string, wo *blob.WriterOptions) func(context.Context) error {
 	var client *s3.Client
 	if !b.As(&client) {
-		return
+		return nil
 	}
-	s, err := settingsFor(in.Provider, in.Config)
-	if err != nil {
-		return
+	calc := aws.RequestChecksumCalculationWhenRequired
+	if in != nil {
+		if s, err := settingsFor(in.Provider, in.Config); err == nil {
+			calc, _ = s.checksums()
+		}
 	}
-	calc, _ := s.checksums()
+	tr := &tracker{Client: client, started: time.Now()}
 	part, conc := int64(wo.BufferSize), wo.MaxConcurrency
 	prev := wo.BeforeWrite
 	wo.BeforeWrite = func(as func(any) bool) error {
 		var tm *transfermanager.Client
 		if as(&tm) {
-			*tm = *transfermanager.New(client, func(o *transfermanager.Options) {
+			*tm = *transfermanager.New(tr, func(o *transfermanager.Options) {
 				o.RequestChecksumCalculation = calc
 				if part > 0 {
 					o.PartSizeBytes, o.MultipartUploadThreshold = part, part
@@ -245,14 +253,18 @@ func (d *Driver) ConfigureWriter(b *blob.Bucket, in *destination.Integration, wo
 			})
 		}
 		var req *transfermanager.UploadObjectInput
-		if d.opts.ACL != "" && as(&req) {
-			req.ACL = tmtypes.ObjectCannedACL(d.opts.ACL)
+		if as(&req) {
+			tr.bucket, tr.key = aws.ToString(req.Bucket), aws.ToString(req.Key)
+			if d.opts.ACL != "" {
+				req.ACL = tmtypes.ObjectCannedACL(d.opts.ACL)
+			}
 		}
 		if prev != nil {
 			return prev(as)
 		}
 		return nil
 	}
+	return tr.cleanup
 }
 
 // ProbeMultipart writes key through CreateMultipartUpload, one small UploadPart and
@@ -310,9 +322,9 @@ func (d *Driver) ObjectURL(ctx context.Context, b *blob.Bucket, in *destination.
 		}
 		return b.SignedURL(ctx, key, &blob.SignedURLOptions{Expiry: d.opts.PresignTTL, Method: http.MethodGet})
 	case s.aws && !strings.Contains(c.Bucket, "."):
-		return provider.JoinURL("https://"+c.Bucket+".s3."+s.region+".amazonaws.com", key), nil
+		return provider.JoinURL("https://"+c.Bucket+".s3."+s.region+".amazonaws.com", d.StoredKey(key)), nil
 	case s.aws:
-		return provider.JoinURL("https://s3."+s.region+".amazonaws.com/"+c.Bucket, key), nil
+		return provider.JoinURL("https://s3."+s.region+".amazonaws.com/"+c.Bucket, d.StoredKey(key)), nil
 	}
-	return provider.JoinURL(s.endpoint+"/"+url.PathEscape(c.Bucket), key), nil
+	return provider.JoinURL(s.endpoint+"/"+url.PathEscape(c.Bucket), d.StoredKey(key)), nil
 }

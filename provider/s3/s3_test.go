@@ -3,9 +3,14 @@ package s3_test
 import (
 	"context"
 	"errors"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"gocloud.dev/blob/s3blob"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
@@ -50,7 +55,7 @@ func TestNonAWSQuirks(t *testing.T) {
 			rec := &emulator.Recorder{}
 			c := newClient(t, &u, rec, s3.Options{})
 			const size = 2*partSize + 1234
-			if _, err := c.Upload(context.Background(), in, "q/big.mp4", emulator.NewData(size, 1), destination.UploadOptions{}); err != nil {
+			if _, err := c.Upload(context.Background(), in, "q/big.mp4", emulator.NewData(size, 1), destination.UploadOptions{Size: -1}); err != nil {
 				t.Fatalf("Upload: %v", err)
 			}
 			if r := c.Test(context.Background(), in); !r.OK {
@@ -123,7 +128,7 @@ func TestRouting(t *testing.T) {
 			in := u.Integration(tc.p, cfg)
 			rec := &emulator.Recorder{Stub: true}
 			c := newClient(t, &u, rec, tc.opts)
-			_, err := c.Upload(context.Background(), in, "k.mp4", strings.NewReader("hello"), destination.UploadOptions{})
+			_, err := c.Upload(context.Background(), in, "k.mp4", strings.NewReader("hello"), destination.UploadOptions{Size: -1})
 			if !errors.Is(err, emulator.ErrStub) {
 				t.Fatalf("Upload error %v, want the stub's", err)
 			}
@@ -220,4 +225,52 @@ func TestObjectURL(t *testing.T) {
 			emulator.NoSecrets(t, cfg, tc.p, got)
 		})
 	}
+}
+
+func TestUploadContract(t *testing.T) {
+	srv := emulator.NeedS3(t)
+	cfg := srv.Bucket(t)
+	var u emulator.Unsealer
+	in := u.Integration(destination.S3, cfg)
+	emulator.CheckUploadContract(t, newClient(t, &u, nil, s3.Options{}), in, partSize, srv.RawS3(cfg))
+}
+
+// TestCDNContract runs the upload contract on a CDN over an s3blob bucket with the S3 driver's
+// cleanup: 10 cancels leave no multipart upload.
+func TestCDNContract(t *testing.T) {
+	srv := emulator.NeedS3(t)
+	cfg := srv.Bucket(t)
+	b, err := s3blob.OpenBucket(context.Background(), srv.Client(nil), cfg.Bucket,
+		&s3blob.Options{RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cdn, err := provider.NewCDN(b, provider.CDNOptions{PartSize: partSize, Concurrency: 2, Driver: s3.NewDriver(s3.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emulator.CheckUploadContract(t, emulator.CDNUploader(cdn), nil, partSize, srv.RawS3(cfg))
+}
+
+// TestResponseHeaderTimeout: a tarpit endpoint that accepts the request and never answers
+// fails the upload (transient timeout) once Options.ResponseHeaderTimeout has passed.
+func TestResponseHeaderTimeout(t *testing.T) {
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-stop
+	}))
+	defer srv.Close()
+	defer close(stop)
+	var u emulator.Unsealer
+	in := u.Integration(destination.S3, destination.Config{Bucket: "b", AccessKeyID: "k", SecretAccessKey: "s", Endpoint: srv.URL, Region: "us-east-1"})
+	c := emulator.NewClient(t, &u, provider.Options{ResponseHeaderTimeout: 200 * time.Millisecond, CleanupTimeout: time.Second}, nil, s3.NewDriver(s3.Options{}))
+	start := time.Now()
+	_, err := c.Upload(context.Background(), in, "tarpit.mp4", strings.NewReader("hello"), destination.UploadOptions{Size: 5})
+	ue := destination.AsUploadError(err)
+	if ue == nil || ue.Code != provider.CodeTimeout || !ue.Transient {
+		t.Fatalf("Upload: %v, want a transient timeout", err)
+	}
+	t.Logf("failed after %v", time.Since(start))
 }
