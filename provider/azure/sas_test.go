@@ -3,6 +3,7 @@ package azure_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -125,7 +126,7 @@ func TestSASTampered(t *testing.T) {
 	cfg.AzureSASToken, cfg.AzureSASPermissions = q.Encode(), "racwdl"
 	var u emulator.Unsealer
 	rec := &emulator.Recorder{}
-	c := newClient(t, &u, rec)
+	c := emulator.NewClient(t, &u, provider.Options{WrapTransport: rec.Wrap, CleanupTimeout: time.Second}, nil, azure.NewDriver(azure.Options{}))
 	in := u.Integration(destination.Azure, cfg)
 	r := c.Test(context.Background(), in)
 	if r.OK || r.Code != provider.CodeInvalidCredentials {
@@ -158,23 +159,36 @@ func TestSASAccountRefused(t *testing.T) {
 	}
 }
 
-// TestSASProbes: the shared probe cases (unreachable endpoint, loopback refused by the SSRF
-// guard before any connection) hold for SAS integrations, and no result quotes the token.
-func TestSASProbes(t *testing.T) {
-	emulator.CheckProbes(t, destination.Azure, sasConfig(t, full, time.Now().Add(90*24*time.Hour)), emulator.StandardProbeCases(t),
-		azure.NewDriver(azure.Options{MaxRetries: -1}))
-}
-
-// TestSASUnreachableRedacted: a transport error (connection refused) does not quote the SAS
-// signature, although the SDK's URL carries it.
+// TestSASUnreachableRedacted: a transport error (connection refused, or the SSRF guard
+// refusing loopback before any connection) does not quote the SAS signature, although the
+// SDK's URL carries it.
 func TestSASUnreachableRedacted(t *testing.T) {
 	cfg := sasConfig(t, full, time.Now().Add(90*24*time.Hour))
-	cfg.Endpoint = emulator.ClosedEndpoint(t)
-	var u emulator.Unsealer
-	c := emulator.NewClient(t, &u, provider.Options{}, nil, azure.NewDriver(azure.Options{MaxRetries: -1}))
-	_, err := c.Upload(context.Background(), u.Integration(destination.Azure, cfg), "x.mp4", strings.NewReader("x"), destination.UploadOptions{Size: 1})
 	q, _ := url.ParseQuery(cfg.AzureSASToken)
-	if err == nil || strings.Contains(err.Error(), q.Get("sig")) || strings.Contains(err.Error(), url.QueryEscape(q.Get("sig"))) {
-		t.Fatalf("err = %v, want a failure that does not quote the signature", err)
+	listener, accepted := emulator.Listener(t)
+	for _, c := range []struct {
+		name, endpoint string
+		allowed        []netip.Prefix
+		code           string
+	}{
+		{"connection refused", emulator.ClosedEndpoint(t), nil, provider.CodeEndpointUnreachable},
+		{"loopback refused", strings.Replace(listener, "127.0.0.1", "localhost", 1), []netip.Prefix{}, provider.CodeEndpointUnreachable},
+	} {
+		cfg := cfg
+		cfg.Endpoint = c.endpoint
+		var u emulator.Unsealer
+		cl := emulator.NewClient(t, &u, provider.Options{AllowedNetworks: c.allowed, CleanupTimeout: time.Second}, nil, azure.NewDriver(azure.Options{}))
+		in := u.Integration(destination.Azure, cfg)
+		_, err := cl.Upload(context.Background(), in, "x.mp4", strings.NewReader("x"), destination.UploadOptions{Size: 1})
+		if err == nil || strings.Contains(err.Error(), q.Get("sig")) || strings.Contains(err.Error(), url.QueryEscape(q.Get("sig"))) {
+			t.Fatalf("%s: err = %v, want a failure that does not quote the signature", c.name, err)
+		}
+		r := cl.Test(context.Background(), in)
+		if r.OK || r.Code != c.code || strings.Contains(r.Message, q.Get("sig")) {
+			t.Fatalf("%s: Test = %+v", c.name, r)
+		}
+	}
+	if n := accepted(); n != 0 {
+		t.Fatalf("the guard let %d connections to loopback through", n)
 	}
 }
