@@ -2,7 +2,8 @@
 // Backblaze B2 and Wasabi, over gocloud.dev/blob/s3blob and aws-sdk-go-v2.
 //
 // Each integration gets its own client, built with s3.New from its own keys (never from the
-// environment or shared config files), with the provider's quirks:
+// environment or shared config files), or for s3 with Config.RoleARN from temporary credentials
+// of the customer's role assumed with the platform's own (role.go), with the provider's quirks:
 //
 //   - Every store other than AWS (r2, b2, wasabi, and s3 with a custom endpoint) computes and
 //     validates checksums only when an operation requires them, on the client and in the
