@@ -19,7 +19,6 @@ import (
 	"github.com/ilovevideoeditor/outputs/delivery"
 	"github.com/ilovevideoeditor/outputs/delivery/riverqueue"
 	"github.com/ilovevideoeditor/outputs/destination"
-	"github.com/ilovevideoeditor/outputs/internal/blobcdn"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/provider"
 	s3driver "github.com/ilovevideoeditor/outputs/provider/s3"
@@ -46,13 +45,12 @@ func TestRealEngineOnS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bucket.Close() })
-	cdn := &blobcdn.CDN{B: bucket, BaseURL: "https://cdn.example.com"}
+	cdn, err := provider.NewCDN(bucket, provider.CDNOptions{BaseURL: "https://cdn.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	eng, err := delivery.New(delivery.Options{Store: h.store, Uploader: client, CDN: cdn, Logger: slog.New(slog.DiscardHandler),
-		Retry: delivery.RetryPolicy{MaxAttempts: 2, BaseDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
-		Classify: func(err error) *destination.UploadError { // until the drivers return UploadErrors themselves
-			c := provider.Classify(err)
-			return &destination.UploadError{Code: c.Code, Message: c.Message, Transient: c.Transient, Err: err}
-		}})
+		Retry: delivery.RetryPolicy{MaxAttempts: 2, BaseDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +103,10 @@ func TestRealEngineOnS3(t *testing.T) {
 	if o := st.Outputs[2]; o.Status != destination.StatusFailed || strings.Contains(o.Error, "wrong-secret-key") {
 		t.Fatalf("output with a wrong secret = %+v, want failed", o)
 	}
-	// (The output records' Checksum stays empty until the provider's upload path computes one.)
-	var full *destination.DeliveryRecord
+	full, _ := h.store.GetDelivery(ctx, "ws1", "r1")
+	if o := full.Output("s3a"); !strings.HasPrefix(o.Checksum, "crc32c:") || full.Checksum != o.Checksum {
+		t.Fatalf("checksums recorded: CDN %q, output %q; want the same crc32c", full.Checksum, o.Checksum)
+	}
 
 	// Fix the secret, remove the render file, redeliver: streamed from the CDN copy.
 	in, err := h.store.Get(ctx, "ws1", "s3bad")

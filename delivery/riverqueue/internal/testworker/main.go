@@ -26,9 +26,7 @@ import (
 	"github.com/ilovevideoeditor/outputs/crypto"
 	"github.com/ilovevideoeditor/outputs/delivery"
 	"github.com/ilovevideoeditor/outputs/delivery/riverqueue"
-	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/sqlstore"
-	"github.com/ilovevideoeditor/outputs/internal/blobcdn"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/provider"
 	"github.com/ilovevideoeditor/outputs/provider/s3"
@@ -95,14 +93,13 @@ func run() error {
 		return err
 	}
 	defer bucket.Close()
-	cdn := &blobcdn.CDN{B: bucket, BaseURL: "https://cdn.example.com"}
+	cdn, err := provider.NewCDN(bucket, provider.CDNOptions{BaseURL: "https://cdn.example.com"})
+	if err != nil {
+		return err
+	}
 	store := sqlstore.New(db, sqlstore.PostgreSQL, nil)
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, CDN: cdn, Logger: quiet,
-		Classify: func(err error) *destination.UploadError { // until the drivers return UploadErrors themselves
-			c := provider.Classify(err)
-			return &destination.UploadError{Code: c.Code, Message: c.Message, Transient: c.Transient, Err: err}
-		}})
+	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, CDN: cdn, Logger: quiet})
 	if err != nil {
 		return err
 	}
