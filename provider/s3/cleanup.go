@@ -70,7 +70,6 @@ func (t *tracker) done(id string) {
 	t.mu.Unlock()
 }
 
-
 // cleanup aborts the multipart uploads left open; it returns nil once S3 confirmed every abort
 // and, at least t.settle after the cleanup began, no upload of key created since the upload
 // started is listed any more (AWS documents that a part upload in flight can outlive an abort,
