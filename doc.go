@@ -9,12 +9,17 @@
 //     destination/sqlstore on PostgreSQL or SQLite, or the host's own);
 //   - a Keyring (crypto.Keyring, Tink AEAD) seals every secret field at rest, bound to its
 //     workspace, integration and field;
-//   - a destination.Uploader (provider.Client, over the Go CDK) talks to the storage providers.
+//   - a destination.Uploader (provider.Client, over the Go CDK) talks to the storage providers;
+//   - a destination.CDN (provider.NewCDN over the platform's bucket) receives every render.
 //
 // The Service implements the public API: integration management (create, list, get, update,
 // delete, set default, test), the legacy single default destination (get, put, test, delete),
-// the Google Drive OAuth connection, and delivery of a finished render to the CDN and every
-// destination the render names (resolved by package resolve) at once.
+// the Google Drive OAuth connection, resolution of a render's destinations into a storable Plan
+// (package resolve), and delivery of a finished render to the CDN and every destination of its
+// plan at once, by the engine of package delivery, which the Service composes.
+//
+// The package itself links no storage SDK and no Go CDK: the SDKs come in with the provider
+// packages the host wires in, so a host's unit test over memstore stays small.
 //
 // Every operation is scoped by the caller's workspace (destination.Caller); an integration of
 // another workspace behaves exactly like a missing one. Views returned to callers never carry a

@@ -4,7 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io/fs"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,13 +19,18 @@ func TestDocNamesExist(t *testing.T) {
 	var comments []*ast.CommentGroup
 	// The root's comments name its own declarations and destination's (its vocabulary).
 	for _, dir := range []string{".", "destination"} {
-		pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool {
-			return !strings.HasSuffix(fi.Name(), "_test.go")
-		}, parser.ParseComments)
+		names, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range pkgs[map[string]string{".": "outputs", "destination": "destination"}[dir]].Files {
+		for _, name := range names {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if dir == "." {
 				comments = append(comments, f.Comments...)
 			}

@@ -10,8 +10,11 @@ import (
 // DriveConnector runs the Google Drive OAuth flow; *drive.Connector (package provider/drive)
 // implements it. The root package depends on this interface only, not on the Drive driver.
 type DriveConnector interface {
+	// AuthURL returns the authorization URL that connects caller's workspace.
 	AuthURL(ctx context.Context, caller destination.Caller) (string, error)
-	Complete(ctx context.Context, state, code, errParam string) (*destination.DriveConnection, error)
+	// Complete finishes the flow for caller, the user signed in where the callback arrived; it
+	// refuses a caller other than the one that started the flow.
+	Complete(ctx context.Context, caller destination.Caller, state, code, errParam string) (*destination.DriveConnection, error)
 }
 
 // driveName names a Drive integration created by the OAuth connection.
@@ -31,19 +34,28 @@ func (s *Service) DriveAuthURL(ctx context.Context, caller destination.Caller) (
 }
 
 // CompleteDrive finishes the OAuth flow from the callback's query parameters (state, code and
-// error) and creates the workspace's drive integration, or, on reconnect, updates the one it
-// has with the new refresh token, keeping its ID, name, folder and flags. The state, not a
-// session, names the workspace. Errors are the drive package's typed errors (tampered, expired
-// or replayed state, access denied, ...); none contains a token or code.
-func (s *Service) CompleteDrive(ctx context.Context, state, code, errParam string) (*destination.Integration, error) {
+// error) for caller, the user signed in where the callback arrived, and creates the workspace's
+// drive integration, or, on reconnect, updates the one it has with the new refresh token, keeping
+// its ID, name, folder and flags. The callback must be authenticated like any other request: a
+// caller other than the user and workspace that started the flow (a forwarded link, login CSRF)
+// is refused with an error matching destination.ErrForbidden, and nothing is linked. Other
+// errors are the drive package's typed errors (tampered, expired or replayed state, access
+// denied, ...); none contains a token or code.
+func (s *Service) CompleteDrive(ctx context.Context, caller destination.Caller, state, code, errParam string) (*destination.Integration, error) {
+	if err := requireWorkspace(caller); err != nil {
+		return nil, err
+	}
 	if s.opts.Drive == nil {
 		return nil, fmt.Errorf("outputs: Google Drive is not configured: %w", destination.ErrUnsupported)
 	}
-	conn, err := s.opts.Drive.Complete(ctx, state, code, errParam)
+	conn, err := s.opts.Drive.Complete(ctx, caller, state, code, errParam)
 	if err != nil {
 		return nil, err
 	}
-	caller := destination.Caller{WorkspaceID: conn.WorkspaceID, UserID: conn.UserID}
+	// Checked here too, whatever the connector did: the grant goes only to the caller's own workspace.
+	if conn == nil || conn.WorkspaceID != caller.WorkspaceID || conn.UserID != caller.UserID {
+		return nil, fmt.Errorf("outputs: the Google Drive connection was started by another user or workspace: %w", destination.ErrForbidden)
+	}
 	existing, err := s.firstDrive(ctx, conn.WorkspaceID)
 	if err != nil {
 		return nil, err
@@ -69,15 +81,21 @@ func (s *Service) CompleteDrive(ctx context.Context, state, code, errParam strin
 		return s.setDriveToken(ctx, caller, first.ID, conn.RefreshToken)
 	}
 	s.log.InfoContext(ctx, "drive connected", "workspace", conn.WorkspaceID, "integration", stored.ID, "user", conn.UserID)
-	return View(stored), nil
+	return s.view(stored), nil
 }
 
-// SaveDriveToken seals and stores a rotated refresh token for a drive integration. Wire it as
-// drive.DriverOptions.TokenRotated so that token rotation by Google is never lost.
+// SaveDriveToken seals and stores a rotated refresh token for a drive integration
+// (destination.TokenSaver). New wires it into an Uploader that accepts one (provider.Client), so
+// token rotation by Google is never lost without any wiring by the host.
 func (s *Service) SaveDriveToken(ctx context.Context, in *destination.Integration, refreshToken string) error {
+	if in == nil {
+		return fmt.Errorf("outputs: save drive token: nil integration: %w", destination.ErrInvalid)
+	}
 	_, err := s.setDriveToken(ctx, destination.Caller{WorkspaceID: in.WorkspaceID}, in.ID, refreshToken)
 	return err
 }
+
+var _ destination.TokenSaver = (*Service)(nil)
 
 func (s *Service) setDriveToken(ctx context.Context, caller destination.Caller, id, refreshToken string) (*destination.Integration, error) {
 	return s.modify(ctx, caller, id, 0, func(cur *destination.Integration) error {

@@ -45,7 +45,7 @@ func connectDrive(t *testing.T, h *harness, srv *drivetest.Server, caller destin
 		t.Fatal(err)
 	}
 	q := back.Query()
-	return h.svc.CompleteDrive(context.Background(), q.Get("state"), q.Get("code"), q.Get("error"))
+	return h.svc.CompleteDrive(context.Background(), caller, q.Get("state"), q.Get("code"), q.Get("error"))
 }
 
 func TestDriveConnectionCreatesThenUpdates(t *testing.T) {
@@ -114,16 +114,16 @@ func TestDriveStateAttacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := back.Query()
-	if _, err := h.svc.CompleteDrive(context.Background(), q.Get("state")+"x", q.Get("code"), ""); !errors.Is(err, drive.ErrStateInvalid) {
+	if _, err := h.svc.CompleteDrive(context.Background(), wsA, q.Get("state")+"x", q.Get("code"), ""); !errors.Is(err, drive.ErrStateInvalid) {
 		t.Fatalf("tampered: %v", err)
 	}
-	if _, err := h.svc.CompleteDrive(context.Background(), q.Get("state"), q.Get("code"), ""); err != nil {
+	if _, err := h.svc.CompleteDrive(context.Background(), wsA, q.Get("state"), q.Get("code"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.svc.CompleteDrive(context.Background(), q.Get("state"), q.Get("code"), ""); !errors.Is(err, drive.ErrStateReplayed) {
+	if _, err := h.svc.CompleteDrive(context.Background(), wsA, q.Get("state"), q.Get("code"), ""); !errors.Is(err, drive.ErrStateReplayed) {
 		t.Fatalf("replayed: %v", err)
 	}
-	if _, err := h.svc.CompleteDrive(context.Background(), q.Get("state"), "", "access_denied"); err == nil {
+	if _, err := h.svc.CompleteDrive(context.Background(), wsA, q.Get("state"), "", "access_denied"); err == nil {
 		t.Fatal("access_denied accepted")
 	}
 	if _, err := h.svc.DriveAuthURL(context.Background(), destination.Caller{APIKeyOnly: true}); !errors.Is(err, destination.ErrNoWorkspace) {
@@ -155,7 +155,7 @@ func TestDriveConcurrentCallbacksConverge(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, c := range cbs {
 		wg.Go(func() {
-			if _, err := h.svc.CompleteDrive(context.Background(), c.state, c.code, ""); err != nil {
+			if _, err := h.svc.CompleteDrive(context.Background(), wsA, c.state, c.code, ""); err != nil {
 				t.Error(err)
 			}
 		})

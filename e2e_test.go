@@ -3,6 +3,8 @@ package outputs_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -15,6 +17,7 @@ import (
 	"gocloud.dev/blob/fileblob"
 
 	"github.com/ilovevideoeditor/outputs"
+	"github.com/ilovevideoeditor/outputs/delivery"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/provider"
@@ -77,23 +80,16 @@ func TestDeliverToEveryProvider(t *testing.T) {
 	dsrv := drivetest.NewServer(drivetest.Options{})
 	t.Cleanup(dsrv.Close)
 
-	var h *harness
 	var client *provider.Client
-	h = newHarness(t, func(o *outputs.Options) {
+	h := newHarness(t, func(o *outputs.Options) {
 		o.AllowInsecureEndpoints = true
-		o.Delivery = outputs.DeliveryOptions{CDN: fileCDN(t), Retry: outputs.RetryPolicy{BaseDelay: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, MaxAttempts: 5},
-			Classify: func(err error) *destination.UploadError { // until the drivers return UploadErrors themselves
-				c := provider.Classify(err)
-				return &destination.UploadError{Code: c.Code, Message: c.Message, Transient: c.Transient, Err: err}
-			}}
+		o.Delivery = outputs.DeliveryOptions{CDN: fileCDN(t), Retry: outputs.RetryPolicy{BaseDelay: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, MaxAttempts: 5}}
 		var err error
 		client, err = provider.New(o.Keyring, provider.Options{AllowedNetworks: emulator.Loopback},
 			s3.NewDriver(s3.Options{RetryMaxAttempts: 1}), azure.NewDriver(azure.Options{}),
 			gcs.NewDriver(gcs.Options{AllowedTokenHosts: []string{emulator.TokenHost()}}),
-			drive.NewDriver(drive.DriverOptions{OAuth: dsrv.OAuthConfig(driveRedirect), Options: drive.Options{Endpoint: dsrv.Endpoint()},
-				TokenRotated: func(ctx context.Context, in *destination.Integration, rt string) error {
-					return h.svc.SaveDriveToken(ctx, in, rt)
-				}}))
+			// No TokenRotated: the Service persists rotated refresh tokens itself.
+			drive.NewDriver(drive.DriverOptions{OAuth: dsrv.OAuthConfig(driveRedirect), Options: drive.Options{Endpoint: dsrv.Endpoint()}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,5 +175,84 @@ func TestDeliverToEveryProvider(t *testing.T) {
 	// The permanent failure was not retried.
 	if res, _ := h.svc.TestIntegration(ctx, wsA, permanent.ID); res.OK || res.Code != provider.CodeInvalidCredentials {
 		t.Errorf("test of the bad integration: %+v", res)
+	}
+}
+
+// TestStoredPlanOverVersitygw: a plan is resolved and stored as JSON while an S3 integration
+// has a wrong secret; before delivery it is re-keyed, a second one is deactivated and a third
+// deleted. Deliver (real S3 driver, versitygw) uses the new secret for the first and fails the
+// other two alone with integration_unavailable.
+func TestStoredPlanOverVersitygw(t *testing.T) {
+	ctx := context.Background()
+	good := emulator.S3(t)
+	var client *provider.Client
+	h := newHarness(t, func(o *outputs.Options) {
+		o.AllowInsecureEndpoints = true
+		o.Delivery = outputs.DeliveryOptions{CDN: fileCDN(t), Retry: outputs.RetryPolicy{MaxAttempts: 1}}
+		var err error
+		client, err = provider.New(o.Keyring, provider.Options{AllowedNetworks: emulator.Loopback}, s3.NewDriver(s3.Options{RetryMaxAttempts: 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Close() })
+		o.Uploader = client
+	})
+	wrong := good
+	wrong.SecretAccessKey = "not-the-secret-key-0000"
+	var ids []string
+	for _, cfg := range []destination.Config{wrong, good, good} {
+		v, err := h.svc.CreateIntegration(ctx, wsA, outputs.CreateInput{Provider: destination.S3, Name: "s3", Config: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, v.ID)
+	}
+	vj := fmt.Sprintf(`{"destinations":[{"integrationId":%q,"provider":"s3","pathPrefix":"a"},{"integrationId":%q,"provider":"s3"},{"integrationId":%q,"provider":"s3"}]}`, ids[0], ids[1], ids[2])
+	targets, err := h.svc.ResolveDestinations(ctx, wsA, []byte(vj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := json.Marshal(outputs.Plan{WorkspaceID: wsA.WorkspaceID, RenderID: "r-stored", FileName: "render.mp4", Targets: targets})
+	if bytes.Contains(stored, []byte(good.SecretAccessKey)) || bytes.Contains(stored, []byte(wrong.SecretAccessKey)) {
+		t.Fatal("the stored plan holds a secret")
+	}
+
+	// Before delivery: re-key 0 (the secret must be sent again with the whole config), deactivate 1, delete 2.
+	if _, err := h.svc.UpdateIntegration(ctx, wsA, ids[0], outputs.UpdateInput{Config: &good}); err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	if _, err := h.svc.UpdateIntegration(ctx, wsA, ids[1], outputs.UpdateInput{IsActive: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.DeleteIntegration(ctx, wsA, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+
+	var plan outputs.Plan
+	if err := json.Unmarshal(stored, &plan); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("render"), 1000)
+	d, err := h.svc.Deliver(ctx, plan, outputs.Source{ReaderAt: bytes.NewReader(data), Size: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := d.Outputs[0]; o.Status != destination.StatusCompleted || o.OutputKey != "a/render.mp4" {
+		t.Errorf("re-keyed: %+v", o)
+	}
+	for _, o := range d.Outputs[1:] {
+		if o.Status != destination.StatusFailed || o.ErrorCode != delivery.CodeIntegrationUnavailable {
+			t.Errorf("unavailable: %+v", o)
+		}
+	}
+	in, _ := h.store.Get(ctx, wsA.WorkspaceID, ids[0])
+	b, release, err := client.Lease(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if got, err := b.ReadAll(ctx, "a/render.mp4"); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("stored object differs: %v", err)
 	}
 }

@@ -87,15 +87,19 @@ func (j *job) attempt(ctx context.Context, n int, remaining time.Duration) (res 
 	defer cancel(nil)
 	actx, cancelBudget := context.WithTimeoutCause(actx, remaining, context.DeadlineExceeded)
 	defer cancelBudget()
-	g, err := openSource(actx, j.src)
-	if err != nil {
-		return res, j.canceled(ctx, e.classify(err)), 0
-	}
-	defer g.close()
-	if e.stall > 0 {
+	g := newGuard(actx, j.src.Size)
+	if e.stall > 0 { // armed first: an Open that hangs is a stall too
 		stop := watch(g, e.stall, func() { cancel(errStalled) })
 		defer stop()
 	}
+	if err := g.open(j.src); err != nil {
+		if context.Cause(actx) == errStalled && ctx.Err() == nil {
+			return res, &destination.UploadError{Code: destination.CodeStalled, Transient: true,
+				Message: fmt.Sprintf("opening the source made no progress for %s", e.stall), Err: err}, 0
+		}
+		return res, j.canceled(ctx, e.classify(err)), 0
+	}
+	defer g.close()
 
 	j.out.Status = destination.StatusUploading
 	j.emit(Event{Kind: EventAttempt, Status: destination.StatusUploading, Attempt: n})

@@ -39,8 +39,9 @@ type Options struct {
 	// slot. Default MaxConcurrentUploads/2 (at least 1).
 	MaxUploadsPerWorkspace int
 	// StallTimeout cancels an attempt that reads nothing from its source for this long (it is
-	// then retried as transient "stalled"). Default 2 minutes; it must exceed the time one part
-	// takes to upload on the slowest link you serve. Negative disables stall detection.
+	// then retried as transient "stalled"). Default 2 minutes; it must exceed the longest pause
+	// of a healthy upload: one part's upload on the slowest link you serve, and the provider's
+	// commit after the last byte. Negative disables stall detection.
 	StallTimeout time.Duration
 	// Classify, when set, classifies an upload error that is not a *destination.UploadError
 	// (from an Uploader or CDN of the host's own). Without it such errors are permanent

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -34,7 +35,7 @@ type harness struct {
 func newHarness(t testing.TB, mut ...func(*delivery.Options)) *harness {
 	t.Helper()
 	h := &harness{store: memstore.New(), up: &fakeUploader{}, cdn: newMemCDN(), ev: &events{}}
-	opts := delivery.Options{Store: h.store, Uploader: h.up, CDN: h.cdn, CDNKeyPrefix: "cdn/", Retry: fast, OnEvent: h.ev.add}
+	opts := delivery.Options{Store: h.store, Uploader: h.up, CDN: h.cdn, CDNKeyPrefix: "cdn/", Retry: fast, OnEvent: h.ev.add, Logger: quiet}
 	for _, m := range mut {
 		m(&opts)
 	}
@@ -527,4 +528,42 @@ func TestRedeliverFromCDN(t *testing.T) {
 	if o.Status != destination.StatusCompleted || h.up.sums[targets[0].IntegrationID] != sha256.Sum256(data) || h.up.attemptsOf(targets[0].IntegrationID) != 2 {
 		t.Fatalf("%+v", o)
 	}
+}
+
+// TestSlotFreedDuringBackoff: an output waiting for its next attempt holds no upload slot: with
+// one slot in all, another workspace's delivery runs while the first one backs off.
+func TestSlotFreedDuringBackoff(t *testing.T) {
+	h := newHarness(t, func(o *delivery.Options) {
+		o.MaxConcurrentUploads = 1
+		o.Retry = delivery.RetryPolicy{MaxAttempts: 2, BaseDelay: 2 * time.Second, MaxDelay: 2 * time.Second}
+	})
+	flaky := h.targets(t, ws, 1)
+	h.up.failures = map[string][]error{flaky[0].IntegrationID: {&destination.UploadError{Code: "unavailable", Transient: true}}}
+	first := make(chan struct{})
+	go func() {
+		defer close(first)
+		_, _ = h.eng.Deliver(context.Background(), delivery.Plan{WorkspaceID: ws, RenderID: "flaky", Targets: flaky}, bytesSource([]byte("x")))
+	}()
+	// Wait until the flaky target is backing off, then deliver for another workspace.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if slices.ContainsFunc(h.ev.all(), func(e delivery.Event) bool { return e.Kind == delivery.EventRetry }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no retry")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	other := h.targets(t, "ws-b", 1)
+	start := time.Now()
+	d, err := h.eng.Deliver(context.Background(), delivery.Plan{WorkspaceID: "ws-b", RenderID: "other", Targets: other}, bytesSource([]byte("y")))
+	if err != nil || d.Outputs[0].Status != destination.StatusCompleted {
+		t.Fatalf("%+v %v", d, err)
+	}
+	select {
+	case <-first:
+		t.Fatalf("the other delivery (%s) waited for the flaky one's backoff", time.Since(start))
+	default:
+	}
+	<-first
 }

@@ -30,30 +30,36 @@ type guard struct {
 	err *destination.UploadError // the source's own failure, if any
 }
 
-// open prepares the source for one attempt.
-func openSource(ctx context.Context, src Source) (g *guard, err error) {
-	g = &guard{ctx: ctx, size: src.Size}
+// newGuard returns the guard of one attempt; open gives it its reader.
+func newGuard(ctx context.Context, size int64) *guard {
+	g := &guard{ctx: ctx, size: size}
 	g.lastRead.Store(time.Now().UnixNano())
+	return g
+}
+
+// open prepares the source for the attempt: a section of the ReaderAt, or a fresh reader from
+// Open (a panic, an error or a nil reader is the source's failure).
+func (g *guard) open(src Source) (err error) {
 	if src.ReaderAt != nil {
 		g.r = io.NewSectionReader(src.ReaderAt, 0, src.Size)
-		return g, nil
+		return nil
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			g, err = nil, sourceFailure("the source's Open panicked", fmt.Errorf("panic: %v", v))
+			err = sourceFailure("the source's Open panicked", fmt.Errorf("panic: %v", v))
 		}
 	}()
-	rc, err := src.Open(ctx)
+	rc, err := src.Open(g.ctx)
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return nil, ctx.Err()
+	case err != nil && g.ctx.Err() != nil:
+		return context.Cause(g.ctx)
 	case err != nil:
-		return nil, sourceFailure("the source could not be opened", err)
+		return sourceFailure("the source could not be opened", err)
 	case isNil(rc):
-		return nil, sourceFailure("the source's Open returned no reader", nil)
+		return sourceFailure("the source's Open returned no reader", nil)
 	}
 	g.r, g.closer = rc, rc
-	return g, nil
+	return nil
 }
 
 func sourceFailure(msg string, cause error) *destination.UploadError {

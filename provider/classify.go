@@ -33,6 +33,8 @@ const (
 	CodeProviderIncompatible = "provider_incompatible"
 	CodeTimeout              = "timeout"
 	CodeReconnectRequired    = "reconnect_required"
+	CodeQuotaExceeded        = "quota_exceeded" // a storage or API quota is used up
+	CodeThrottled            = destination.CodeThrottled
 	CodeUnknown              = "unknown"
 )
 
@@ -76,6 +78,7 @@ var messages = map[string]string{
 	CodeTimeout:                        "the storage provider did not answer in time; try again later",
 	CodeReconnectRequired:              "the connection was revoked or expired; reconnect the integration",
 	CodeUnknown:                        "the storage provider returned an unexpected error",
+	CodeQuotaExceeded:                  "the storage provider refused the request because a quota is used up",
 	destination.CodeThrottled:          "the storage provider asked to slow down; try again later",
 	destination.CodeUnavailable:        "the storage provider failed or the connection to it broke; try again later",
 	destination.CodeCanceled:           "the operation was cancelled",
@@ -84,6 +87,8 @@ var messages = map[string]string{
 	destination.CodeChecksumMismatch:   "the storage provider holds other bytes than those sent",
 	destination.CodeStalled:            "the upload made no progress for too long",
 	destination.CodeInvalidKey:         "the object name cannot be stored as given",
+	CodeAccessDenied:                   "the platform may not act as the customer's identity; check the trust policy or IAM binding shown with the integration",
+	CodeCredentialsExpired:             "the credential has expired; create a new one",
 }
 
 // Classify turns any storage error into a code, a sanitized actionable message and whether a
@@ -101,11 +106,23 @@ func classifyWith(err error, drv any) Classification {
 	if ue := destination.AsUploadError(err); ue != nil {
 		return Classification{Code: ue.Code, Message: ue.Message, Transient: ue.Transient, RetryAfter: ue.RetryAfter}
 	}
+	var self SelfClassifier
+	if errors.As(err, &self) {
+		code, transient, detail := self.ClassifyCode()
+		c := Classified(code, transient, detail)
+		var hint RetryAfterHinter
+		if errors.As(err, &hint) {
+			c.RetryAfter = hint.RetryAfterHint()
+		}
+		return c
+	}
+	if cl, ok := classifiedByDriver(err); ok {
+		return cl
+	}
 	var ce *ConfigError
 	if errors.As(err, &ce) {
 		code := CodeUnknown
-		for _, f := range []destination.SecretField{destination.SecretAccessKey, destination.SecretGCSServiceAcct,
-			destination.SecretAzureAccountKey, destination.SecretDriveRefresh} {
+		for _, f := range destination.AllSecretFields() {
 			if ce.Field == string(f) {
 				code = CodeInvalidCredentials
 			}
@@ -166,6 +183,18 @@ func ProviderCode(c string) string {
 		return "provider code " + c
 	}
 	return ""
+}
+
+// SelfClassifier is implemented by driver errors that know their classification (a Drive quota
+// refusal, drive.QuotaError): Classify asks them before reading the SDK error types. The detail
+// must be fixed text.
+type SelfClassifier interface {
+	ClassifyCode() (code string, transient bool, detail string)
+}
+
+// RetryAfterHinter is implemented by errors that carry the provider's Retry-After hint.
+type RetryAfterHinter interface {
+	RetryAfterHint() time.Duration
 }
 
 func classifyGuard(err error) (Classification, bool) {

@@ -117,7 +117,7 @@ func FuzzClassify(f *testing.F) {
 	known := map[string]bool{provider.CodeOK: true, provider.CodeInvalidCredentials: true, provider.CodePermissionDenied: true,
 		provider.CodeBucketNotFound: true, provider.CodeWrongRegion: true, provider.CodeEndpointUnreachable: true,
 		provider.CodeTLSError: true, provider.CodeProviderIncompatible: true, provider.CodeTimeout: true,
-		provider.CodeReconnectRequired: true, provider.CodeUnknown: true, destination.CodeThrottled: true,
+		provider.CodeReconnectRequired: true, provider.CodeUnknown: true, destination.CodeThrottled: true, provider.CodeQuotaExceeded: true,
 		destination.CodeUnavailable: true, destination.CodeCanceled: true, destination.CodeChecksumMismatch: true}
 	f.Fuzz(func(t *testing.T, s string) {
 		s = s[:len(s)/2] + marker + s[len(s)/2:]

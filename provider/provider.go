@@ -104,6 +104,9 @@ type Options struct {
 	ProbeTimeout time.Duration
 	// CacheSize is how many open buckets are kept (default 256).
 	CacheSize int
+	// OpenTimeout bounds opening one bucket (unsealing, building the client, any request the
+	// driver makes), which concurrent callers share whatever their own contexts (default 1m).
+	OpenTimeout time.Duration
 	// Logger receives debug and warning records (never secrets). Default: discard.
 	Logger *slog.Logger
 	// Now returns the current time (default time.Now); tests substitute it.
@@ -157,6 +160,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.CacheSize <= 0 {
 		o.CacheSize = 256
+	}
+	if o.OpenTimeout <= 0 {
+		o.OpenTimeout = time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -237,6 +243,22 @@ func New(u destination.Unsealer, opts Options, drivers ...Driver) (*Client, erro
 // own auxiliary requests, such as an OAuth token exchange).
 func (c *Client) HTTPClient() *http.Client { return c.hc }
 
+// TokenSaverSetter is an optional Driver interface: a driver whose provider rotates OAuth refresh
+// tokens (provider/drive) persists them through the TokenSaver it is given.
+type TokenSaverSetter interface {
+	SetTokenSaver(destination.TokenSaver)
+}
+
+// SetTokenSaver hands ts to every driver that persists rotated refresh tokens
+// (TokenSaverSetter). outputs.New calls it with the Service, so hosts never wire it by hand.
+func (c *Client) SetTokenSaver(ts destination.TokenSaver) {
+	for _, d := range c.drivers {
+		if s, ok := d.(TokenSaverSetter); ok {
+			s.SetTokenSaver(ts)
+		}
+	}
+}
+
 // Lease returns the integration's open bucket, opening it (and unsealing the credentials) on a
 // cache miss, and the release the caller must call once done with it. The bucket stays owned by
 // the Client: do not close it. It stays open until released, even if evicted meanwhile (another
@@ -271,17 +293,7 @@ func (c *Client) acquire(ctx context.Context, in *destination.Integration) (*ent
 		e.refs++
 		c.lru.MoveToFront(e.elem)
 		c.mu.Unlock()
-		select {
-		case <-e.ready:
-		case <-ctx.Done():
-			c.release(e)
-			return nil, ctx.Err()
-		}
-		if e.err != nil {
-			c.release(e)
-			return nil, e.err
-		}
-		return e, nil
+		return c.wait(ctx, e)
 	}
 	e = &entry{key: key, drv: drv, ready: make(chan struct{}), refs: 1}
 	e.elem = c.lru.PushFront(e)
@@ -298,19 +310,45 @@ func (c *Client) acquire(ctx context.Context, in *destination.Integration) (*ent
 	c.mu.Unlock()
 	closeAll(c.opts.Logger, toClose)
 
-	b, err := c.open(ctx, drv, in)
-	c.mu.Lock()
-	e.b, e.err = b, err
-	if err != nil && !e.dead {
-		// Failures are not cached: the next use tries again.
-		c.lru.Remove(e.elem)
-		delete(c.cache, key)
-	}
-	close(e.ready)
-	c.mu.Unlock()
-	if err != nil {
+	// The open is shared by every caller that waits for this entry, so it runs detached from
+	// this caller's cancellation (keeping its values), under a bound of its own; each waiter,
+	// this caller included, gives up on its own context only.
+	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.OpenTimeout)
+	go func() {
+		defer cancel()
+		b, err := c.open(octx, drv, in)
+		c.mu.Lock()
+		e.b, e.err = b, err
+		if err != nil && !e.dead {
+			// Failures are not cached: the next use tries again.
+			c.lru.Remove(e.elem)
+			delete(c.cache, key)
+		}
+		var orphan *blob.Bucket // evicted (or the Client closed) while opening, and unused
+		if e.dead && e.refs == 0 && e.b != nil {
+			orphan, e.b = e.b, nil
+		}
+		close(e.ready)
+		c.mu.Unlock()
+		if orphan != nil {
+			closeAll(c.opts.Logger, []*blob.Bucket{orphan})
+		}
+	}()
+	return c.wait(ctx, e)
+}
+
+// wait returns e once it is ready, or gives up when ctx ends; either way without a reference
+// unless it returns e.
+func (c *Client) wait(ctx context.Context, e *entry) (*entry, error) {
+	select {
+	case <-e.ready:
+	case <-ctx.Done():
 		c.release(e)
-		return nil, err
+		return nil, ctx.Err()
+	}
+	if e.err != nil {
+		c.release(e)
+		return nil, e.err
 	}
 	return e, nil
 }

@@ -31,6 +31,8 @@ if [ ! -x "$sc" ]; then
   tmp=$(mktemp -d); GOBIN=$tmp go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"; mv "$tmp/staticcheck" "$sc"; rm -rf "$tmp"
 fi
 
+bash scripts/chromium.sh   # the browser test of examples/server
+
 echo "== go vet"; go vet ./...
 echo "== staticcheck"; "$sc" ./...
 echo "== go test -race"

@@ -15,3 +15,7 @@ func TestConformance(t *testing.T) {
 func BenchmarkStore(b *testing.B) {
 	storetest.Benchmark(b, func(*testing.B) destination.Store { return memstore.New() })
 }
+
+func TestDeliveriesConformance(t *testing.T) {
+	storetest.RunDeliveries(t, func(*testing.T) destination.DeliveryStore { return memstore.NewDeliveries() })
+}

@@ -46,7 +46,7 @@ func TestDriveConnectionOverSQLStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			q := back.Query()
-			v, err := svc.CompleteDrive(ctx, q.Get("state"), q.Get("code"), q.Get("error"))
+			v, err := svc.CompleteDrive(ctx, caller, q.Get("state"), q.Get("code"), q.Get("error"))
 			if err != nil {
 				t.Fatalf("CompleteDrive: %v", err)
 			}

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -87,15 +88,13 @@ func createICUDatabase(t testing.TB) string {
 	return u.String()
 }
 
-// TestConformanceICUCollation runs the conformance suite on a PostgreSQL database whose collation
-// orders strings unlike bytes: Scan must still page in byte order (ScanByteOrder).
-func TestConformanceICUCollation(t *testing.T) {
+// TestScanByteOrderICUCollation: on a PostgreSQL database whose collation orders strings unlike
+// bytes, Scan still pages in byte order.
+func TestScanByteOrderICUCollation(t *testing.T) {
 	needPostgres(t)
 	dsn := createICUDatabase(t)
-	storetest.Run(t, func(t *testing.T) destination.Store {
-		s, _ := newStore(t, func(t testing.TB) (*sql.DB, sqlstore.Dialect) { return openPostgresIn(t, dsn) })
-		return s
-	})
+	s, _ := newStore(t, func(t testing.TB) (*sql.DB, sqlstore.Dialect) { return openPostgresIn(t, dsn) })
+	storetest.ScanByteOrder(t, s)
 }
 
 // openPostgresIn opens the database of dsn in a new schema of its own, dropped at cleanup.
@@ -150,6 +149,19 @@ func TestConformance(t *testing.T) {
 			d.need(t)
 			t.Parallel() // the dialects use separate databases
 			storetest.Run(t, func(t *testing.T) destination.Store {
+				s, _ := newStore(t, d.open)
+				return s
+			})
+		})
+	}
+}
+
+func TestDeliveriesConformance(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			d.need(t)
+			t.Parallel()
+			storetest.RunDeliveries(t, func(t *testing.T) destination.DeliveryStore {
 				s, _ := newStore(t, d.open)
 				return s
 			})
@@ -219,5 +231,48 @@ func TestOpenSQLitePaths(t *testing.T) {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s: database not at its path: %v", name, err)
 		}
+	}
+}
+
+func TestAddDeliveryTx(t *testing.T) {
+	for _, d := range []int{0, 2} { // SQLite, PostgreSQL
+		d := dialects[d]
+		t.Run(d.name, func(t *testing.T) {
+			d.need(t)
+			s, db := newStore(t, d.open)
+			ctx := context.Background()
+			for _, commit := range []bool{false, true} {
+				rec := storetest.DeliveryFixture("ws1", 2)
+				tx, err := db.BeginTx(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.AddDeliveryTx(ctx, tx, rec); err != nil {
+					t.Fatal(err)
+				}
+				if commit {
+					err = tx.Commit()
+				} else {
+					err = tx.Rollback()
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.GetDelivery(ctx, "ws1", rec.RenderID)
+				switch {
+				case commit && err != nil:
+					t.Fatalf("after commit: %v", err)
+				case commit:
+					if diff := storetest.EqualDelivery(rec, got); diff != "" {
+						t.Fatal(diff)
+					}
+				case !errors.Is(err, destination.ErrNotFound):
+					t.Fatalf("after rollback: %v, want ErrNotFound", err)
+				}
+			}
+			if err := s.AddDeliveryTx(ctx, nil, storetest.DeliveryFixture("ws1", 1)); err == nil {
+				t.Fatal("AddDeliveryTx without a transaction succeeded")
+			}
+		})
 	}
 }

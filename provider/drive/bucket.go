@@ -73,6 +73,7 @@ type bucket struct {
 	root      string
 	opts      Options
 	pacer     *pacer
+	ids       idPool
 
 	folders *folderCache
 }
@@ -175,7 +176,12 @@ func (b *bucket) folder(ctx context.Context, dir string, create bool) (string, e
 	if create {
 		flightKey = "make:" + cacheKey
 	}
-	v, err, _ := fc.flight.Do(flightKey, func() (any, error) {
+	// The lookup is shared by every concurrent caller, so it runs detached from this caller's
+	// cancellation (keeping its values), under a bound of its own; each caller waits on its own
+	// context only.
+	ch := fc.flight.DoChan(flightKey, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), folderLookupTimeout)
+		defer cancel()
 		parentDir, name := splitKey(dir[:len(dir)-1])
 		parent, err := b.folder(ctx, parentDir, create)
 		if err != nil {
@@ -196,11 +202,19 @@ func (b *bucket) folder(ctx context.Context, dir string, create bool) (string, e
 		fc.mu.Unlock()
 		return id, nil
 	})
-	if err != nil {
-		return "", err
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return "", r.Err
+		}
+		return r.Val.(string), nil
+	case <-ctx.Done():
+		return "", ctx.Err()
 	}
-	return v.(string), nil
 }
+
+// folderLookupTimeout bounds one shared folder lookup or creation (with its retries).
+const folderLookupTimeout = 2 * time.Minute
 
 // forgetFolders drops cached folders (after Drive said one is gone).
 func (b *bucket) forgetFolders() {
@@ -627,15 +641,30 @@ func (b *bucket) Copy(ctx context.Context, dstKey, srcKey string, opts *driver.C
 			return err
 		}
 	}
-	err = b.pacer.call(ctx, func() error {
-		_, err := b.svc.Files.Copy(src.Id, meta).SupportsAllDrives(true).Fields("id").Context(ctx).Do()
+	// A reserved ID: a copy retried after a lost answer finds the first one instead of making two.
+	if meta.Id, err = b.newFileID(ctx); err != nil {
 		return err
+	}
+	var made *drive.File
+	err = b.pacer.call(ctx, func() error {
+		f, err := b.svc.Files.Copy(src.Id, meta).SupportsAllDrives(true).Fields("id").Context(ctx).Do()
+		if err != nil {
+			var ok bool
+			if f, ok = b.createdEarlier(ctx, meta.Id, err); !ok {
+				return err
+			}
+		}
+		made = f
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	if old != nil {
-		return b.remove(ctx, old.Id)
+		if err := b.remove(ctx, old.Id); err != nil {
+			b.discard(ctx, made.Id) // keep the old file rather than two
+			return err
+		}
 	}
 	return nil
 }

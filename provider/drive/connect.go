@@ -41,6 +41,11 @@ var (
 	ErrScopeNotGranted error = &authError{"drive: the Google Drive permission was not granted"}
 )
 
+// ErrCallerMismatch: the callback reached a signed-in caller other than the user and workspace
+// that started the flow (a link forwarded to someone else, or login CSRF). It matches
+// destination.ErrForbidden (a 403), and the state stays usable by its own user.
+var ErrCallerMismatch = fmt.Errorf("drive: the Google Drive connection was started by another user or workspace: %w", destination.ErrForbidden)
+
 // authError is the type of the connection's client errors.
 type authError struct{ msg string }
 
@@ -197,14 +202,15 @@ func (c *Connector) AuthURL(ctx context.Context, caller destination.Caller) (str
 		oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.S256ChallengeOption(verifier)), nil
 }
 
-// Complete finishes the flow from the callback's state, code and error query parameters. It
-// verifies the state (ErrStateInvalid, ErrStateExpired, ErrStateReplayed) and uses it up, then
-// reports a provider error (ErrAccessDenied, ErrAuthorizationFailed), exchanges the code with the
-// PKCE verifier (ErrExchangeFailed), and requires a refresh token (ErrNoRefreshToken) and the
-// Drive scope (ErrScopeNotGranted). The caller must check that the signed-in user is
-// Connection.UserID before storing the token.
-func (c *Connector) Complete(ctx context.Context, stateParam, code, errParam string) (*Connection, error) {
-	st, err := c.openState(ctx, stateParam)
+// Complete finishes the flow from the callback's state, code and error query parameters, for
+// caller, the user signed in where the callback arrived. It verifies the state
+// (ErrStateInvalid, ErrStateExpired), refuses a caller other than the user and workspace that
+// started the flow (ErrCallerMismatch, before the state is used up or the code exchanged), uses
+// the state up (ErrStateReplayed), then reports a provider error (ErrAccessDenied,
+// ErrAuthorizationFailed), exchanges the code with the PKCE verifier (ErrExchangeFailed), and
+// requires a refresh token (ErrNoRefreshToken) and the Drive scope (ErrScopeNotGranted).
+func (c *Connector) Complete(ctx context.Context, caller destination.Caller, stateParam, code, errParam string) (*Connection, error) {
+	st, err := c.openState(ctx, caller, stateParam)
 	if err != nil {
 		return nil, err
 	}
@@ -244,8 +250,8 @@ func (c *Connector) Complete(ctx context.Context, stateParam, code, errParam str
 	return &Connection{WorkspaceID: st.Workspace, UserID: st.User, RefreshToken: tok.RefreshToken, Scopes: granted}, nil
 }
 
-// openState verifies a state parameter and uses it up.
-func (c *Connector) openState(ctx context.Context, param string) (*state, error) {
+// openState verifies a state parameter, checks that caller started it and uses it up.
+func (c *Connector) openState(ctx context.Context, caller destination.Caller, param string) (*state, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(param)
 	if err != nil || len(raw) == 0 {
 		return nil, ErrStateInvalid
@@ -261,6 +267,9 @@ func (c *Connector) openState(ctx context.Context, param string) (*state, error)
 	exp := time.Unix(st.Expires, 0)
 	if !c.opts.Clock().Before(exp) {
 		return nil, ErrStateExpired
+	}
+	if caller.WorkspaceID != st.Workspace || caller.UserID != st.User {
+		return nil, ErrCallerMismatch
 	}
 	fresh, err := c.opts.Nonces.Consume(ctx, st.Nonce, exp)
 	if err != nil {

@@ -115,7 +115,7 @@ func TestOAuthEndToEnd(t *testing.T) {
 	if errParam != "" {
 		t.Fatalf("consent error %q", errParam)
 	}
-	conn, err := c.Complete(ctx, state, code, "")
+	conn, err := c.Complete(ctx, alice, state, code, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestStateAttacks(t *testing.T) {
 		"empty": "", "garbage": "not-a-state", "not base64": "%%%", "tampered": string(tampered),
 		"truncated": state[:len(state)-4], "other key": foreign,
 	} {
-		if _, err := c.Complete(ctx, st, code, ""); !errors.Is(err, ErrStateInvalid) {
+		if _, err := c.Complete(ctx, alice, st, code, ""); !errors.Is(err, ErrStateInvalid) {
 			t.Errorf("%s state: got %v, want ErrStateInvalid", name, err)
 		}
 	}
@@ -243,17 +243,17 @@ func TestStateAttacks(t *testing.T) {
 
 	// Expired: the fake clock moves past the state's lifetime.
 	now = now.Add(MaxStateTTL + time.Second)
-	if _, err := c.Complete(ctx, state, code, ""); !errors.Is(err, ErrStateExpired) {
+	if _, err := c.Complete(ctx, alice, state, code, ""); !errors.Is(err, ErrStateExpired) {
 		t.Errorf("expired state: got %v", err)
 	}
 	now = now.Add(-MaxStateTTL - time.Second)
 
 	// Replayed: the first use succeeds, the second is refused even with a fresh code.
-	if _, err := c.Complete(ctx, state, code, ""); err != nil {
+	if _, err := c.Complete(ctx, alice, state, code, ""); err != nil {
 		t.Fatal(err)
 	}
 	_, code2, _ := authorize(t, srv, c)
-	if _, err := c.Complete(ctx, state, code2, ""); !errors.Is(err, ErrStateReplayed) {
+	if _, err := c.Complete(ctx, alice, state, code2, ""); !errors.Is(err, ErrStateReplayed) {
 		t.Errorf("replayed state: got %v", err)
 	}
 }
@@ -279,7 +279,7 @@ func TestCallbackErrors(t *testing.T) {
 			srv.SetConsent(tc.consent)
 			defer srv.SetConsent(drivetest.Consent{})
 			state, code, errParam := authorize(t, srv, c)
-			conn, err := c.Complete(ctx, state, code, errParam)
+			conn, err := c.Complete(ctx, alice, state, code, errParam)
 			if !errors.Is(err, tc.want) || conn != nil {
 				t.Fatalf("got %v, %v; want %v", conn, err, tc.want)
 			}
@@ -290,14 +290,14 @@ func TestCallbackErrors(t *testing.T) {
 	}
 	t.Run("bad code", func(t *testing.T) {
 		state, _, _ := authorize(t, srv, c)
-		_, err := c.Complete(ctx, state, "4/forged-code", "")
+		_, err := c.Complete(ctx, alice, state, "4/forged-code", "")
 		if !errors.Is(err, ErrExchangeFailed) || strings.Contains(err.Error(), "forged-code") {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("other provider error", func(t *testing.T) {
 		state, _, _ := authorize(t, srv, c)
-		_, err := c.Complete(ctx, state, "", "server_error\n<script>")
+		_, err := c.Complete(ctx, alice, state, "", "server_error\n<script>")
 		if !errors.Is(err, ErrAuthorizationFailed) || strings.ContainsAny(err.Error(), "<\n") {
 			t.Fatalf("got %v", err)
 		}

@@ -20,9 +20,12 @@
 // the session), retrying 5xx, 408, 429 and 403 rateLimitExceeded/userRateLimitExceeded with
 // exponential backoff, jitter and Retry-After, and resuming from what the server reports it holds.
 // The file appears only when the last chunk is accepted; a cancelled upload leaves no file, and an
-// overwritten file keeps its content until the new one is complete. Overwrites update the same
-// Drive file, keeping its ID, link and permissions. Drive's MD5 of the result is checked against
-// the bytes sent.
+// overwritten file keeps its content until the new one is complete. Every create (and Copy) names
+// a file ID reserved with files.generateIds, so a request retried after its answer was lost
+// never makes a second file. An overwrite is all or nothing: the new file is created beside the
+// old one, Drive's MD5 of it is checked against the bytes sent, and only then is the old one
+// removed (trashed); a failure deletes the new file and leaves the old one as it was. The new
+// file has a new ID and link.
 //
 // # Attributes and listing
 //
@@ -35,7 +38,9 @@
 //
 // # Errors
 //
-// ErrorCode maps 404 to NotFound, rate and quota refusals to ResourceExhausted, other 403s and
+// ErrorCode maps 404 to NotFound, rate and quota refusals to ResourceExhausted (they are a
+// *QuotaError, which provider.Classify reports as throttled, transient and retried with Google's
+// backoff, or quota_exceeded for a full storage or a used-up daily quota), other 403s and
 // 401 to PermissionDenied, and a revoked or expired OAuth grant (invalid_grant) to
 // PermissionDenied with a *ReconnectError that matches destination.ErrReconnectRequired.
 //
@@ -43,9 +48,11 @@
 //
 // A Connector builds the authorization URL (offline access, forced consent, PKCE S256, scope
 // drive.file by default) with a sealed, single-use state that expires within ten minutes, and
-// completes the callback into a Connection holding the refresh token. A Driver opens an
-// integration with its refresh token and reports rotated tokens through
-// DriverOptions.TokenRotated.
+// completes the callback, for the signed-in caller only (another user or workspace gets
+// ErrCallerMismatch), into a Connection holding the refresh token. A Driver opens an
+// integration with its refresh token and saves rotated tokens through the TokenSaver that
+// outputs.New installs (SetTokenSaver), or DriverOptions.TokenRotated, outside the token lock and
+// under DriverOptions.TokenSaveTimeout.
 //
 // The drivetest package is an in-process fake of the Drive API and Google's OAuth endpoints for
 // tests.

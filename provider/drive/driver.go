@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/ilovevideoeditor/outputs/destination"
 	"gocloud.dev/blob"
@@ -26,15 +28,22 @@ type DriverOptions struct {
 	// LinkSharing makes ObjectURL first share the file with "anyone with the link" as reader.
 	LinkSharing bool
 	// TokenRotated, when set, is called when Google returns a new refresh token for in, so the
-	// caller can seal and store it. If it fails, the request that caused the refresh fails and the
-	// next one tries to save again.
+	// caller can seal and store it; it overrides the TokenSaver that outputs.Service installs
+	// itself (SetTokenSaver), which is what a host normally relies on. If saving fails, the
+	// request that caused the refresh fails and the next one tries to save again.
 	TokenRotated func(ctx context.Context, in *destination.Integration, refreshToken string) error
+	// TestingMode says that the OAuth app's publishing status is "Testing": Google then expires
+	// its refresh tokens 7 days after consent, and views warn about it.
+	TestingMode bool
+	// TokenSaveTimeout bounds one save of a rotated refresh token (default 10s).
+	TokenSaveTimeout time.Duration
 }
 
 // Driver opens Drive integrations as buckets. It has the method set of the provider package's
 // Driver interface.
 type Driver struct {
-	opts DriverOptions
+	opts  DriverOptions
+	saver atomic.Pointer[destination.TokenSaver]
 
 	mu     sync.Mutex
 	shared map[string]*integrationState // integration ID → state shared by its buckets
@@ -52,7 +61,32 @@ const maxIntegrations = 4096
 
 // NewDriver returns a Driver.
 func NewDriver(opts DriverOptions) *Driver {
+	if opts.TokenSaveTimeout <= 0 {
+		opts.TokenSaveTimeout = 10 * time.Second
+	}
 	return &Driver{opts: opts, shared: map[string]*integrationState{}}
+}
+
+// SetTokenSaver makes ts persist the refresh tokens Google rotates (unless
+// DriverOptions.TokenRotated is set). outputs.New calls it, through provider.Client, with the
+// Service; it applies to buckets already open too.
+func (d *Driver) SetTokenSaver(ts destination.TokenSaver) {
+	if ts == nil {
+		d.saver.Store(nil)
+		return
+	}
+	d.saver.Store(&ts)
+}
+
+// saveToken persists a rotated refresh token of in, or does nothing when nothing is wired.
+func (d *Driver) saveToken(ctx context.Context, in *destination.Integration, rt string) error {
+	if d.opts.TokenRotated != nil {
+		return d.opts.TokenRotated(ctx, in, rt)
+	}
+	if ts := d.saver.Load(); ts != nil && in != nil {
+		return (*ts).SaveDriveToken(ctx, in, rt)
+	}
+	return nil
 }
 
 func (d *Driver) state(id string) *integrationState {
@@ -74,8 +108,8 @@ func (d *Driver) Providers() []destination.Provider { return []destination.Provi
 
 // Open returns a bucket for the integration's Drive folder (cfg.DriveFolderID, or My Drive's
 // root), authenticated with the unsealed refresh token cfg.DriveRefreshToken over hc (nil: the
-// default client). The refresh token stays in the token source's memory; a rotated one is handed
-// to DriverOptions.TokenRotated. A revoked or expired grant makes calls fail with an error that
+// default client). The refresh token stays in the token source's memory; a rotated one is saved
+// (SetTokenSaver, DriverOptions.TokenRotated). A revoked or expired grant makes calls fail with an error that
 // matches destination.ErrReconnectRequired (gcerrors.PermissionDenied).
 func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg destination.Config, hc *http.Client) (*blob.Bucket, error) {
 	if d.opts.OAuth == nil {
@@ -89,11 +123,9 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 	}
 	// The token source keeps its context for every later refresh: it must outlive ctx.
 	base := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, hc)
-	ts := &rotatingTokenSource{conf: d.opts.OAuth, ctx: base, last: cfg.DriveRefreshToken}
+	ts := &rotatingTokenSource{conf: d.opts.OAuth, ctx: base, last: cfg.DriveRefreshToken, saveTimeout: d.opts.TokenSaveTimeout,
+		save: func(ctx context.Context, rt string) error { return d.saveToken(ctx, in, rt) }}
 	ts.src = ts.fresh()
-	if d.opts.TokenRotated != nil {
-		ts.save = func(rt string) error { return d.opts.TokenRotated(base, in, rt) }
-	}
 	client := &http.Client{Transport: &reauthTransport{base: &oauth2.Transport{Source: ts, Base: hc.Transport}, ts: ts},
 		Timeout: hc.Timeout}
 	b, err := openBucket(ctx, client, cfg.DriveFolderID, &d.opts.Options)
@@ -145,13 +177,16 @@ func (b *bucket) share(ctx context.Context, id string) error {
 // rotatingTokenSource reports a changed refresh token to save, turns invalid_grant into a
 // *ReconnectError, and can drop its access token when Drive refuses it.
 type rotatingTokenSource struct {
-	conf *oauth2.Config
-	ctx  context.Context
-	save func(refreshToken string) error
+	conf        *oauth2.Config
+	ctx         context.Context // values only: it never ends
+	save        func(ctx context.Context, refreshToken string) error
+	saveTimeout time.Duration
 
-	mu   sync.Mutex
-	src  oauth2.TokenSource
-	last string // the newest refresh token
+	saveMu  sync.Mutex // one save at a time; never taken while holding mu
+	mu      sync.Mutex
+	src     oauth2.TokenSource
+	last    string // the newest refresh token (what fresh refreshes with)
+	pending string // a rotated refresh token not saved yet, or ""
 }
 
 // fresh returns a token source that refreshes with the newest refresh token. Call with mu held
@@ -181,16 +216,45 @@ func (s *rotatingTokenSource) Token() (*oauth2.Token, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if t.RefreshToken != "" && t.RefreshToken != s.last {
-		if s.save != nil {
-			if err := s.save(t.RefreshToken); err != nil {
-				return nil, fmt.Errorf("drive: saving the rotated refresh token: %w", err)
-			}
-		}
-		s.last = t.RefreshToken
+		// Google rotated it: the old one may be dead already, so it is the one to refresh with
+		// from now on, saved or not.
+		s.last, s.pending = t.RefreshToken, t.RefreshToken
+	}
+	pending := s.pending
+	s.mu.Unlock()
+	if pending == "" {
+		return t, nil
+	}
+	if err := s.savePending(); err != nil {
+		return nil, fmt.Errorf("drive: saving the rotated refresh token: %w", err)
 	}
 	return t, nil
+}
+
+// savePending saves the newest unsaved refresh token, if any: outside mu (a slow store never
+// holds up token lookups or invalidate), one save at a time, under a deadline of its own. On
+// failure the token stays pending, and the next Token tries again.
+func (s *rotatingTokenSource) savePending() error {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	s.mu.Lock()
+	rt := s.pending
+	s.mu.Unlock()
+	if rt == "" { // saved by a concurrent caller meanwhile
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.saveTimeout)
+	defer cancel()
+	if err := s.save(ctx, rt); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.pending == rt {
+		s.pending = ""
+	}
+	s.mu.Unlock()
+	return nil
 }
 
 // reauthTransport retries a request once with a newly refreshed access token when Drive answers

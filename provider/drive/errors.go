@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/ilovevideoeditor/outputs/destination"
 	"gocloud.dev/gcerrors"
@@ -49,18 +50,88 @@ func (e *ReconnectError) Is(target error) bool { return target == destination.Er
 // Unwrap returns the token endpoint's error.
 func (e *ReconnectError) Unwrap() error { return e.err }
 
-// classify turns an OAuth invalid_grant anywhere in err's chain into a *ReconnectError.
+// QuotaError reports that Drive refused a request for quota or rate reasons (403 or 429 with
+// reason storageQuotaExceeded, dailyLimitExceeded, quotaExceeded, teamDriveFileLimitExceeded,
+// userRateLimitExceeded, rateLimitExceeded or sharingRateLimitExceeded): not a missing
+// permission. It wraps the *googleapi.Error (errors.As reaches it).
+type QuotaError struct {
+	// Reason is Drive's error reason.
+	Reason string
+	// Transient reports that Google asks to retry with backoff (the rate limits); a full
+	// storage or a used-up daily quota is not fixed by retrying soon.
+	Transient bool
+	// RetryAfter is the server's Retry-After, when it sent one.
+	RetryAfter time.Duration
+	err        error
+}
+
+// quotaReason describes each quota or rate reason: whether Google says to retry, and what the
+// user can do.
+var quotaReason = map[string]struct {
+	transient bool
+	code      string // the provider package's classification code
+	detail    string
+}{
+	"storageQuotaExceeded":       {false, "quota_exceeded", "the Google Drive storage of the connected account is full; free space or upgrade its storage plan"},
+	"teamDriveFileLimitExceeded": {false, "quota_exceeded", "the shared drive holds as many files as Google allows"},
+	"dailyLimitExceeded":         {false, "quota_exceeded", "the application's daily Google Drive API quota is used up; try again tomorrow or raise the quota"},
+	"quotaExceeded":              {false, "quota_exceeded", "a Google Drive API quota is used up; try again later or raise the quota"},
+	"userRateLimitExceeded":      {true, "throttled", "Google Drive asked to slow down (per-user rate limit); retried with backoff"},
+	"rateLimitExceeded":          {true, "throttled", "Google Drive asked to slow down (rate limit); retried with backoff"},
+	"sharingRateLimitExceeded":   {true, "throttled", "Google Drive limits how fast files are shared; try again later"},
+}
+
+// Error says what was exceeded, without any response body.
+func (e *QuotaError) Error() string {
+	return "drive: " + quotaReason[e.Reason].detail + " (" + e.Reason + ")"
+}
+
+// Unwrap returns Drive's *googleapi.Error.
+func (e *QuotaError) Unwrap() error { return e.err }
+
+// ClassifyCode is the error's own classification for provider.Classify: "throttled"
+// (transient) for rate limits, "quota_exceeded" for a full storage or a used-up quota, with an
+// accurate, fixed detail.
+func (e *QuotaError) ClassifyCode() (code string, transient bool, detail string) {
+	q := quotaReason[e.Reason]
+	return q.code, q.transient, q.detail
+}
+
+// RetryAfterHint is Google's Retry-After, for provider.Classify.
+func (e *QuotaError) RetryAfterHint() time.Duration { return e.RetryAfter }
+
+// classify turns an OAuth invalid_grant anywhere in err's chain into a *ReconnectError, and a
+// quota or rate refusal into a *QuotaError.
 func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	var rc *ReconnectError
-	if errors.As(err, &rc) {
+	var (
+		rc *ReconnectError
+		qe *QuotaError
+		ge *googleapi.Error
+	)
+	if errors.As(err, &rc) || errors.As(err, &qe) {
 		return err
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
 		return &ReconnectError{Code: re.ErrorCode, err: re}
+	}
+	if errors.As(err, &ge) && (ge.Code == http.StatusForbidden || ge.Code == http.StatusTooManyRequests) {
+		reason := ""
+		for _, it := range ge.Errors {
+			if _, ok := quotaReason[it.Reason]; ok {
+				reason = it.Reason
+				break
+			}
+		}
+		if reason == "" && ge.Code == http.StatusTooManyRequests {
+			reason = "rateLimitExceeded"
+		}
+		if reason != "" {
+			return &QuotaError{Reason: reason, Transient: quotaReason[reason].transient, RetryAfter: retryAfter(err), err: err}
+		}
 	}
 	return err
 }

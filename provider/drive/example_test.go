@@ -69,7 +69,8 @@ func ExampleConnector() {
 		log.Fatal(err)
 	}
 	q := callback.Query()
-	c, err := conn.Complete(ctx, q.Get("state"), q.Get("code"), q.Get("error"))
+	// The callback is authenticated: the signed-in caller must be the one who started.
+	c, err := conn.Complete(ctx, caller, q.Get("state"), q.Get("code"), q.Get("error"))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,0 +1,73 @@
+// Package riverqueue makes deliveries durable on River (github.com/riverqueue/river): jobs
+// inserted in the host's own transaction, worked by any number of processes on one PostgreSQL
+// database (riverpgxv5), or in one process on SQLite (riversqlite, modernc, pure Go). It adapts
+// the delivery engine to River; hosts with their own queue (SQS, Pub/Sub, Kafka) call the engine's
+// DeliverCDN and DeliverTarget from their own consumers instead.
+//
+//	q, err := riverqueue.NewPostgres(pool, riverqueue.Config{Engine: engine, Deliveries: store, CDN: cdn,
+//		OpenRender: openRenderFile})
+//	err = q.Migrate(ctx)                      // River's schema, once at start-up (rivermigrate)
+//	err = q.Start(ctx)                        // work jobs
+//	tx, _ := pool.Begin(ctx)                  // the host's render row and the plan, atomically:
+//	_, err = q.Enqueue(ctx, tx, plan)         //   nothing runs before commit, nothing after rollback
+//	err = tx.Commit(ctx)
+//	defer q.Shutdown(shutdownCtx)             // finish or hand back in-flight jobs by the deadline
+//
+// # Jobs
+//
+// Enqueue inserts one CDN job (kind "outputs.cdn", unique on workspace and render) and one job per
+// target (kind "outputs.deliver", unique on workspace, render and integration), so a slow or
+// failing destination never holds another, and enqueueing the same plan twice is a no-op.
+//
+// Destination jobs wait for the CDN job and read the CDN copy (CDNReader.Open), not the render
+// file: the render file exists only on the machine that rendered it, while the CDN copy can be
+// read from anywhere, so a destination job runs on whichever worker is free, survives the loss of
+// the rendering machine, and a redelivery (Redeliver) is the very same job. The CDN job needs the
+// render file, so it runs only where Config.OpenRender is set (give each rendering machine its own
+// CDNQueue when files are local). A destination job that finds the CDN copy not done yet snoozes
+// (River's JobSnooze: no attempt spent) for Config.CDNWait and looks again; the cost is at most
+// that wait after the CDN copy completes.
+//
+// # Records
+//
+// Jobs write the delivery record through Config.Deliveries (destination.DeliveryStore): the CDN
+// job adds it (every output pending) when it first runs, then each job records its transitions
+// (uploading, completed with key, url and size, failed with the engine's sanitized code and
+// message). The root Service's GetDelivery reads it. A job that finds its output already
+// completed (a crash between the upload and River's acknowledgement) returns at once: an output is
+// never delivered twice by the queue. With a store that writes in the host's transaction
+// (sqlstore.Store and a *sql.Tx: SQLite, or PostgreSQL through database/sql), Enqueue records the
+// delivery pending in that transaction; with a pgx.Tx only River's rows are written there, and
+// until the CDN job starts (normally milliseconds after commit) GetDelivery reports
+// destination.ErrNotFound. Redeliver writes only jobs; the records change when they run.
+//
+// # Failures and retries
+//
+// The engine owns retries within an attempt. An output the engine reports failed is recorded
+// failed and its job cancelled (not retried by River, and no longer holding its unique key), so
+// Redeliver can queue it again later, with the integration's current credentials, from the CDN
+// copy. River's own attempts (Config.MaxAttempts) cover crashes and timeouts: a worker killed
+// mid-job is rescued by River once its JobTimeout has passed, and the job runs again elsewhere.
+//
+// # Back-pressure and shutdown
+//
+// Each process works at most Config.MaxWorkers jobs per queue and Config.MaxPerWorkspace jobs of
+// one workspace; a job over the workspace bound is handed back (snoozed) for a later slot. The
+// per-workspace bound is per process, not global. Shutdown stops fetching at once, lets running
+// jobs finish until its context ends, then cancels them: River hands cancelled jobs back
+// (available again, no attempt spent) and their records return to pending.
+//
+// # Webhooks
+//
+// With Config.Webhooks (a webhook/sender.Sender), each output's terminal transition queues an
+// output.completed or output.failed event, and the last one of a render a delivery.completed
+// event with the render status, as River jobs on their own queue, retried with exponential
+// backoff (permanent answers such as 4xx end the job). Message IDs derive from the record
+// (attempt counts included) and jobs are unique on them, so an event seen by two workers is sent
+// once, and a redelivery announces its outcome anew.
+//
+// # Not yet
+//
+// Resuming an upload mid-file after SIGKILL (the job's metadata is where its upload session will
+// live; see TargetArgs) and a janitor for abandoned sessions and old records are not implemented.
+package riverqueue

@@ -1,0 +1,126 @@
+// Command testworker is a delivery worker process for riverqueue's multi-process test: it works
+// the queue on PostgreSQL with the real delivery engine, the S3 driver (loopback allowed) and a
+// file-backed CDN, and records every object commit it sends to S3 (a whole-object PUT or a
+// multipart completion) in the test_commits table, until SIGTERM (graceful shutdown).
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"gocloud.dev/blob/fileblob"
+
+	"github.com/ilovevideoeditor/outputs/crypto"
+	"github.com/ilovevideoeditor/outputs/delivery"
+	"github.com/ilovevideoeditor/outputs/delivery/riverqueue"
+	"github.com/ilovevideoeditor/outputs/destination/sqlstore"
+	"github.com/ilovevideoeditor/outputs/internal/emulator"
+	"github.com/ilovevideoeditor/outputs/provider"
+	"github.com/ilovevideoeditor/outputs/provider/s3"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "testworker:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	dsn := flag.String("dsn", "", "PostgreSQL DSN (with search_path)")
+	renders := flag.String("renders", "", "directory of render files")
+	cdnDir := flag.String("cdn", "", "CDN directory")
+	keysetFile := flag.String("keyset", "", "cleartext keyset file (tests only)")
+	workers := flag.Int("workers", 4, "max workers")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	pool, err := pgxpool.New(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	db, err := sql.Open("pgx", *dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	f, err := os.Open(*keysetFile)
+	if err != nil {
+		return err
+	}
+	kr, err := crypto.ReadInsecureCleartextKeyring(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	pid := os.Getpid()
+	count := func(next http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(r *http.Request) (*http.Response, error) {
+			q := r.URL.Query()
+			if (r.Method == http.MethodPut && !q.Has("partNumber")) || (r.Method == http.MethodPost && q.Has("uploadId")) {
+				bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+				if _, err := db.ExecContext(r.Context(), "INSERT INTO test_commits (bucket, object_key, pid) VALUES ($1, $2, $3)",
+					bucket, key, pid); err != nil {
+					return nil, err
+				}
+			}
+			return next.RoundTrip(r)
+		})
+	}
+	client, err := provider.New(kr, provider.Options{AllowedNetworks: emulator.Loopback, WrapTransport: count},
+		s3.NewDriver(s3.Options{RetryMaxAttempts: 1}))
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	bucket, err := fileblob.OpenBucket(*cdnDir, nil)
+	if err != nil {
+		return err
+	}
+	defer bucket.Close()
+	cdn, err := provider.NewCDN(bucket, provider.CDNOptions{BaseURL: "https://cdn.example.com"})
+	if err != nil {
+		return err
+	}
+	store := sqlstore.New(db, sqlstore.PostgreSQL, nil)
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, CDN: cdn, Logger: quiet})
+	if err != nil {
+		return err
+	}
+	q, err := riverqueue.NewPostgres(pool, riverqueue.Config{Engine: eng, Deliveries: store, CDN: cdn,
+		OpenRender: func(_ context.Context, p riverqueue.Plan) (riverqueue.Source, io.Closer, error) {
+			return delivery.FileSource(filepath.Join(*renders, p.RenderID))
+		},
+		MaxWorkers: *workers, CDNWait: 50 * time.Millisecond, FetchPollInterval: 100 * time.Millisecond, Logger: quiet})
+	if err != nil {
+		return err
+	}
+	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return q.Shutdown(sctx)
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -1,0 +1,226 @@
+package riverqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+)
+
+// CDNArgs are the arguments of a render's CDN job, unique on (workspace, render).
+type CDNArgs struct {
+	WorkspaceID string `json:"workspaceId" river:"unique"`
+	RenderID    string `json:"renderId" river:"unique"`
+	Plan        Plan   `json:"plan"`
+}
+
+// Kind is the River job kind, "outputs.cdn".
+func (CDNArgs) Kind() string { return "outputs.cdn" }
+
+// TargetArgs are the arguments of one destination job, unique on (workspace, render,
+// integration). Plan is the whole plan and Index the target's position in it, as the engine's
+// DeliverTarget takes them.
+//
+// Resuming an upload mid-file after a crash (not implemented yet) fits without changing these
+// arguments: args are immutable, so the upload session (S3 upload ID and parts, GCS/Drive
+// session URI, Azure block IDs) belongs in the job's metadata, written durably as it goes with
+// river.ResumableSetStepCursorTx and read back by the next attempt with river.ResumableStepCursor.
+type TargetArgs struct {
+	WorkspaceID   string `json:"workspaceId" river:"unique"`
+	RenderID      string `json:"renderId" river:"unique"`
+	IntegrationID string `json:"integrationId" river:"unique"`
+	Index         int    `json:"index"`
+	Plan          Plan   `json:"plan"`
+}
+
+// Kind is the River job kind, "outputs.deliver".
+func (TargetArgs) Kind() string { return "outputs.deliver" }
+
+// Error codes the queue itself records.
+const (
+	// CodeSourceUnavailable: the render file could not be opened for the CDN copy.
+	CodeSourceUnavailable = "source_unavailable"
+	// CodeCDNFailed: the CDN copy failed, so a destination had nothing to read from.
+	CodeCDNFailed = "cdn_failed"
+	// CodeTimeout: the job ran out of time on its last attempt.
+	CodeTimeout = "timeout"
+)
+
+type cdnWorker[TTx any] struct {
+	river.WorkerDefaults[CDNArgs]
+	q *Queue[TTx]
+}
+
+func (w *cdnWorker[TTx]) Work(ctx context.Context, job *river.Job[CDNArgs]) error {
+	q, p := w.q, job.Args.Plan
+	d := q.cfg.Deliveries
+	if err := d.AddDelivery(ctx, record(p, q.now())); err != nil {
+		return err // a database problem: River retries
+	}
+	rec, err := d.GetDelivery(ctx, p.WorkspaceID, p.RenderID)
+	if err != nil {
+		return err
+	}
+	if rec.Status == destination.StatusCompleted {
+		return nil // done by an earlier run whose completion was lost
+	}
+	if q.cfg.OpenRender == nil { // a misrouted job: this process has no render files
+		return river.JobSnooze(q.cfg.CDNWait)
+	}
+	release, ok := q.acquire(p.WorkspaceID)
+	if !ok {
+		return busy()
+	}
+	defer release()
+	set := func(ctx context.Context, t destination.Transition) error {
+		t.At = q.now()
+		return d.TransitionRender(ctx, p.WorkspaceID, p.RenderID, t)
+	}
+	if err := set(ctx, destination.Transition{Status: destination.StatusUploading}); err != nil {
+		return err
+	}
+	src, closer, err := q.cfg.OpenRender(ctx, p)
+	if err != nil {
+		if ctx.Err() != nil {
+			return q.interrupted(ctx, job.JobRow.Attempt, job.JobRow.MaxAttempts, set)
+		}
+		q.log.WarnContext(ctx, "riverqueue: render file unavailable", "workspace", p.WorkspaceID, "render", p.RenderID, "error", err)
+		return q.failed(ctx, set, CodeSourceUnavailable, "the render file could not be read", err)
+	}
+	url, out, err := q.cfg.Engine.DeliverCDN(ctx, p, src)
+	if closer != nil {
+		_ = closer.Close()
+	}
+	if ctx.Err() != nil {
+		return q.interrupted(ctx, job.JobRow.Attempt, job.JobRow.MaxAttempts, set)
+	}
+	if err != nil {
+		code, msg := out.ErrorCode, out.Error
+		if code == "" {
+			code, msg = "unknown", "the CDN copy failed"
+		}
+		err = q.failed(ctx, set, code, msg, err)
+		q.announce(ctx, p, "") // delivery.completed when the render has no destination
+		return err
+	}
+	if err := set(context.WithoutCancel(ctx), destination.Transition{Status: destination.StatusCompleted,
+		Key: out.OutputKey, URL: url, SizeBytes: out.OutputSizeBytes, Checksum: out.Checksum}); err != nil {
+		return err
+	}
+	q.announce(ctx, p, "") // delivery.completed when the render has no destination
+	return nil
+}
+
+type targetWorker[TTx any] struct {
+	river.WorkerDefaults[TargetArgs]
+	q *Queue[TTx]
+}
+
+func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]) error {
+	q, a := w.q, job.Args
+	p := a.Plan
+	if a.Index < 0 || a.Index >= len(p.Targets) || p.Targets[a.Index].IntegrationID != a.IntegrationID {
+		return river.JobCancel(fmt.Errorf("riverqueue: job %d: target index %d does not name integration %s", job.ID, a.Index, a.IntegrationID))
+	}
+	d := q.cfg.Deliveries
+	rec, err := d.GetDelivery(ctx, p.WorkspaceID, p.RenderID)
+	if errors.Is(err, destination.ErrNotFound) {
+		return river.JobSnooze(q.cfg.CDNWait) // the CDN job records the delivery when it starts
+	} else if err != nil {
+		return err
+	}
+	o := rec.Output(a.IntegrationID)
+	if o == nil { // an integration added to the render later (Redeliver)
+		one := p
+		one.Targets = p.Targets[a.Index : a.Index+1]
+		if err := d.AddDelivery(ctx, record(one, q.now())); err != nil {
+			return err
+		}
+	} else if o.Status == destination.StatusCompleted {
+		return nil // delivered by an earlier run whose completion was lost: never twice
+	}
+	set := func(ctx context.Context, t destination.Transition) error {
+		t.At = q.now()
+		return d.TransitionOutput(ctx, p.WorkspaceID, p.RenderID, a.IntegrationID, t)
+	}
+	switch rec.Status {
+	case destination.StatusCompleted:
+	case destination.StatusFailed:
+		// A failure newer than this job ends it; an older one is being redelivered: wait for it.
+		if rec.FinishedAt.After(job.CreatedAt) || time.Since(job.CreatedAt) > q.cfg.JobTimeout {
+			err := q.failed(ctx, set, CodeCDNFailed, "the CDN copy failed, so there was nothing to deliver", nil)
+			q.announce(ctx, p, a.IntegrationID)
+			return err
+		}
+		return river.JobSnooze(q.cfg.CDNWait)
+	default:
+		return river.JobSnooze(q.cfg.CDNWait)
+	}
+	release, ok := q.acquire(p.WorkspaceID)
+	if !ok {
+		return busy()
+	}
+	defer release()
+	if err := set(ctx, destination.Transition{Status: destination.StatusUploading}); err != nil {
+		return err
+	}
+	key, size := rec.Key, rec.SizeBytes
+	src := Source{Size: size, Open: func(ctx context.Context) (io.ReadCloser, error) {
+		rc, n, err := q.cfg.CDN.Open(ctx, key)
+		if err == nil && n != size {
+			rc.Close()
+			return nil, fmt.Errorf("riverqueue: the CDN copy is %d bytes, the record says %d", n, size)
+		}
+		return rc, err
+	}}
+	out := q.cfg.Engine.DeliverTarget(ctx, p, a.Index, src)
+	if ctx.Err() != nil {
+		return q.interrupted(ctx, job.JobRow.Attempt, job.JobRow.MaxAttempts, set)
+	}
+	if out.Status != destination.StatusCompleted {
+		code, msg := out.ErrorCode, out.Error
+		if code == "" {
+			code, msg = "unknown", "the delivery failed"
+		}
+		err := q.failed(ctx, set, code, msg, nil)
+		q.announce(ctx, p, a.IntegrationID)
+		return err
+	}
+	if err := set(context.WithoutCancel(ctx), destination.Transition{Status: destination.StatusCompleted,
+		Key: out.OutputKey, URL: out.OutputURL, SizeBytes: out.OutputSizeBytes, Checksum: out.Checksum}); err != nil {
+		return err
+	}
+	q.announce(ctx, p, a.IntegrationID)
+	return nil
+}
+
+// failed records a failure and ends the job for good (cancelled: it does not hold the unique
+// key, so Redeliver can queue the output again). The engine already spent its retries.
+func (q *Queue[TTx]) failed(ctx context.Context, set func(context.Context, destination.Transition) error, code, msg string, cause error) error {
+	if err := set(context.WithoutCancel(ctx), destination.Transition{Status: destination.StatusFailed,
+		ErrorCode: code, Error: msg}); err != nil {
+		return err // not recorded: let River run the job again
+	}
+	if cause == nil {
+		cause = errors.New(code)
+	}
+	return river.JobCancel(fmt.Errorf("%s: %w", code, cause))
+}
+
+// interrupted handles a job whose context ended: a shutdown or a rescue hands it back (its
+// record goes back to pending and River runs it again); a timeout on the last attempt fails it.
+func (q *Queue[TTx]) interrupted(ctx context.Context, attempt, maxAttempts int, set func(context.Context, destination.Transition) error) error {
+	cause := context.Cause(ctx)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && attempt >= maxAttempts {
+		return q.failed(ctx, set, CodeTimeout, "the delivery did not finish in time", cause)
+	}
+	if err := set(context.WithoutCancel(ctx), destination.Transition{Status: destination.StatusPending}); err != nil {
+		q.log.Warn("riverqueue: recording an interrupted job", "error", err)
+	}
+	return cause
+}
