@@ -263,7 +263,16 @@ func verify(ctx context.Context, s writeSpec, m *meter, nonce string, committed 
 // retry runs fn on a context detached from ctx's cancellation and bounded by the cleanup
 // timeout, again with backoff until it returns nil or the bound expires.
 func (s writeSpec) retry(ctx context.Context, what string, fn func(context.Context) error) {
-	if !s.retryN(ctx, 0, fn) {
+	var refused error
+	stopOnRefusal := func(ctx context.Context) error {
+		err := fn(ctx)
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !classifyWith(err, s.drv).Transient {
+			refused = err // credentials or permissions refused: retrying until the bound would only delay the failure
+			return nil
+		}
+		return err
+	}
+	if !s.retryN(ctx, 0, stopOnRefusal) || refused != nil {
 		s.log.Warn("gave up", "what", what, "key", s.key, "after", s.cleanupTimeout)
 	}
 }

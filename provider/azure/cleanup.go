@@ -64,7 +64,19 @@ func discardUncommitted(ctx context.Context, bb *blockblob.Client) error {
 		if dl, ok := ctx.Deadline(); ok {
 			timeout = time.Until(dl)
 		}
-		return provider.RetryDetached(ctx, timeout, 0, fn)
+		var refused error
+		err := provider.RetryDetached(ctx, timeout, 0, func(ctx context.Context) error {
+			err := fn(ctx)
+			if c, ok := (&Driver{}).ClassifyError(err); ok && !c.Transient {
+				refused = err // a refusal (credentials, permissions) does not pass by retrying
+				return nil
+			}
+			return err
+		})
+		if refused != nil {
+			return refused
+		}
+		return err
 	}
 	var bl blockblob.GetBlockListResponse
 	gone := false
@@ -150,7 +162,7 @@ func discardUncommitted(ctx context.Context, bb *blockblob.Client) error {
 
 // errRecheck ends a step whose outcome must be read again from the start (the whole cleanup is
 // retried).
-var errRecheck = errors.New("azure: the blob changed during cleanup")
+var errRecheck = provider.Classified(destination.CodeUnavailable, true, "").UploadError(errors.New("azure: the blob changed during cleanup"))
 
 func marked(md map[string]*string) bool {
 	for k := range md {
