@@ -111,9 +111,6 @@ func NewDriver(opts Options) *Driver {
 	if opts.RetryMaxAttempts <= 0 {
 		opts.RetryMaxAttempts = 1
 	}
-	if opts.AbortSettle <= 0 {
-		opts.AbortSettle = time.Second
-	}
 	if opts.STSRegion == "" {
 		opts.STSRegion = "us-east-1"
 	}
@@ -127,6 +124,9 @@ func NewDriver(opts Options) *Driver {
 	}
 	if opts.RefreshWindow <= 0 {
 		opts.RefreshWindow = 5 * time.Minute
+	}
+	if opts.AbortSettle <= 0 {
+		opts.AbortSettle = time.Second
 	}
 	return &Driver{opts: opts}
 }
