@@ -86,7 +86,7 @@ var backends = []backend{
 // Every upload reported successful must be byte-identical in the store (SHA-256), and nothing
 // may be left behind: no open multipart upload, no uncommitted Azure block.
 func TestFaultMatrix(t *testing.T) {
-	const files, attempts = 5, 8
+	const files, attempts = 3, 8
 	for _, be := range backends {
 		for i, rate := range []float64{0.05, 0.2, 0.5} {
 			t.Run(fmt.Sprintf("%s/%.0f%%", be.name, rate*100), func(t *testing.T) {
