@@ -157,7 +157,7 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 		m.md5, m.md5Limit = md5.New(), int64(s.partSize)
 	}
 	start := time.Now()
-	err := s.b.Upload(wctx, s.key, m, wo)
+	err := s.upload(wctx, m, wo, &cleanup) // a file source may go part by part (parts.go)
 	res.Size, res.Checksum = m.n, FormatCRC32C(m.crc)
 	if err == nil {
 		res.Verified, err = verify(ctx, s, m, nonce, true)
