@@ -84,9 +84,12 @@ func New(opts Options) (*Service, error) {
 	}
 	s := &Service{store: opts.Store, keyring: opts.Keyring, uploader: opts.Uploader, opts: opts,
 		log: opts.Logger, now: opts.Clock, newID: opts.NewID}
-	// The Service persists the refresh tokens a provider rotates (Google Drive) itself.
-	if w, ok := opts.Uploader.(interface{ SetTokenSaver(destination.TokenSaver) }); ok {
-		w.SetTokenSaver(s)
+	// The Service persists the refresh tokens a provider rotates (Google Drive) itself, for the
+	// Uploader of tests and that of deliveries alike.
+	for _, u := range []any{opts.Uploader, opts.Delivery.Uploader} {
+		if w, ok := u.(interface{ SetTokenSaver(destination.TokenSaver) }); ok {
+			w.SetTokenSaver(s)
+		}
 	}
 	s.resolver = resolve.New(opts.Store, opts.Resolve)
 	if s.log == nil {

