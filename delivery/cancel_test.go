@@ -108,6 +108,9 @@ func TestCancelAtRandomPoints(t *testing.T) {
 				t.Errorf("bucket %s: partial object %s of %d bytes", cfg.Bucket, aws.ToString(o.Key), aws.ToInt64(o.Size))
 			}
 		}
+		// Known (reported to the provider side): under load a few multipart uploads survive, e.g.
+		// a CreateMultipartUpload the server handles after the cancelled upload's sweep ran. They
+		// are counted, not failed on, until the provider's cleanup closes that window.
 		t.Logf("bucket %s: %d whole objects, %d multipart uploads left", cfg.Bucket, len(out.Contents), srv.MultipartUploads(t, cfg.Bucket))
 	}
 	client.HTTPClient().CloseIdleConnections()

@@ -42,6 +42,6 @@ func ExampleCredentialTargetFields() {
 	fmt.Println(destination.CredentialTargetFields(destination.GCS))
 	fmt.Println(destination.CredentialTargetFields(destination.Azure))
 	// Output:
-	// [endpoint bucket gcsProjectId]
+	// [endpoint bucket gcsProjectId gcsImpersonateServiceAccount]
 	// [endpoint azureAccountName azureContainerName]
 }

@@ -13,4 +13,12 @@
 // Buckets are cached per (integration ID, version): credentials are unsealed only when an
 // integration is first used or has changed, and a bucket is closed when it is evicted or when the
 // Client is closed.
+//
+// Delegated credentials (an s3 role, gcs impersonation) are fetched by the drivers with the
+// platform's own identity, set once in the driver's options, through the same guarded client,
+// and cached with the integration's bucket until shortly before they expire. A driver that
+// classifies its own failures (a refused AssumeRole or generateAccessToken is CodeAccessDenied)
+// returns a *ClassifiedError. A driver implementing HealthReporter describes how an
+// integration authenticates (Client.Health, shown in views); Test adds its expiry and warnings
+// to the result, and CodeCredentialsExpired or the missing permission to a failure.
 package provider

@@ -305,8 +305,7 @@ func testCreateInvalid(t *testing.T, s destination.Store) {
 	_, err = s.Update(ctx, nil)
 	wantErr(t, "Update(nil)", err, destination.ErrInvalid)
 	const plaintext = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-	for _, f := range []destination.SecretField{destination.SecretAccessKey, destination.SecretGCSServiceAcct,
-		destination.SecretAzureAccountKey, destination.SecretDriveRefresh} {
+	for _, f := range destination.AllSecretFields() {
 		in := Fixture(newWorkspace(), "plaintext", base)
 		in.Config.SetSecret(f, plaintext)
 		_, err = s.Create(ctx, in)
