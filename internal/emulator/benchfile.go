@@ -63,4 +63,3 @@ func BenchUploadFile(b *testing.B, size int64, c Uploader, in *destination.Integ
 		})
 	}
 }
-
