@@ -55,6 +55,10 @@ type Options struct {
 	// cancelled upload, which runs on a fresh context (default 30s); the Client's cleanup then
 	// aborts whatever is left, retrying until S3 confirms (provider.Options.CleanupTimeout).
 	FailTimeout time.Duration
+	// AbortSettle is how long after a failed upload's cleanup began requests still in flight
+	// may reach S3 (a cancelled CreateMultipartUpload or UploadPart the client gave up on):
+	// the cleanup lists the key's multipart uploads again after it (default 1s).
+	AbortSettle time.Duration
 	// RetryMaxAttempts is the SDK's attempts per request (default 1: no SDK retries, the
 	// delivery engine retries whole uploads so attempts never multiply).
 	RetryMaxAttempts int
@@ -120,6 +124,9 @@ func NewDriver(opts Options) *Driver {
 	}
 	if opts.RefreshWindow <= 0 {
 		opts.RefreshWindow = 5 * time.Minute
+	}
+	if opts.AbortSettle <= 0 {
+		opts.AbortSettle = time.Second
 	}
 	return &Driver{opts: opts}
 }
@@ -223,8 +230,9 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 // the part size (so every non-final part has the same size), whose checksum setting is the
 // provider's and whose S3 client records the multipart uploads it creates; it adds the ACL when
 // one is set. The cleanup it returns aborts every multipart upload of this upload that was not
-// completed, and, when the answer to a CreateMultipartUpload was lost, those of key created
-// since the upload started (ListMultipartUploads), until S3 confirms.
+// completed and those of key created since the upload started (ListMultipartUploads: a create
+// whose answer was lost), until S3 confirms and a check after requests in flight settled finds
+// none.
 func (d *Driver) PrepareUpload(b *blob.Bucket, in *destination.Integration, key string, wo *blob.WriterOptions) func(context.Context) error {
 	var client *s3.Client
 	if !b.As(&client) {
@@ -236,7 +244,7 @@ func (d *Driver) PrepareUpload(b *blob.Bucket, in *destination.Integration, key 
 			calc, _ = s.checksums()
 		}
 	}
-	tr := &tracker{Client: client, started: time.Now()}
+	tr := &tracker{Client: client, started: time.Now(), settle: d.opts.AbortSettle}
 	part, conc := int64(wo.BufferSize), wo.MaxConcurrency
 	prev := wo.BeforeWrite
 	wo.BeforeWrite = func(as func(any) bool) error {
