@@ -3,6 +3,7 @@ package azure_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/ilovevideoeditor/outputs/destination"
@@ -41,7 +42,7 @@ func TestReaderAtBlocks(t *testing.T) {
 			blocks = append(blocks, r.BodyBytes)
 		case r.Method == http.MethodPut && q.Get("comp") == "blocklist":
 			lists++
-			if h := r.Header; first(h["x-ms-blob-content-type"]) != "video/mp4" || first(h["x-ms-meta-outputs__0x2d__upload"]) == "" {
+			if h := r.Header; header(h, "x-ms-blob-content-type") != "video/mp4" || header(h, "x-ms-meta-outputs__0x2d__upload") == "" {
 				t.Errorf("Put Block List headers %v: want the type and the upload's metadata", r.Header)
 			}
 		}
@@ -58,10 +59,13 @@ func TestReaderAtBlocks(t *testing.T) {
 	}
 }
 
-// first returns the first of the values of a header azblob sets in lower case, or "".
-func first(v []string) string {
-	if len(v) == 0 {
-		return ""
+// header returns the first value of the header name in h, whatever its case (azblob sets its
+// x-ms- headers in lower case, past http.Header's canonical form), or "".
+func header(h http.Header, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
 	}
-	return v[0]
+	return ""
 }
