@@ -75,20 +75,40 @@ func (d *Driver) UploadParts(ctx context.Context, b *blob.Bucket, in *destinatio
 }
 
 // confirmAborted runs the tracker's cleanup, then lists the multipart uploads of the key begun
-// since the upload started: a server may still be storing a part whose request was cancelled
-// when the abort arrived, and bring the upload back. Any found is aborted on the next try.
+// since the upload started, twice, settle apart: a server may still be storing a part whose
+// request was cancelled (or held up on the way) when the abort arrived, and bring the upload
+// back (S3 documents that an abort may have to be repeated). Any found is aborted on the next
+// try.
 func confirmAborted(ctx context.Context, tr *tracker) error {
 	if err := tr.cleanup(ctx); err != nil {
 		return err
 	}
-	ids, err := tr.listOwn(ctx)
-	if err != nil || len(ids) == 0 {
-		return err
+	for i := range 2 {
+		if i > 0 {
+			select {
+			case <-time.After(settle):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		ids, err := tr.listOwn(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			tr.mu.Lock()
+			if tr.open == nil {
+				tr.open = map[string]bool{}
+			}
+			for _, id := range ids {
+				tr.open[id] = true
+			}
+			tr.mu.Unlock()
+			return errors.New("s3: aborted multipart uploads are still listed")
+		}
 	}
-	tr.mu.Lock()
-	for _, id := range ids {
-		tr.open[id] = true
-	}
-	tr.mu.Unlock()
-	return errors.New("s3: aborted multipart uploads are still listed")
+	return nil
 }
+
+// settle is how long after a clean listing confirmAborted lists again.
+const settle = 300 * time.Millisecond
