@@ -76,4 +76,6 @@ func (fakeAt) UploadParts(context.Context, *blob.Bucket, *destination.Integratio
 	return nil, nil
 }
 
-func destinationOpts(size int64) destination.UploadOptions { return destination.UploadOptions{Size: size} }
+func destinationOpts(size int64) destination.UploadOptions {
+	return destination.UploadOptions{Size: size}
+}
