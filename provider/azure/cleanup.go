@@ -64,7 +64,9 @@ func discardUncommitted(ctx context.Context, bb *blockblob.Client) error {
 		if dl, ok := ctx.Deadline(); ok {
 			timeout = time.Until(dl)
 		}
-		return provider.RetryDetached(ctx, timeout, 0, fn)
+		return provider.RetryDetached(ctx, timeout, 0, func(ctx context.Context) error {
+			return provider.StopIfPermanent((*Driver)(nil), fn(ctx))
+		})
 	}
 	var bl blockblob.GetBlockListResponse
 	gone := false
