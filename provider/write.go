@@ -160,7 +160,7 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 		}
 	}
 	start := time.Now()
-	err := s.b.Upload(wctx, s.key, m, wo)
+	err := s.upload(wctx, m, wo, &cleanup) // a file source may go part by part (parts.go)
 	res.Size, res.Checksum = m.n, FormatCRC32C(m.crc)
 	if err == nil {
 		res.Verified, err = verify(ctx, s, m, nonce, true)
