@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	gblob "gocloud.dev/blob"
@@ -36,7 +38,7 @@ func (d *Driver) UploadParts(ctx context.Context, b *gblob.Bucket, _ *destinatio
 		return nil, errors.New("azure: the bucket's writer could not be prepared")
 	}
 	bb := cc.NewBlockBlobClient(d.StoredKey(key))
-	cleanup := func(ctx context.Context) error { return discardUncommitted(ctx, bb) }
+	cleanup := func(ctx context.Context) error { return discardSettled(ctx, bb) }
 	// Block IDs of one blob must have one length; this upload's are its own.
 	var tag [12]byte
 	_, _ = rand.Read(tag[:])
@@ -55,4 +57,34 @@ func (d *Driver) UploadParts(ctx context.Context, b *gblob.Bucket, _ *destinatio
 	_, err = bb.CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{HTTPHeaders: uo.HTTPHeaders,
 		Metadata: uo.Metadata, AccessConditions: uo.AccessConditions, Tags: uo.Tags, Tier: uo.AccessTier})
 	return cleanup, err
+}
+
+// blockSettle is how long discardSettled waits before it looks for blocks again.
+const blockSettle = 300 * time.Millisecond
+
+// discardSettled discards bb's uncommitted blocks, then, once requests in flight had time to
+// settle, looks again: a Put Block whose upload was cancelled can still be stored by the
+// service after the discard (seen on Azurite with blocks staged in parallel). Blocks found
+// then make it return errRecheck, so the cleanup's retry loop runs it again.
+func discardSettled(ctx context.Context, bb *blockblob.Client) error {
+	if err := discardUncommitted(ctx, bb); err != nil {
+		return err
+	}
+	t := time.NewTimer(blockSettle)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	bl, err := bb.GetBlockList(ctx, blockblob.BlockListTypeUncommitted, nil)
+	switch {
+	case bloberror.HasCode(err, bloberror.BlobNotFound):
+		return nil
+	case err != nil:
+		return err
+	case len(bl.BlockList.UncommittedBlocks) > 0:
+		return errRecheck
+	}
+	return nil
 }
