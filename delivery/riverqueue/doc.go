@@ -35,9 +35,11 @@
 // (uploading, completed with key, url and size, failed with the engine's sanitized code and
 // message). The root Service's GetDelivery reads it. A job that finds its output already
 // completed (a crash between the upload and River's acknowledgement) returns at once: an output is
-// never delivered twice by the queue. Enqueue writes nothing but River rows in the host's
-// transaction, so until the CDN job starts (normally milliseconds after commit) GetDelivery
-// reports destination.ErrNotFound.
+// never delivered twice by the queue. With a store that writes in the host's transaction
+// (sqlstore.Store and a *sql.Tx: SQLite, or PostgreSQL through database/sql), Enqueue records the
+// delivery pending in that transaction; with a pgx.Tx only River's rows are written there, and
+// until the CDN job starts (normally milliseconds after commit) GetDelivery reports
+// destination.ErrNotFound. Redeliver writes only jobs; the records change when they run.
 //
 // # Failures and retries
 //

@@ -50,11 +50,7 @@ func TestRealEngineOnS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng, err := delivery.New(delivery.Options{Store: h.store, Uploader: client, CDN: cdn, Logger: slog.New(slog.DiscardHandler),
-		Retry: delivery.RetryPolicy{MaxAttempts: 2, BaseDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
-		Classify: func(err error) *destination.UploadError { // until the drivers return UploadErrors themselves
-			c := provider.Classify(err)
-			return &destination.UploadError{Code: c.Code, Message: c.Message, Transient: c.Transient, Err: err}
-		}})
+		Retry: delivery.RetryPolicy{MaxAttempts: 2, BaseDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,8 +103,10 @@ func TestRealEngineOnS3(t *testing.T) {
 	if o := st.Outputs[2]; o.Status != destination.StatusFailed || strings.Contains(o.Error, "wrong-secret-key") {
 		t.Fatalf("output with a wrong secret = %+v, want failed", o)
 	}
-	// (The output records' Checksum stays empty until the provider's upload path computes one.)
-	var full *destination.DeliveryRecord
+	full, _ := h.store.GetDelivery(ctx, "ws1", "r1")
+	if o := full.Output("s3a"); !strings.HasPrefix(o.Checksum, "crc32c:") || full.Checksum != o.Checksum {
+		t.Fatalf("checksums recorded: CDN %q, output %q; want the same crc32c", full.Checksum, o.Checksum)
+	}
 
 	// Fix the secret, remove the render file, redeliver: streamed from the CDN copy.
 	in, err := h.store.Get(ctx, "ws1", "s3bad")

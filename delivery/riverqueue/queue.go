@@ -247,6 +247,12 @@ func (q *Queue[TTx]) Shutdown(ctx context.Context) error {
 	return q.client.StopAndCancel(hard)
 }
 
+// TxRecorder is a DeliveryStore that can add a record inside the host's transaction
+// (sqlstore.Store implements it for *sql.Tx).
+type TxRecorder[TTx any] interface {
+	AddDeliveryTx(ctx context.Context, tx TTx, rec *destination.DeliveryRecord) error
+}
+
 // EnqueueResult counts the jobs Enqueue or Redeliver inserted and those that already existed.
 type EnqueueResult struct {
 	Inserted, Duplicates int
@@ -255,10 +261,17 @@ type EnqueueResult struct {
 // Enqueue inserts, in the host's transaction tx, the delivery of plan: a CDN job and one job per
 // target, each unique on (workspace, render[, integration]), so enqueueing the same plan again
 // (or a retry of the host's transaction) is a no-op. Nothing runs before tx commits; a rolled
-// back tx leaves no job. The delivery record is written by the first job that runs.
+// back tx leaves no job. When Config.Deliveries can write in tx (a TxRecorder of TTx, such as
+// sqlstore.Store with *sql.Tx), the delivery is recorded pending in tx too; otherwise (pgx.Tx)
+// the CDN job records it when it starts, and GetDelivery reports not found until then.
 func (q *Queue[TTx]) Enqueue(ctx context.Context, tx TTx, plan Plan) (EnqueueResult, error) {
 	if err := checkPlan(plan); err != nil {
 		return EnqueueResult{}, err
+	}
+	if r, ok := q.cfg.Deliveries.(TxRecorder[TTx]); ok {
+		if err := r.AddDeliveryTx(ctx, tx, record(plan, q.now())); err != nil {
+			return EnqueueResult{}, fmt.Errorf("riverqueue: enqueue: %w", err)
+		}
 	}
 	params := []river.InsertManyParams{q.cdnParams(plan)}
 	for i := range plan.Targets {
@@ -274,8 +287,10 @@ func (q *Queue[TTx]) Enqueue(ctx context.Context, tx TTx, plan Plan) (EnqueueRes
 // CDN copy is queued again too (that job needs the render file). Outputs completed or in flight
 // are left alone. A render never delivered gives destination.ErrNotFound.
 //
-// Like Enqueue, Redeliver writes nothing but jobs in tx (the record changes when they run), so
-// a rolled back tx redelivers nothing.
+// Redeliver writes nothing but jobs in tx (the record changes when they run), so a rolled back
+// tx redelivers nothing. An output recorded failed a moment ago may still hold its job's unique
+// key until River finalizes that job (milliseconds): it then counts in Duplicates, and a later
+// Redeliver queues it.
 func (q *Queue[TTx]) Redeliver(ctx context.Context, tx TTx, plan Plan, integrationIDs ...string) (EnqueueResult, error) {
 	if err := checkPlan(plan); err != nil {
 		return EnqueueResult{}, err

@@ -42,6 +42,9 @@ func testEnqueueDuplicateAndRollback[TTx any](t *testing.T, b backend[TTx]) {
 	if n := h.jobs(); n != 0 {
 		t.Fatalf("after rollback: %d jobs, want 0", n)
 	}
+	if _, err := h.status("ws1", "r1"); !errors.Is(err, destination.ErrNotFound) {
+		t.Fatalf("status after rollback: %v, want ErrNotFound (no record)", err)
+	}
 
 	if res := h.enqueue(p); res.Inserted != 3 || res.Duplicates != 0 {
 		t.Fatalf("Enqueue = %+v, want 3 inserted", res)
@@ -52,8 +55,14 @@ func testEnqueueDuplicateAndRollback[TTx any](t *testing.T, b backend[TTx]) {
 	if n := h.jobs(); n != 3 {
 		t.Fatalf("after a duplicate enqueue: %d jobs, want 3", n)
 	}
-	// Nothing ran yet: the record appears when the CDN job starts.
-	if _, err := h.status("ws1", "r1"); !errors.Is(err, destination.ErrNotFound) {
+	// Nothing ran yet. On a *sql.Tx the record was written pending with the jobs; on a pgx.Tx
+	// it appears when the CDN job starts.
+	st, err := h.status("ws1", "r1")
+	if _, inTx := any(h.store).(riverqueue.TxRecorder[TTx]); inTx {
+		if err != nil || st.Status != destination.StatusPending || len(st.Outputs) != 2 || st.Outputs[1].Status != destination.StatusPending {
+			t.Fatalf("status before any job ran = %+v, %v; want pending with 2 pending outputs", st, err)
+		}
+	} else if !errors.Is(err, destination.ErrNotFound) {
 		t.Fatalf("status before any job ran: %v, want ErrNotFound", err)
 	}
 

@@ -74,40 +74,59 @@ func (s *Store) AddDelivery(ctx context.Context, rec *destination.DeliveryRecord
 		return err
 	}
 	c := storekit.Normalize(rec)
-	err := s.tx(ctx, func(q querier) error {
-		args := append([]any{c.WorkspaceID, c.RenderID}, s.d.progressArgs(&c.Progress)...)
-		args = append(args, s.d.timeArg(c.CreatedAt))
-		if _, err := q.ExecContext(ctx, s.deliveryQuery("INSERT INTO deliveries (workspace_id, render_id, "+progressColumns+
-			", created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, render_id) DO NOTHING"),
-			args...); err != nil {
-			return err
-		}
-		// Hold the record (PostgreSQL) so concurrent adds number their outputs one after the other.
-		var held string
-		if err := q.QueryRowContext(ctx, s.deliveryQuery("SELECT render_id FROM deliveries WHERE workspace_id = ? AND render_id = ?"+
-			s.d.forUpdate()), c.WorkspaceID, c.RenderID).Scan(&held); err != nil {
-			return err
-		}
-		var next int
-		if err := q.QueryRowContext(ctx, s.deliveryQuery("SELECT COALESCE(MAX(position) + 1, 0) FROM delivery_outputs "+
-			"WHERE workspace_id = ? AND render_id = ?"), c.WorkspaceID, c.RenderID).Scan(&next); err != nil {
-			return err
-		}
-		for i := range c.Outputs {
-			o := &c.Outputs[i]
-			args := append([]any{c.WorkspaceID, c.RenderID, o.IntegrationID, next + i, string(o.Provider)},
-				s.d.progressArgs(&o.Progress)...)
-			args = append(args, s.d.timeArg(o.CreatedAt))
-			if _, err := q.ExecContext(ctx, s.deliveryQuery("INSERT INTO delivery_outputs (workspace_id, render_id, "+
-				"integration_id, position, provider, "+progressColumns+", created_at) "+
-				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
-				"ON CONFLICT (workspace_id, render_id, integration_id) DO NOTHING"), args...); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := s.tx(ctx, func(q querier) error { return s.addDelivery(ctx, q, c) })
 	return wrap("add delivery", err)
+}
+
+// AddDeliveryTx is AddDelivery inside the caller's transaction tx on the Store's database (a
+// queue's Enqueue records the delivery pending in the host's transaction: committed with it, or
+// not at all). It is not retried: a transient failure fails tx, which the caller runs again.
+func (s *Store) AddDeliveryTx(ctx context.Context, tx *sql.Tx, rec *destination.DeliveryRecord) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if tx == nil {
+		return wrap("add delivery", errors.New("no transaction"))
+	}
+	if err := storekit.CheckDelivery(rec); err != nil {
+		return err
+	}
+	return wrap("add delivery", s.addDelivery(ctx, tx, storekit.Normalize(rec)))
+}
+
+// addDelivery inserts c (normalized) and its missing outputs through q.
+func (s *Store) addDelivery(ctx context.Context, q querier, c *destination.DeliveryRecord) error {
+	args := append([]any{c.WorkspaceID, c.RenderID}, s.d.progressArgs(&c.Progress)...)
+	args = append(args, s.d.timeArg(c.CreatedAt))
+	if _, err := q.ExecContext(ctx, s.deliveryQuery("INSERT INTO deliveries (workspace_id, render_id, "+progressColumns+
+		", created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, render_id) DO NOTHING"),
+		args...); err != nil {
+		return err
+	}
+	// Hold the record (PostgreSQL) so concurrent adds number their outputs one after the other.
+	var held string
+	if err := q.QueryRowContext(ctx, s.deliveryQuery("SELECT render_id FROM deliveries WHERE workspace_id = ? AND render_id = ?"+
+		s.d.forUpdate()), c.WorkspaceID, c.RenderID).Scan(&held); err != nil {
+		return err
+	}
+	var next int
+	if err := q.QueryRowContext(ctx, s.deliveryQuery("SELECT COALESCE(MAX(position) + 1, 0) FROM delivery_outputs "+
+		"WHERE workspace_id = ? AND render_id = ?"), c.WorkspaceID, c.RenderID).Scan(&next); err != nil {
+		return err
+	}
+	for i := range c.Outputs {
+		o := &c.Outputs[i]
+		args := append([]any{c.WorkspaceID, c.RenderID, o.IntegrationID, next + i, string(o.Provider)},
+			s.d.progressArgs(&o.Progress)...)
+		args = append(args, s.d.timeArg(o.CreatedAt))
+		if _, err := q.ExecContext(ctx, s.deliveryQuery("INSERT INTO delivery_outputs (workspace_id, render_id, "+
+			"integration_id, position, provider, "+progressColumns+", created_at) "+
+			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
+			"ON CONFLICT (workspace_id, render_id, integration_id) DO NOTHING"), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (d Dialect) forUpdate() string {

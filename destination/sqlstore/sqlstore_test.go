@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -232,5 +233,48 @@ func TestOpenSQLitePaths(t *testing.T) {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s: database not at its path: %v", name, err)
 		}
+	}
+}
+
+func TestAddDeliveryTx(t *testing.T) {
+	for _, d := range []int{0, 2} { // SQLite, PostgreSQL
+		d := dialects[d]
+		t.Run(d.name, func(t *testing.T) {
+			d.need(t)
+			s, db := newStore(t, d.open)
+			ctx := context.Background()
+			for _, commit := range []bool{false, true} {
+				rec := storetest.DeliveryFixture("ws1", 2)
+				tx, err := db.BeginTx(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.AddDeliveryTx(ctx, tx, rec); err != nil {
+					t.Fatal(err)
+				}
+				if commit {
+					err = tx.Commit()
+				} else {
+					err = tx.Rollback()
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.GetDelivery(ctx, "ws1", rec.RenderID)
+				switch {
+				case commit && err != nil:
+					t.Fatalf("after commit: %v", err)
+				case commit:
+					if diff := storetest.EqualDelivery(rec, got); diff != "" {
+						t.Fatal(diff)
+					}
+				case !errors.Is(err, destination.ErrNotFound):
+					t.Fatalf("after rollback: %v, want ErrNotFound", err)
+				}
+			}
+			if err := s.AddDeliveryTx(ctx, nil, storetest.DeliveryFixture("ws1", 1)); err == nil {
+				t.Fatal("AddDeliveryTx without a transaction succeeded")
+			}
+		})
 	}
 }

@@ -26,7 +26,6 @@ import (
 	"github.com/ilovevideoeditor/outputs/crypto"
 	"github.com/ilovevideoeditor/outputs/delivery"
 	"github.com/ilovevideoeditor/outputs/delivery/riverqueue"
-	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/sqlstore"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/provider"
@@ -100,11 +99,7 @@ func run() error {
 	}
 	store := sqlstore.New(db, sqlstore.PostgreSQL, nil)
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, CDN: cdn, Logger: quiet,
-		Classify: func(err error) *destination.UploadError { // until the drivers return UploadErrors themselves
-			c := provider.Classify(err)
-			return &destination.UploadError{Code: c.Code, Message: c.Message, Transient: c.Transient, Err: err}
-		}})
+	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, CDN: cdn, Logger: quiet})
 	if err != nil {
 		return err
 	}
