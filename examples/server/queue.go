@@ -24,10 +24,10 @@ import (
 // queueDB is the database of the durable queue (-queue): River's jobs and the delivery records
 // live in it, side by side.
 type queueDB struct {
-	spec       string            // sqlite:PATH or postgres:DSN, resolved
-	sqlDB      *sql.DB           // both: the delivery records (sqlstore); SQLite: River too
-	pool       *pgxpool.Pool     // PostgreSQL: River (riverpgxv5)
-	deliveries *sqlstore.Store   // the records the jobs write and GET /v1/renders/{id} reads
+	spec       string          // sqlite:PATH or postgres:DSN, resolved
+	sqlDB      *sql.DB         // both: the delivery records (sqlstore); SQLite: River too
+	pool       *pgxpool.Pool   // PostgreSQL: River (riverpgxv5)
+	deliveries *sqlstore.Store // the records the jobs write and GET /v1/renders/{id} reads
 	closers    []func()
 }
 
