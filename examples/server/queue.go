@@ -144,7 +144,7 @@ func startQueue(ctx context.Context, qd *queueDB, svc *outputs.Service, cdn dest
 // them in the transaction that writes its render row).
 func txFuncs[TTx any](q *riverqueue.Queue[TTx], begin func(context.Context) (TTx, error),
 	commit, rollback func(context.Context, TTx) error,
-) (enqueue func(context.Context, outputs.Plan) error, redeliver func(context.Context, outputs.Plan, []string) error) {
+) (enqueue func(context.Context, outputs.Plan) error, redeliver func(context.Context, outputs.Plan, []string) (riverqueue.EnqueueResult, error)) {
 	inTx := func(ctx context.Context, fn func(TTx) error) error {
 		tx, err := begin(ctx)
 		if err != nil {
@@ -162,8 +162,9 @@ func txFuncs[TTx any](q *riverqueue.Queue[TTx], begin func(context.Context) (TTx
 	enqueue = func(ctx context.Context, p outputs.Plan) error {
 		return inTx(ctx, func(tx TTx) error { _, err := q.Enqueue(ctx, tx, p); return err })
 	}
-	redeliver = func(ctx context.Context, p outputs.Plan, ids []string) error {
-		return inTx(ctx, func(tx TTx) error { _, err := q.Redeliver(ctx, tx, p, ids...); return err })
+	redeliver = func(ctx context.Context, p outputs.Plan, ids []string) (res riverqueue.EnqueueResult, err error) {
+		err = inTx(ctx, func(tx TTx) error { res, err = q.Redeliver(ctx, tx, p, ids...); return err })
+		return res, err
 	}
 	return enqueue, redeliver
 }
@@ -174,7 +175,7 @@ type queued struct {
 	svc       *outputs.Service
 	records   destination.DeliveryStore
 	enqueue   func(context.Context, outputs.Plan) error
-	redeliver func(context.Context, outputs.Plan, []string) error
+	redeliver func(context.Context, outputs.Plan, []string) (riverqueue.EnqueueResult, error)
 
 	mu sync.Mutex
 	// requeued are the outputs redelivered by this process, by render and integration, with the
@@ -202,14 +203,23 @@ func (d *queued) start(ctx context.Context, p outputs.Plan, idx []int) error {
 		m[id] = at
 	}
 	d.mu.Unlock()
-	if err := d.redeliver(ctx, p, ids); err != nil {
+	res, err := d.redeliver(ctx, p, ids)
+	if err == nil && res.Inserted == 0 {
+		// Every job's unique key is still held: by the job that just failed, until River
+		// finalizes it (milliseconds), or by a redelivery already queued.
+		err = errRenderBusy
+	}
+	if err != nil {
 		d.mu.Lock()
 		delete(d.requeued, p.RenderID)
 		d.mu.Unlock()
-		return err
 	}
-	return nil
+	return err
 }
+
+// requeueHold bounds how long a redelivered output shows pending without its job starting (a
+// duplicate whose key was held by the job that had just failed is never run).
+const requeueHold = 30 * time.Second
 
 // status reads the durable record. A render whose CDN job has not started yet has none (ok
 // false). The top-level status is pending until the CDN copy and every output finished (as with
@@ -258,11 +268,11 @@ func (d *queued) overlay(ctx context.Context, ws string, st *outputs.Delivery) e
 		if !ok || r == nil {
 			continue
 		}
-		if r.Status == destination.StatusFailed && r.StartedAt.Before(at) {
+		if r.Status == destination.StatusFailed && r.StartedAt.Before(at) && time.Since(at) < requeueHold {
 			*o = destination.Output{IntegrationID: o.IntegrationID, Provider: o.Provider, Status: destination.StatusPending}
 			continue
 		}
-		delete(m, o.IntegrationID) // its job started: the record is live again
+		delete(m, o.IntegrationID) // its job started (or never will): the record is live again
 	}
 	if len(m) == 0 {
 		delete(d.requeued, st.ID)
