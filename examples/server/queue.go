@@ -203,11 +203,19 @@ func (d *queued) start(ctx context.Context, p outputs.Plan, idx []int) error {
 		m[id] = at
 	}
 	d.mu.Unlock()
+	// A job that has just failed holds its unique key until River finalizes it (milliseconds):
+	// its output is then a duplicate, and nothing was queued. Ask again for a moment.
 	res, err := d.redeliver(ctx, p, ids)
+	for try := 0; err == nil && res.Inserted == 0 && res.Duplicates > 0 && try < 20; try++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		res, err = d.redeliver(ctx, p, ids)
+	}
 	if err == nil && res.Inserted == 0 {
-		// Every job's unique key is still held: by the job that just failed, until River
-		// finalizes it (milliseconds), or by a redelivery already queued.
-		err = errRenderBusy
+		err = errRenderBusy // the keys are held still: a redelivery already queued
 	}
 	if err != nil {
 		d.mu.Lock()

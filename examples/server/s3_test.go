@@ -78,7 +78,7 @@ func s3Journey(t *testing.T, c config) (*testServer, string) {
 	st = ts.waitRender(tok, rid).JSON()
 	for i, o := range st["outputs"].([]any) {
 		if o.(map[string]any)["status"] != "completed" {
-			t.Errorf("after redelivery, output %d: %v", i, o)
+			t.Errorf("after redelivery, output %d: %v\n%s", i, o, ts.logs.String())
 		}
 	}
 	ts.do(req{method: "POST", path: "/v1/renders/" + rid + "/redeliver", token: tok}, 200, "")
