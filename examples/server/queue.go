@@ -267,6 +267,9 @@ func (d *queued) overlay(ctx context.Context, ws string, st *outputs.Delivery) e
 	if err != nil {
 		return err
 	}
+	// This read is newer than st's: a job that started in between must show as it is now.
+	fresh := rec.RenderStatus()
+	st.Status, st.URL, st.Outputs = string(fresh.Status), fresh.URL, fresh.Outputs
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i := range st.Outputs {
@@ -276,11 +279,13 @@ func (d *queued) overlay(ctx context.Context, ws string, st *outputs.Delivery) e
 		if !ok || r == nil {
 			continue
 		}
-		if r.Status == destination.StatusFailed && r.StartedAt.Before(at) && time.Since(at) < requeueHold {
-			*o = destination.Output{IntegrationID: o.IntegrationID, Provider: o.Provider, Status: destination.StatusPending}
+		if !r.StartedAt.Before(at) || time.Since(at) >= requeueHold {
+			delete(m, o.IntegrationID) // its job started (or never will): the record is live again
 			continue
 		}
-		delete(m, o.IntegrationID) // its job started (or never will): the record is live again
+		if r.Status == destination.StatusFailed {
+			*o = destination.Output{IntegrationID: o.IntegrationID, Provider: o.Provider, Status: destination.StatusPending}
+		}
 	}
 	if len(m) == 0 {
 		delete(d.requeued, st.ID)
