@@ -81,7 +81,7 @@ func (s *Service) CompleteDrive(ctx context.Context, caller destination.Caller, 
 		return s.setDriveToken(ctx, caller, first.ID, conn.RefreshToken)
 	}
 	s.log.InfoContext(ctx, "drive connected", "workspace", conn.WorkspaceID, "integration", stored.ID, "user", conn.UserID)
-	return View(stored), nil
+	return s.view(stored), nil
 }
 
 // SaveDriveToken seals and stores a rotated refresh token for a drive integration

@@ -83,11 +83,7 @@ func TestDeliverToEveryProvider(t *testing.T) {
 	var client *provider.Client
 	h := newHarness(t, func(o *outputs.Options) {
 		o.AllowInsecureEndpoints = true
-		o.Delivery = outputs.DeliveryOptions{CDN: fileCDN(t), Retry: outputs.RetryPolicy{BaseDelay: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, MaxAttempts: 5},
-			Classify: func(err error) *destination.UploadError { // until the drivers return UploadErrors themselves
-				c := provider.Classify(err)
-				return &destination.UploadError{Code: c.Code, Message: c.Message, Transient: c.Transient, Err: err}
-			}}
+		o.Delivery = outputs.DeliveryOptions{CDN: fileCDN(t), Retry: outputs.RetryPolicy{BaseDelay: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, MaxAttempts: 5}}
 		var err error
 		client, err = provider.New(o.Keyring, provider.Options{AllowedNetworks: emulator.Loopback},
 			s3.NewDriver(s3.Options{RetryMaxAttempts: 1}), azure.NewDriver(azure.Options{}),

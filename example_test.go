@@ -1,9 +1,11 @@
 package outputs_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/ilovevideoeditor/outputs"
@@ -63,4 +65,30 @@ func ExampleService_ResolveDestinations() {
 	fmt.Println(err)
 	// Output:
 	// invalid input: destinations[0].integrationId: no integration with this ID in the caller's workspace
+}
+
+// Resolve a render's destinations when it is submitted, keep the plan with the render, and
+// deliver it when the render is finished. The Uploader and CDN are in-memory stand-ins here
+// (provider.Client and provider.NewCDN in production).
+func ExampleService_Deliver() {
+	ctx := context.Background()
+	kr, _ := crypto.NewInsecureDevelopmentKeyring()
+	svc, _ := outputs.New(outputs.Options{Store: memstore.New(), Keyring: kr, Uploader: &fakeUploader{}, Logger: slog.New(slog.DiscardHandler),
+		Delivery: outputs.DeliveryOptions{CDN: newMemCDN(), CDNKeyPrefix: "renders/"}})
+	caller := destination.Caller{WorkspaceID: "ws_123", UserID: "user_1"}
+	v, _ := svc.CreateIntegration(ctx, caller, outputs.CreateInput{Provider: destination.S3, Name: "Archive", IsDefault: true,
+		Config: destination.Config{Bucket: "archive", Region: "eu-west-1", AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "a-very-secret-key-1234", PathPrefix: "videos"}})
+
+	targets, _ := svc.ResolveDestinations(ctx, caller, []byte(`{"name":"Promo"}`)) // omitted: the default
+	plan := outputs.Plan{WorkspaceID: caller.WorkspaceID, RenderID: "r-42", FileName: "promo.mp4", Targets: targets}
+
+	video := []byte("finished render bytes")
+	d, err := svc.Deliver(ctx, plan, outputs.Source{ReaderAt: bytes.NewReader(video), Size: int64(len(video))})
+	fmt.Println(d.Status, d.URL, err)
+	for _, o := range d.Outputs {
+		fmt.Println(o.IntegrationID == v.ID, o.Provider, o.OutputKey, o.OutputSizeBytes, o.Status)
+	}
+	// Output:
+	// completed https://cdn.test/renders/r-42/promo.mp4 <nil>
+	// true s3 videos/promo.mp4 21 completed
 }

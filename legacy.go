@@ -19,7 +19,7 @@ func (s *Service) GetDefault(ctx context.Context, caller destination.Caller) (*d
 	if err != nil {
 		return nil, err
 	}
-	return View(in), nil
+	return s.view(in), nil
 }
 
 func (s *Service) getDefault(ctx context.Context, caller destination.Caller) (*destination.Integration, error) {

@@ -84,9 +84,12 @@ func New(opts Options) (*Service, error) {
 	}
 	s := &Service{store: opts.Store, keyring: opts.Keyring, uploader: opts.Uploader, opts: opts,
 		log: opts.Logger, now: opts.Clock, newID: opts.NewID}
-	// The Service persists the refresh tokens a provider rotates (Google Drive) itself.
-	if w, ok := opts.Uploader.(interface{ SetTokenSaver(destination.TokenSaver) }); ok {
-		w.SetTokenSaver(s)
+	// The Service persists the refresh tokens a provider rotates (Google Drive) itself, for the
+	// Uploader of tests and that of deliveries alike.
+	for _, u := range []any{opts.Uploader, opts.Delivery.Uploader} {
+		if w, ok := u.(interface{ SetTokenSaver(destination.TokenSaver) }); ok {
+			w.SetTokenSaver(s)
+		}
 	}
 	s.resolver = resolve.New(opts.Store, opts.Resolve)
 	if s.log == nil {
@@ -242,10 +245,14 @@ func (s *Service) CreateIntegration(ctx context.Context, caller destination.Call
 	var cfg destination.Config
 	if in.Provider.Valid() {
 		var err error
-		cfg, err = destination.Validate(in.Provider, in.Config, destination.ValidateOptions{AllowInsecureEndpoints: s.opts.AllowInsecureEndpoints})
+		cfg, err = destination.Validate(in.Provider, in.Config, destination.ValidateOptions{AllowInsecureEndpoints: s.opts.AllowInsecureEndpoints, Now: s.now})
 		probs.Merge("", err)
 	}
 	if err := probs.Err(); err != nil {
+		return nil, err
+	}
+	cfg.ExternalID = "" // read-only: generated, never chosen by the tenant
+	if err := s.setExternalID(ctx, caller.WorkspaceID, in.Provider, &cfg); err != nil {
 		return nil, err
 	}
 	stored, err := s.insert(ctx, &destination.Integration{WorkspaceID: caller.WorkspaceID, Provider: in.Provider, Name: name,
@@ -255,7 +262,7 @@ func (s *Service) CreateIntegration(ctx context.Context, caller destination.Call
 	}
 	s.log.InfoContext(ctx, "integration created", "workspace", stored.WorkspaceID, "integration", stored.ID,
 		"provider", stored.Provider, "default", stored.IsDefault)
-	return View(stored), nil
+	return s.view(stored), nil
 }
 
 // insert gives in a new ID and timestamps, seals cfg into it and stores it.
@@ -280,7 +287,7 @@ func (s *Service) insert(ctx context.Context, in *destination.Integration, cfg d
 // integ.Secrets. A secret field that is empty or a masked hint keeps the value in kept.
 func (s *Service) sealConfig(ctx context.Context, integ *destination.Integration, cfg destination.Config, kept map[destination.SecretField]destination.Sealed) error {
 	secrets := map[destination.SecretField]destination.Sealed{}
-	for _, f := range destination.SecretFields(integ.Provider) {
+	for _, f := range destination.CredentialSecrets(integ.Provider, cfg) {
 		v := cfg.Secret(f)
 		if v == "" || strings.HasPrefix(v, maskPrefix) {
 			if old, ok := kept[f]; ok {
@@ -335,7 +342,7 @@ func (s *Service) ListIntegrations(ctx context.Context, caller destination.Calle
 	}
 	views := make([]*destination.Integration, len(list))
 	for i, in := range list {
-		views[i] = View(in)
+		views[i] = s.view(in)
 	}
 	return views, nil
 }
@@ -346,7 +353,7 @@ func (s *Service) GetIntegration(ctx context.Context, caller destination.Caller,
 	if err != nil {
 		return nil, err
 	}
-	return View(in), nil
+	return s.view(in), nil
 }
 
 func (s *Service) get(ctx context.Context, caller destination.Caller, id string) (*destination.Integration, error) {
@@ -396,7 +403,7 @@ func (s *Service) modify(ctx context.Context, caller destination.Caller, id stri
 		}
 		s.log.InfoContext(ctx, "integration updated", "workspace", stored.WorkspaceID, "integration", stored.ID,
 			"version", stored.Version, "default", stored.IsDefault, "active", stored.IsActive)
-		return View(stored), nil
+		return s.view(stored), nil
 	}
 }
 
@@ -438,11 +445,15 @@ func (s *Service) mergeConfig(ctx context.Context, probs *destination.Problems, 
 	if cur.Provider == destination.GCS && next.GCSProjectID == "" && next.GCSServiceAccountJSON == "" {
 		next.GCSProjectID = cur.Config.GCSProjectID // derived from the kept key
 	}
+	keepReadOnly(cur, &next, kept)
 	cfg, err := destination.Validate(cur.Provider, next, destination.ValidateOptions{
-		AllowInsecureEndpoints: s.opts.AllowInsecureEndpoints, StoredSecrets: kept, Previous: &cur.Config})
+		AllowInsecureEndpoints: s.opts.AllowInsecureEndpoints, StoredSecrets: kept, Previous: &cur.Config, Now: s.now})
 	if err != nil || probs.Len() > 0 {
 		probs.Merge("", err)
 		return nil
+	}
+	if err := s.setExternalID(ctx, cur.WorkspaceID, cur.Provider, &cfg); err != nil {
+		return err
 	}
 	return s.sealConfig(ctx, cur, cfg, cur.Secrets)
 }

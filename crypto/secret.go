@@ -81,9 +81,7 @@ func (k *Keyring) Unseal(ctx context.Context, in *destination.Integration) (dest
 	return cfg, nil
 }
 
-var allSecretFields = []destination.SecretField{
-	destination.SecretAccessKey, destination.SecretGCSServiceAcct, destination.SecretAzureAccountKey, destination.SecretDriveRefresh,
-}
+var allSecretFields = destination.AllSecretFields()
 
 func isSecretField(f destination.SecretField) bool {
 	for _, s := range allSecretFields {

@@ -35,7 +35,7 @@ type harness struct {
 func newHarness(t testing.TB, mut ...func(*delivery.Options)) *harness {
 	t.Helper()
 	h := &harness{store: memstore.New(), up: &fakeUploader{}, cdn: newMemCDN(), ev: &events{}}
-	opts := delivery.Options{Store: h.store, Uploader: h.up, CDN: h.cdn, CDNKeyPrefix: "cdn/", Retry: fast, OnEvent: h.ev.add}
+	opts := delivery.Options{Store: h.store, Uploader: h.up, CDN: h.cdn, CDNKeyPrefix: "cdn/", Retry: fast, OnEvent: h.ev.add, Logger: quiet}
 	for _, m := range mut {
 		m(&opts)
 	}

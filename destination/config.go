@@ -26,13 +26,32 @@ type Config struct {
 	PublicURL string `json:"publicUrl,omitempty"`
 	// PathPrefix is prepended to every output key; normalized to end in "/".
 	PathPrefix string `json:"pathPrefix,omitempty"`
+	// RoleARN (s3 only: AWS is the only one of the S3-compatible providers with STS) is the IAM
+	// role deliveries assume with the platform's own AWS credentials, instead of accessKeyId and
+	// secretAccessKey: exactly one of the two ways is used.
+	RoleARN string `json:"roleArn,omitempty"`
+	// ExternalID (s3, read-only) is the external ID the role's trust policy must require. The
+	// library generates it, one per workspace, random and stable, and keeps it with each s3
+	// integration of the workspace; a value sent in a request is ignored.
+	ExternalID string `json:"externalId,omitempty"`
 
 	GCSServiceAccountJSON string `json:"gcsServiceAccountJson,omitempty"` // secret
 	GCSProjectID          string `json:"gcsProjectId,omitempty"`
+	// GCSImpersonateServiceAccount is the email of the customer's service account the
+	// platform impersonates (IAM Credentials generateAccessToken), instead of a stored
+	// gcsServiceAccountJson key: exactly one of the two is used.
+	GCSImpersonateServiceAccount string `json:"gcsImpersonateServiceAccount,omitempty"`
 
 	AzureAccountName   string `json:"azureAccountName,omitempty"`
 	AzureAccountKey    string `json:"azureAccountKey,omitempty"` // secret
 	AzureContainerName string `json:"azureContainerName,omitempty"`
+	// AzureSASToken is a container-scoped shared access signature (the query string, with or
+	// without its leading "?"), instead of the account key: exactly one of the two is used.
+	AzureSASToken string `json:"azureSasToken,omitempty"` // secret
+	// AzureSASPermissions and AzureSASExpiry (read-only) are read from the SAS token when it is
+	// stored: its sp and se parameters. A value sent in a request is ignored.
+	AzureSASPermissions string `json:"azureSasPermissions,omitempty"`
+	AzureSASExpiry      string `json:"azureSasExpiry,omitempty"`
 
 	DriveFolderID string `json:"driveFolderId,omitempty"`
 	// DriveRefreshToken is set only by the Drive OAuth connection, never through the API, and is
@@ -49,7 +68,13 @@ const (
 	SecretGCSServiceAcct  SecretField = "gcsServiceAccountJson"
 	SecretAzureAccountKey SecretField = "azureAccountKey"
 	SecretDriveRefresh    SecretField = "driveRefreshToken"
+	SecretAzureSASToken   SecretField = "azureSasToken"
 )
+
+// AllSecretFields returns every secret field.
+func AllSecretFields() []SecretField {
+	return []SecretField{SecretAccessKey, SecretGCSServiceAcct, SecretAzureAccountKey, SecretAzureSASToken, SecretDriveRefresh}
+}
 
 // SecretFields returns the secret fields a provider uses.
 func SecretFields(p Provider) []SecretField {
@@ -59,7 +84,7 @@ func SecretFields(p Provider) []SecretField {
 	case p == GCS:
 		return []SecretField{SecretGCSServiceAcct}
 	case p == Azure:
-		return []SecretField{SecretAzureAccountKey}
+		return []SecretField{SecretAzureAccountKey, SecretAzureSASToken}
 	case p == Drive:
 		return []SecretField{SecretDriveRefresh}
 	}
@@ -91,13 +116,15 @@ func (c *Config) secretPtr(f SecretField) *string {
 		return &c.AzureAccountKey
 	case SecretDriveRefresh:
 		return &c.DriveRefreshToken
+	case SecretAzureSASToken:
+		return &c.AzureSASToken
 	}
 	return nil
 }
 
 // WithoutSecrets returns a copy of c with every secret field empty.
 func (c Config) WithoutSecrets() Config {
-	for _, f := range []SecretField{SecretAccessKey, SecretGCSServiceAcct, SecretAzureAccountKey, SecretDriveRefresh} {
+	for _, f := range AllSecretFields() {
 		c.SetSecret(f, "")
 	}
 	return c

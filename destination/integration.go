@@ -26,6 +26,9 @@ type Integration struct {
 	Version int64 `json:"version"`
 	// LastTest is the outcome of the most recent connection test, if any.
 	LastTest *TestResult `json:"lastTest,omitempty"`
+	// Health is set in views only (never stored): how the integration authenticates, when its
+	// credential expires, and what the customer sets up in their cloud.
+	Health *Health `json:"health,omitempty"`
 }
 
 // Sealed is a secret encrypted by the keyring, bound to its workspace, integration and field.
@@ -54,8 +57,13 @@ func (i *Integration) Clone() *Integration {
 	if i.LastTest != nil {
 		t := *i.LastTest
 		t.Warnings = append([]string(nil), t.Warnings...)
+		if t.CredentialExpiresAt != nil {
+			e := *t.CredentialExpiresAt
+			t.CredentialExpiresAt = &e
+		}
 		c.LastTest = &t
 	}
+	c.Health = i.Health.Clone()
 	return &c
 }
 
@@ -65,12 +73,16 @@ type TestResult struct {
 	OK bool `json:"ok"`
 	// Code classifies the outcome: "ok", "invalid_credentials", "permission_denied",
 	// "bucket_not_found", "wrong_region", "endpoint_unreachable", "tls_error",
-	// "provider_incompatible", "timeout", "reconnect_required", "unknown".
+	// "provider_incompatible", "timeout", "reconnect_required", "access_denied" (the platform may
+	// not assume the role or impersonate the service account), "credentials_expired", "unknown".
 	Code string `json:"code"`
 	// Message is an actionable, sanitized explanation; never contains a secret.
 	Message string `json:"message,omitempty"`
-	// Warnings lists non-fatal problems (such as a probe that could not be deleted).
+	// Warnings lists non-fatal problems (such as a probe that could not be deleted, or a
+	// credential that expires within 14 days).
 	Warnings []string `json:"warnings,omitempty"`
+	// CredentialExpiresAt is when the credential expires, where known (a SAS token's expiry).
+	CredentialExpiresAt *time.Time `json:"credentialExpiresAt,omitempty"`
 	// TestedAt is when the test ran.
 	TestedAt time.Time `json:"testedAt"`
 	// DurationMillis is how long the test took.

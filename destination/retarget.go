@@ -18,12 +18,12 @@ type credentialTarget struct {
 // place that its owner did not type it for. A new credential field is a new entry here (and in
 // configFields). Drive has no row: its refresh token only ever goes to Google.
 var credentialTargets = map[Provider]credentialTarget{
-	S3:     {fields: []string{"endpoint", "region", "bucket"}, secrets: []SecretField{SecretAccessKey}},
+	S3:     {fields: []string{"endpoint", "region", "bucket", "roleArn"}, secrets: []SecretField{SecretAccessKey}},
 	R2:     {fields: []string{"endpoint", "region", "bucket"}, secrets: []SecretField{SecretAccessKey}},
 	B2:     {fields: []string{"endpoint", "region", "bucket"}, secrets: []SecretField{SecretAccessKey}},
 	Wasabi: {fields: []string{"endpoint", "region", "bucket"}, secrets: []SecretField{SecretAccessKey}},
-	GCS:    {fields: []string{"endpoint", "bucket", "gcsProjectId"}, secrets: []SecretField{SecretGCSServiceAcct}},
-	Azure:  {fields: []string{"endpoint", "azureAccountName", "azureContainerName"}, secrets: []SecretField{SecretAzureAccountKey}},
+	GCS:    {fields: []string{"endpoint", "bucket", "gcsProjectId", "gcsImpersonateServiceAccount"}, secrets: []SecretField{SecretGCSServiceAcct}},
+	Azure:  {fields: []string{"endpoint", "azureAccountName", "azureContainerName"}, secrets: []SecretField{SecretAzureAccountKey, SecretAzureSASToken}},
 }
 
 // configFields reads the non-secret fields of the rule by JSON name.
@@ -34,6 +34,9 @@ var configFields = map[string]func(*Config) string{
 	"gcsProjectId":       func(c *Config) string { return c.GCSProjectID },
 	"azureAccountName":   func(c *Config) string { return c.AzureAccountName },
 	"azureContainerName": func(c *Config) string { return c.AzureContainerName },
+	"roleArn":            func(c *Config) string { return c.RoleARN },
+	// gcsImpersonateServiceAccount: the customer's identity the platform's token is minted for.
+	"gcsImpersonateServiceAccount": func(c *Config) string { return c.GCSImpersonateServiceAccount },
 }
 
 // CredentialTargetFields returns the configuration fields (JSON names) of provider p that decide
@@ -56,7 +59,9 @@ func checkRetarget(probs *Problems, p Provider, prev, next *Config, stored func(
 		return
 	}
 	for _, s := range row.secrets {
-		if next.Secret(s) == "" && stored(s) {
+		// A stored secret the new configuration no longer uses (keys replaced by a role) is
+		// dropped, not sent anywhere.
+		if next.Secret(s) == "" && stored(s) && slices.Contains(CredentialSecrets(p, *next), s) {
 			probs.Add("config."+string(s), CodeSecretRequired, fmt.Sprintf(
 				"changing %s changes where this secret is sent: send %s again", strings.Join(changed, ", "), s))
 		}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // ValidateOptions adjusts Validate.
@@ -18,6 +19,8 @@ type ValidateOptions struct {
 	// StoredSecrets lists secret fields that already hold a sealed value (an update that keeps
 	// them): a required secret that is empty in the config but stored is not reported missing.
 	StoredSecrets []SecretField
+	// Now is the current time, for SAS expiry (default time.Now).
+	Now func() time.Time
 	// Previous is the stored configuration an update replaces. With it, a stored secret that the
 	// new configuration would send elsewhere (another endpoint, bucket, region, account,
 	// container or project: CredentialTargetFields) must be sent again: leaving it out is a
@@ -47,7 +50,7 @@ func Validate(p Provider, c Config, opts ValidateOptions) (Config, error) {
 	}
 	trim := func(s *string) { *s = strings.TrimSpace(*s) }
 	for _, s := range []*string{&c.Bucket, &c.AccessKeyID, &c.Endpoint, &c.Region, &c.PublicURL, &c.GCSProjectID,
-		&c.AzureAccountName, &c.AzureContainerName, &c.DriveFolderID} {
+		&c.AzureAccountName, &c.AzureContainerName, &c.DriveFolderID, &c.RoleARN, &c.GCSImpersonateServiceAccount} {
 		trim(s)
 	}
 
@@ -58,6 +61,7 @@ func Validate(p Provider, c Config, opts ValidateOptions) (Config, error) {
 		{"endpoint", c.Endpoint}, {"region", c.Region}, {"gcsServiceAccountJson", c.GCSServiceAccountJSON},
 		{"gcsProjectId", c.GCSProjectID}, {"azureAccountName", c.AzureAccountName}, {"azureAccountKey", c.AzureAccountKey},
 		{"azureContainerName", c.AzureContainerName}, {"driveFolderId", c.DriveFolderID},
+		{"roleArn", c.RoleARN}, {"gcsImpersonateServiceAccount", c.GCSImpersonateServiceAccount}, {"azureSasToken", c.AzureSASToken},
 	} {
 		if f.val != "" && !used[f.name] {
 			add(f.name, CodeNotAllowed, fmt.Sprintf("is not used by provider %s", p))
@@ -86,10 +90,12 @@ func Validate(p Provider, c Config, opts ValidateOptions) (Config, error) {
 			c.Endpoint = norm
 		}
 	}
-	requireSecret := func(f SecretField) {
-		if c.Secret(f) == "" && !stored(f) {
-			add(string(f), CodeRequired, "is required")
-		}
+	// Read-only fields other providers do not have.
+	if p != S3 {
+		c.ExternalID = ""
+	}
+	if p != Azure {
+		c.AzureSASPermissions, c.AzureSASExpiry = "", ""
 	}
 
 	switch {
@@ -99,15 +105,7 @@ func Validate(p Provider, c Config, opts ValidateOptions) (Config, error) {
 		} else if msg := checkS3Bucket(p, c.Bucket); msg != "" {
 			add("bucket", CodeInvalid, msg)
 		}
-		if c.AccessKeyID == "" {
-			add("accessKeyId", CodeRequired, "is required")
-		} else if len(c.AccessKeyID) > 256 || strings.ContainsAny(c.AccessKeyID, " \t\r\n") {
-			add("accessKeyId", CodeInvalid, "must be a single token of at most 256 characters")
-		}
-		requireSecret(SecretAccessKey)
-		if c.SecretAccessKey != "" && (len(c.SecretAccessKey) > 512 || strings.ContainsAny(c.SecretAccessKey, " \t\r\n")) {
-			add("secretAccessKey", CodeInvalid, "must be a single token of at most 512 characters")
-		}
+		checkS3Auth(p, &c, add, stored)
 		if c.Region != "" && !regionRE.MatchString(c.Region) {
 			add("region", CodeInvalid, "must look like us-east-1 or auto")
 		}
@@ -152,15 +150,7 @@ func Validate(p Provider, c Config, opts ValidateOptions) (Config, error) {
 		} else if msg := checkGCSBucket(c.Bucket); msg != "" {
 			add("bucket", CodeInvalid, msg)
 		}
-		requireSecret(SecretGCSServiceAcct)
-		if c.GCSServiceAccountJSON != "" {
-			key, err := ParseServiceAccount([]byte(c.GCSServiceAccountJSON))
-			if err != nil {
-				add("gcsServiceAccountJson", CodeInvalid, err.Error())
-			} else if c.GCSProjectID == "" {
-				c.GCSProjectID = key.ProjectID
-			}
-		}
+		checkGCSAuth(&c, add, stored)
 		if c.GCSProjectID != "" && !gcsProjectRE.MatchString(c.GCSProjectID) {
 			add("gcsProjectId", CodeInvalid, "must be a GCP project ID (6-30 lowercase letters, digits, hyphens)")
 		}
@@ -170,7 +160,11 @@ func Validate(p Provider, c Config, opts ValidateOptions) (Config, error) {
 		} else if !azureAccountRE.MatchString(c.AzureAccountName) {
 			add("azureAccountName", CodeInvalid, "must be 3-24 lowercase letters and digits")
 		}
-		requireSecret(SecretAzureAccountKey)
+		now := time.Now
+		if opts.Now != nil {
+			now = opts.Now
+		}
+		checkAzureAuth(&c, add, stored, now())
 		if c.AzureAccountKey != "" {
 			if k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(c.AzureAccountKey)); err != nil || len(k) == 0 {
 				add("azureAccountKey", CodeInvalid, "must be the base64 account key shown under Access keys")
@@ -202,11 +196,14 @@ func usedFields(p Provider) map[string]bool {
 	}
 	switch {
 	case p.S3Compatible():
+		if p == S3 {
+			return set("bucket", "accessKeyId", "secretAccessKey", "endpoint", "region", "roleArn")
+		}
 		return set("bucket", "accessKeyId", "secretAccessKey", "endpoint", "region")
 	case p == GCS:
-		return set("bucket", "gcsServiceAccountJson", "gcsProjectId", "endpoint")
+		return set("bucket", "gcsServiceAccountJson", "gcsProjectId", "endpoint", "gcsImpersonateServiceAccount")
 	case p == Azure:
-		return set("azureAccountName", "azureAccountKey", "azureContainerName", "endpoint")
+		return set("azureAccountName", "azureAccountKey", "azureContainerName", "endpoint", "azureSasToken")
 	case p == Drive:
 		return set("driveFolderId")
 	}

@@ -87,6 +87,8 @@ var messages = map[string]string{
 	destination.CodeChecksumMismatch:   "the storage provider holds other bytes than those sent",
 	destination.CodeStalled:            "the upload made no progress for too long",
 	destination.CodeInvalidKey:         "the object name cannot be stored as given",
+	CodeAccessDenied:                   "the platform may not act as the customer's identity; check the trust policy or IAM binding shown with the integration",
+	CodeCredentialsExpired:             "the credential has expired; create a new one",
 }
 
 // Classify turns any storage error into a code, a sanitized actionable message and whether a
@@ -114,11 +116,13 @@ func classifyWith(err error, drv any) Classification {
 		}
 		return c
 	}
+	if cl, ok := classifiedByDriver(err); ok {
+		return cl
+	}
 	var ce *ConfigError
 	if errors.As(err, &ce) {
 		code := CodeUnknown
-		for _, f := range []destination.SecretField{destination.SecretAccessKey, destination.SecretGCSServiceAcct,
-			destination.SecretAzureAccountKey, destination.SecretDriveRefresh} {
+		for _, f := range destination.AllSecretFields() {
 			if ce.Field == string(f) {
 				code = CodeInvalidCredentials
 			}

@@ -10,7 +10,23 @@
 // not get through) and which never follows redirects. Options.AllowedNetworks opens that guard
 // for tests and private deployments.
 //
-// Buckets are cached per (integration ID, version): credentials are unsealed only when an
-// integration is first used or has changed, and a bucket is closed when it is evicted or when the
-// Client is closed.
+// Buckets are cached per (workspace, integration ID, version): credentials are unsealed only when
+// an integration is first used or has changed, and a bucket is closed when it is evicted or when
+// the Client is closed, once no Lease holds it.
+//
+// Client.Upload and the CDN of NewCDN share one write path: the source must give exactly
+// UploadOptions.Size bytes, its CRC32C is computed while streaming, the stored object is read
+// back to verify it, an ambiguous failure is settled by reading the object back, and a failed
+// upload's leftovers (multipart uploads, uncommitted blocks) are cleaned up on a detached,
+// bounded context. Every error is a *destination.UploadError. This package imports no cloud SDK:
+// drivers add what is provider-specific through optional interfaces (UploadPreparer, Verifier,
+// KeyMapper, ErrorClassifier).
+//
+// Delegated credentials (an s3 role, gcs impersonation) are fetched by the drivers with the
+// platform's own identity, set once in the driver's options, through the same guarded client,
+// and cached with the integration's bucket until shortly before they expire. A driver that
+// classifies its own failures (a refused AssumeRole or generateAccessToken is CodeAccessDenied)
+// returns a *ClassifiedError. A driver implementing HealthReporter describes how an
+// integration authenticates (Client.Health, shown in views); Test adds its expiry and warnings
+// to the result, and CodeCredentialsExpired or the missing permission to a failure.
 package provider

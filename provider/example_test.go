@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gocloud.dev/blob/fileblob"
 	"log"
 	"os"
+	"strings"
 
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/provider"
@@ -50,4 +52,30 @@ func ExampleClassify() {
 	c := provider.Classify(err)
 	fmt.Println(c.Code, c.Transient)
 	// Output: reconnect_required false
+}
+
+func ExampleNewCDN() {
+	dir, err := os.MkdirTemp("", "cdn")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	b, err := fileblob.OpenBucket(dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+	// For an s3blob, gcsblob or azureblob CDN bucket, set CDNOptions.Driver to the provider's
+	// driver for its cleanup and verification.
+	cdn, err := provider.NewCDN(b, provider.CDNOptions{BaseURL: "https://cdn.example.com"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := cdn.Upload(context.Background(), "renders/r1/my video.mp4", strings.NewReader("video bytes"),
+		destination.UploadOptions{Size: 11})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.URL, res.Size, res.Checksum, res.Verified)
+	// Output: https://cdn.example.com/renders/r1/my%20video.mp4 11 crc32c:ci0epQ== md5
 }

@@ -91,6 +91,7 @@ func (c *Client) objectURL(ctx context.Context, e *entry, in *destination.Integr
 func (c *Client) Test(ctx context.Context, in *destination.Integration) destination.TestResult {
 	start := c.opts.Now()
 	res := c.test(ctx, in)
+	applyHealth(&res, c.Health(in))
 	res.TestedAt = start.UTC()
 	res.DurationMillis = c.opts.Now().Sub(start).Milliseconds()
 	return res

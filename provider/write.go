@@ -151,10 +151,13 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 	m := &meter{r: s.src, want: s.opts.Size, progress: s.opts.Progress, cancel: cancel, crc: 0}
 	if v, ok := s.drv.(Verifier); ok && v.FullMD5() {
 		m.md5, m.md5Limit = md5.New(), -1
-	} else if s.partSize > 0 {
+	} else {
 		// One part is one request: its MD5 is what a single-part S3 ETag (and most stores'
 		// Content-MD5) reports, and costs little to compute.
 		m.md5, m.md5Limit = md5.New(), int64(s.partSize)
+		if m.md5Limit <= 0 {
+			m.md5Limit = defaultPartSize
+		}
 	}
 	start := time.Now()
 	err := s.b.Upload(wctx, s.key, m, wo)

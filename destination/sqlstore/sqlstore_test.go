@@ -88,15 +88,13 @@ func createICUDatabase(t testing.TB) string {
 	return u.String()
 }
 
-// TestConformanceICUCollation runs the conformance suite on a PostgreSQL database whose collation
-// orders strings unlike bytes: Scan must still page in byte order (ScanByteOrder).
-func TestConformanceICUCollation(t *testing.T) {
+// TestScanByteOrderICUCollation: on a PostgreSQL database whose collation orders strings unlike
+// bytes, Scan still pages in byte order.
+func TestScanByteOrderICUCollation(t *testing.T) {
 	needPostgres(t)
 	dsn := createICUDatabase(t)
-	storetest.Run(t, func(t *testing.T) destination.Store {
-		s, _ := newStore(t, func(t testing.TB) (*sql.DB, sqlstore.Dialect) { return openPostgresIn(t, dsn) })
-		return s
-	})
+	s, _ := newStore(t, func(t testing.TB) (*sql.DB, sqlstore.Dialect) { return openPostgresIn(t, dsn) })
+	storetest.ScanByteOrder(t, s)
 }
 
 // openPostgresIn opens the database of dsn in a new schema of its own, dropped at cleanup.

@@ -49,8 +49,7 @@ func (u *Unsealer) Unseal(_ context.Context, in *destination.Integration) (desti
 	}
 	// Non-secret fields come from the integration, as with the real keyring.
 	out := in.Config
-	for _, f := range []destination.SecretField{destination.SecretAccessKey, destination.SecretGCSServiceAcct,
-		destination.SecretAzureAccountKey, destination.SecretDriveRefresh} {
+	for _, f := range destination.AllSecretFields() {
 		out.SetSecret(f, cfg.Secret(f))
 	}
 	return out, nil

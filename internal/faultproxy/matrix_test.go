@@ -40,7 +40,7 @@ var backends = []backend{
 		raw := srv.RawS3(cfg)
 		cfg.Endpoint = proxied(cfg.Endpoint)
 		var u emulator.Unsealer
-		return emulator.NewClient(t, &u, opts, nil, s3.NewDriver(s3.Options{FailTimeout: time.Second})), u.Integration(destination.S3, cfg), raw
+		return emulator.NewClient(t, &u, opts, nil, s3.NewDriver(s3.Options{FailTimeout: time.Second, AbortSettle: 200 * time.Millisecond})), u.Integration(destination.S3, cfg), raw
 	}},
 	{"azure", func(t *testing.T, proxied func(string) string) (destination.Uploader, *destination.Integration, emulator.Raw) {
 		srv := emulator.NeedAzure(t)
@@ -72,7 +72,7 @@ var backends = []backend{
 		}
 		t.Cleanup(func() { b.Close() })
 		cdn, err := provider.NewCDN(b, provider.CDNOptions{PartSize: partSize, Concurrency: 2, CleanupTimeout: 20 * time.Second,
-			Driver: s3.NewDriver(s3.Options{FailTimeout: time.Second})})
+			Driver: s3.NewDriver(s3.Options{FailTimeout: time.Second, AbortSettle: 200 * time.Millisecond})})
 		if err != nil {
 			t.Fatal(err)
 		}

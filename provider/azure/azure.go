@@ -1,5 +1,6 @@
 // Package azure is the provider.Driver for Azure Blob Storage, over
-// gocloud.dev/blob/azureblob with the integration's own account name and shared key.
+// gocloud.dev/blob/azureblob with the integration's own account name and either its shared key
+// or a container SAS token (Config.AzureSASToken; see sas.go for what the driver checks).
 //
 // The container URL is https://<account>.blob.core.windows.net/<container>. Config.Endpoint
 // optionally overrides the service endpoint: an endpoint whose host starts with "<account>." is
@@ -73,8 +74,8 @@ func ServiceURL(c destination.Config) (string, error) {
 	return base + "/" + c.AzureAccountName, nil
 }
 
-// Open builds a shared-key container client over hc and opens the container. It makes no
-// request.
+// Open builds a container client over hc, with the shared key or the SAS token, and opens the
+// container. It makes no request.
 func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg destination.Config, hc *http.Client) (*blob.Bucket, error) {
 	if hc == nil {
 		return nil, errors.New("azure: Open needs an HTTP client")
@@ -83,8 +84,16 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 	if err != nil {
 		return nil, err
 	}
+	retries := d.opts.MaxRetries
+	if retries <= 0 {
+		retries = -1 // azcore: 0 would mean its default of 3
+	}
+	copts := &container.ClientOptions{ClientOptions: policy.ClientOptions{Transport: hc, Retry: policy.RetryOptions{MaxRetries: retries}}}
+	if cfg.AzureSASToken != "" && cfg.AzureAccountKey == "" {
+		return openSAS(ctx, svc, cfg, copts)
+	}
 	if cfg.AzureContainerName == "" || cfg.AzureAccountKey == "" {
-		return nil, provider.BadConfig("azureAccountKey", "azureContainerName and azureAccountKey are required")
+		return nil, provider.BadConfig("azureAccountKey", "azureContainerName and azureAccountKey (or azureSasToken) are required")
 	}
 	if _, err := base64.StdEncoding.DecodeString(cfg.AzureAccountKey); err != nil {
 		// Never wrap the decoder's error: it quotes the offending input.
@@ -94,12 +103,7 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 	if err != nil {
 		return nil, provider.BadConfig("azureAccountKey", "is not usable")
 	}
-	retries := d.opts.MaxRetries
-	if retries <= 0 {
-		retries = -1 // azcore: 0 would mean its default of 3
-	}
-	cc, err := container.NewClientWithSharedKeyCredential(svc+"/"+url.PathEscape(cfg.AzureContainerName), cred,
-		&container.ClientOptions{ClientOptions: policy.ClientOptions{Transport: hc, Retry: policy.RetryOptions{MaxRetries: retries}}})
+	cc, err := container.NewClientWithSharedKeyCredential(svc+"/"+url.PathEscape(cfg.AzureContainerName), cred, copts)
 	if err != nil {
 		return nil, provider.BadConfig("azureContainerName", "does not form a valid container URL")
 	}
@@ -136,3 +140,5 @@ func (d *Driver) ObjectURL(_ context.Context, _ *blob.Bucket, in *destination.In
 	}
 	return provider.JoinURL(svc+"/"+url.PathEscape(c.AzureContainerName), d.StoredKey(key)), nil
 }
+
+var _ provider.HealthReporter = (*Driver)(nil)

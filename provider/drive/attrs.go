@@ -71,18 +71,3 @@ func decodeAttrs(props map[string]string) storedAttrs {
 	}
 	return a
 }
-
-// attrPatch returns an appProperties patch that replaces old's attribute properties with new's
-// (nil values delete).
-func attrPatch(old, new map[string]string) map[string]any {
-	patch := map[string]any{}
-	for k := range old {
-		if strings.HasPrefix(k, attrPropPrefix) {
-			patch[k] = nil
-		}
-	}
-	for k, v := range new {
-		patch[k] = v
-	}
-	return patch
-}

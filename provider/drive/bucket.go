@@ -73,6 +73,7 @@ type bucket struct {
 	root      string
 	opts      Options
 	pacer     *pacer
+	ids       idPool
 
 	folders *folderCache
 }
@@ -640,15 +641,30 @@ func (b *bucket) Copy(ctx context.Context, dstKey, srcKey string, opts *driver.C
 			return err
 		}
 	}
-	err = b.pacer.call(ctx, func() error {
-		_, err := b.svc.Files.Copy(src.Id, meta).SupportsAllDrives(true).Fields("id").Context(ctx).Do()
+	// A reserved ID: a copy retried after a lost answer finds the first one instead of making two.
+	if meta.Id, err = b.newFileID(ctx); err != nil {
 		return err
+	}
+	var made *drive.File
+	err = b.pacer.call(ctx, func() error {
+		f, err := b.svc.Files.Copy(src.Id, meta).SupportsAllDrives(true).Fields("id").Context(ctx).Do()
+		if err != nil {
+			var ok bool
+			if f, ok = b.createdEarlier(ctx, meta.Id, err); !ok {
+				return err
+			}
+		}
+		made = f
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	if old != nil {
-		return b.remove(ctx, old.Id)
+		if err := b.remove(ctx, old.Id); err != nil {
+			b.discard(ctx, made.Id) // keep the old file rather than two
+			return err
+		}
 	}
 	return nil
 }

@@ -20,9 +20,12 @@
 // the session), retrying 5xx, 408, 429 and 403 rateLimitExceeded/userRateLimitExceeded with
 // exponential backoff, jitter and Retry-After, and resuming from what the server reports it holds.
 // The file appears only when the last chunk is accepted; a cancelled upload leaves no file, and an
-// overwritten file keeps its content until the new one is complete. Overwrites update the same
-// Drive file, keeping its ID, link and permissions. Drive's MD5 of the result is checked against
-// the bytes sent.
+// overwritten file keeps its content until the new one is complete. Every create (and Copy) names
+// a file ID reserved with files.generateIds, so a request retried after its answer was lost
+// never makes a second file. An overwrite is all or nothing: the new file is created beside the
+// old one, Drive's MD5 of it is checked against the bytes sent, and only then is the old one
+// removed (trashed); a failure deletes the new file and leaves the old one as it was. The new
+// file has a new ID and link.
 //
 // # Attributes and listing
 //

@@ -32,6 +32,9 @@ type DriverOptions struct {
 	// itself (SetTokenSaver), which is what a host normally relies on. If saving fails, the
 	// request that caused the refresh fails and the next one tries to save again.
 	TokenRotated func(ctx context.Context, in *destination.Integration, refreshToken string) error
+	// TestingMode says that the OAuth app's publishing status is "Testing": Google then expires
+	// its refresh tokens 7 days after consent, and views warn about it.
+	TestingMode bool
 	// TokenSaveTimeout bounds one save of a rotated refresh token (default 10s).
 	TokenSaveTimeout time.Duration
 }

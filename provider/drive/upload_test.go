@@ -252,9 +252,9 @@ func TestCanceledResumableUpload(t *testing.T) {
 	}
 }
 
-// TestOverwriteKeepsFile: rewriting a key updates the same Drive file (same ID and link) and
-// replaces its metadata.
-func TestOverwriteKeepsFile(t *testing.T) {
+// TestOverwriteReplacesFile: rewriting a key replaces the file whole (a new file, checked, then
+// the old one removed: all or nothing) and its metadata.
+func TestOverwriteReplacesFile(t *testing.T) {
 	ctx := context.Background()
 	srv := drivetest.NewServer(drivetest.Options{})
 	defer srv.Close()
@@ -275,7 +275,7 @@ func TestOverwriteKeepsFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		second := files(srv)
-		if len(second) != 1 || second[0].ID != first[0].ID || second[0].Size != 600<<10 {
+		if len(second) != 1 || second[0].ID == first[0].ID || second[0].Size != 600<<10 {
 			t.Fatalf("after overwrite: %+v (before %+v)", second, first)
 		}
 		a, err := b.Attributes(ctx, "k")

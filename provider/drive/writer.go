@@ -29,6 +29,12 @@ var errInvalidKey = errors.New("drive: the empty key is not valid")
 // blob up to ChunkSize is sent in one multipart request at Close; a larger one goes through a
 // resumable session, one chunk at a time, and the file appears when the last chunk is accepted.
 // Cancelling ctx abandons the session (Drive drops it) and leaves any existing file unchanged.
+//
+// Every write creates a new file under an ID reserved with files.generateIds, so a create
+// retried after a lost answer never makes a duplicate. An overwrite is all or nothing: the new
+// file is created beside the old one (readers keep getting the old one, the oldest of the name)
+// and checked against the MD5 of the bytes sent; only then is the old one removed. On any
+// failure the new file is deleted and the old one is left as it was.
 func (b *bucket) NewTypedWriter(ctx context.Context, key, contentType string, opts *driver.WriterOptions) (driver.Writer, error) {
 	if key == "" {
 		return nil, errInvalidKey
@@ -61,9 +67,10 @@ type writer struct {
 	ifNotExist bool
 
 	buf     []byte
-	sent    int64  // bytes the server holds, all before buf
-	session string // resumable session URI, once started
-	target  *drive.File
+	sent    int64       // bytes the server holds, all before buf
+	session string      // resumable session URI, once started
+	fileID  string      // the reserved ID of the file being created
+	replace *drive.File // the existing file the write replaces, removed once the new one is checked
 	md5     hash.Hash
 	result  *drive.File
 	err     error
@@ -155,12 +162,15 @@ func (w *writer) Close() error {
 		return err
 	}
 	if sum := hex.EncodeToString(w.md5.Sum(nil)); w.result.Md5Checksum != "" && w.result.Md5Checksum != sum {
-		if w.target == nil {
-			_ = w.b.pacer.call(context.WithoutCancel(w.ctx), func() error {
-				return w.b.svc.Files.Delete(w.result.Id).SupportsAllDrives(true).Context(context.WithoutCancel(w.ctx)).Do()
-			})
-		}
+		w.b.discard(w.ctx, w.result.Id) // the new file only: an old one is untouched
 		return ErrChecksum
+	}
+	if w.replace != nil {
+		if err := w.b.remove(w.ctx, w.replace.Id); err != nil {
+			// Keep the old file rather than two: the write did not happen.
+			w.b.discard(w.ctx, w.result.Id)
+			return err
+		}
 	}
 	return nil
 }
@@ -172,39 +182,27 @@ func (w *writer) prepare() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	old, err := w.b.findChild(w.ctx, parent, name, false, "id,appProperties")
+	old, err := w.b.findChild(w.ctx, parent, name, false, "id")
 	switch {
 	case err == nil && w.ifNotExist:
 		return nil, ErrExists
 	case err == nil:
-		w.target = old
+		w.replace = old
 	case !errors.Is(err, ErrNotFound):
 		return nil, err
 	}
-	raw, err := json.Marshal(w.meta)
-	if err != nil {
+	if w.fileID, err = w.b.newFileID(w.ctx); err != nil {
 		return nil, err
 	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	if w.target == nil {
-		m["parents"] = []string{parent}
-	} else {
-		delete(m, "parents")
-		m["appProperties"] = attrPatch(w.target.AppProperties, w.meta.AppProperties)
-	}
-	return json.Marshal(m)
+	m := *w.meta
+	m.Id, m.Parents = w.fileID, []string{parent}
+	return json.Marshal(&m)
 }
 
-// uploadURL returns the upload endpoint for a create or for an update of the target.
+// uploadURL returns the upload endpoint of a create.
 func (w *writer) uploadURL(uploadType string) (method, u string) {
 	q := url.Values{"uploadType": {uploadType}, "supportsAllDrives": {"true"}, "fields": {fileFields},
 		"alt": {"json"}, "prettyPrint": {"false"}}
-	if w.target != nil {
-		return http.MethodPatch, w.b.uploadURL + "/" + url.PathEscape(w.target.Id) + "?" + q.Encode()
-	}
 	return http.MethodPost, w.b.uploadURL + "?" + q.Encode()
 }
 
@@ -228,8 +226,11 @@ func (w *writer) uploadOnce() error {
 	head := "--" + boundary + "\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n" + string(meta) +
 		"\r\n--" + boundary + "\r\nContent-Type: " + w.contentType() + "\r\n\r\n"
 	tail := "\r\n--" + boundary + "--\r\n"
+	// Every attempt sends these bytes: w.buf may be dropped (release) while a transport still
+	// holds an earlier attempt's body, and a retry must never send less.
+	payload := w.buf
 	return w.b.pacer.call(w.ctx, func() error {
-		bodies := &bodyTracker{parts: [][]byte{[]byte(head), w.buf, []byte(tail)}}
+		bodies := &bodyTracker{parts: [][]byte{[]byte(head), payload, []byte(tail)}}
 		req, err := http.NewRequestWithContext(w.ctx, method, u, nil)
 		if err != nil {
 			return err
@@ -238,10 +239,14 @@ func (w *writer) uploadOnce() error {
 		req.Header.Set("Content-Type", "multipart/related; boundary="+boundary)
 		f, err := w.do(req)
 		w.release(bodies)
-		if err == nil {
-			w.result = f
+		if err != nil {
+			var ok bool
+			if f, ok = w.b.createdEarlier(w.ctx, w.fileID, err); !ok {
+				return err
+			}
 		}
-		return err
+		w.result = f
+		return nil
 	})
 }
 
@@ -279,12 +284,13 @@ func (w *writer) flush() error {
 // sendChunk sends the buffer as a chunk while hashing it: the MD5 runs alongside the network
 // transfer instead of before it.
 func (w *writer) sendChunk(final bool) error {
+	data := w.buf // release may drop w.buf; these bytes stay the chunk's
 	hashed := make(chan struct{})
 	go func() {
 		defer close(hashed)
-		w.md5.Write(w.buf)
+		w.md5.Write(data)
 	}()
-	err := w.putChunk(w.buf, final)
+	err := w.putChunk(data, final)
 	<-hashed
 	return err
 }
@@ -503,8 +509,9 @@ func (b *trackedBody) Close() error {
 	return nil
 }
 
-// bodyCloseWait bounds how long release waits for the transport to close a request body.
-const bodyCloseWait = 30 * time.Second
+// bodyCloseWait bounds how long release waits for the transport to close a request body (a
+// variable for tests).
+var bodyCloseWait = 30 * time.Second
 
 // release waits until the transport has closed every body of t. Should that take longer than
 // bodyCloseWait, the buffer is abandoned to the transport and the next chunk gets a new one.

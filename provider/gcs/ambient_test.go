@@ -50,7 +50,7 @@ func TestNoAmbientCredentials(t *testing.T) {
 	var u emulator.Unsealer
 	in := u.Integration(destination.GCS, cfg)
 	c := newClient(t, &u, nil)
-	if _, err := c.Upload(context.Background(), in, "ambient/r.mp4", strings.NewReader("data"), destination.UploadOptions{}); err != nil {
+	if _, err := c.Upload(context.Background(), in, "ambient/r.mp4", strings.NewReader("data"), destination.UploadOptions{Size: 4}); err != nil {
 		t.Fatal(err)
 	}
 	if r := c.Test(context.Background(), in); !r.OK {

@@ -21,6 +21,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/storage"
 	"gocloud.dev/blob"
@@ -40,6 +41,20 @@ type Options struct {
 	// tests and private deployments. For these hosts http is accepted too; Google's own
 	// hosts always require https.
 	AllowedTokenHosts []string
+
+	// PlatformTokenSource is the platform's own Google identity (an OAuth token source with the
+	// cloud-platform scope), used only to call the IAM Credentials API for integrations with
+	// gcsImpersonateServiceAccount (see impersonate.go). Set once by the host; its tokens are
+	// never sent to a storage endpoint.
+	PlatformTokenSource oauth2.TokenSource
+	// PlatformServiceAccount is the email of the platform's principal that customers grant
+	// roles/iam.serviceAccountTokenCreator to; shown in views.
+	PlatformServiceAccount string
+	// IAMCredentialsEndpoint overrides https://iamcredentials.googleapis.com (tests:
+	// iamcredentialstest).
+	IAMCredentialsEndpoint string
+	// ImpersonationLifetime is how long minted tokens last (default and maximum 1h).
+	ImpersonationLifetime time.Duration
 }
 
 // Driver opens GCS buckets. Create it with NewDriver.
@@ -53,13 +68,19 @@ var (
 	_ provider.Verifier        = (*Driver)(nil)
 	_ provider.KeyMapper       = (*Driver)(nil)
 	_ provider.MultipartProber = (*Driver)(nil)
+	_ provider.HealthReporter  = (*Driver)(nil)
 )
 
 // googleTokenHosts are the token endpoints Google's keys name.
 var googleTokenHosts = []string{"oauth2.googleapis.com", "accounts.google.com", "www.googleapis.com"}
 
 // NewDriver returns a driver for gcs.
-func NewDriver(opts Options) *Driver { return &Driver{opts: opts} }
+func NewDriver(opts Options) *Driver {
+	if opts.ImpersonationLifetime <= 0 || opts.ImpersonationLifetime > time.Hour {
+		opts.ImpersonationLifetime = time.Hour
+	}
+	return &Driver{opts: opts}
+}
 
 // Providers returns gcs.
 func (d *Driver) Providers() []destination.Provider { return []destination.Provider{destination.GCS} }
@@ -92,6 +113,9 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 	}
 	if cfg.Bucket == "" {
 		return nil, provider.BadConfig("bucket", "is required")
+	}
+	if cfg.GCSImpersonateServiceAccount != "" && cfg.GCSServiceAccountJSON == "" {
+		return d.openImpersonated(ctx, cfg, hc)
 	}
 	if _, err := destination.ParseServiceAccount([]byte(cfg.GCSServiceAccountJSON)); err != nil {
 		return nil, provider.BadConfig("gcsServiceAccountJson", err.Error())

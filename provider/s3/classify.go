@@ -48,7 +48,7 @@ func classifyError(err error) (provider.Classification, bool) {
 		if c.Code == provider.CodeWrongRegion && regionToken.MatchString(region) {
 			c.Message = provider.Classified(provider.CodeWrongRegion, false, "the bucket is in "+region+"; "+provider.ProviderCode(api.ErrorCode())).Message
 		}
-	case hasResp && awsre.HTTPStatusCode() < 300:
+	case hasResp && awsre.HTTPStatusCode() >= 200 && awsre.HTTPStatusCode() < 300:
 		// A success whose answer could not be read (cut off): the request may have worked.
 		c = provider.Classified(destination.CodeUnavailable, true, "the answer was cut off")
 	case hasResp:

@@ -19,15 +19,19 @@ import (
 const clockSkew = time.Minute
 
 // tracker is the S3 client of one upload's transfer manager: it records the multipart uploads
-// it creates and completes, so that the upload's cleanup aborts exactly what is left.
+// it creates and completes, so that the upload's cleanup aborts what is left, then lists the
+// uploads of the key created since the upload started (a create whose answer was lost) and
+// aborts those too.
 type tracker struct {
 	*s3.Client
 	started     time.Time
+	settle      time.Duration // see Options.AbortSettle
 	bucket, key string
 
-	mu        sync.Mutex
-	open      map[string]bool // upload ID → still to abort
-	ambiguous bool            // a CreateMultipartUpload's answer was lost
+	mu           sync.Mutex
+	open         map[string]bool // upload ID → still to abort
+	created      bool            // a CreateMultipartUpload was sent
+	cleanupStart time.Time
 }
 
 func (t *tracker) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, o ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
@@ -37,11 +41,9 @@ func (t *tracker) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultip
 	if t.open == nil {
 		t.open = map[string]bool{}
 	}
-	switch {
-	case err == nil && out.UploadId != nil:
+	t.created = true
+	if err == nil && out.UploadId != nil {
 		t.open[*out.UploadId] = true
-	case err != nil && !answered(err):
-		t.ambiguous = true
 	}
 	return out, err
 }
@@ -68,25 +70,47 @@ func (t *tracker) done(id string) {
 	t.mu.Unlock()
 }
 
-// cleanup aborts the multipart uploads left open; it returns nil once S3 confirmed every abort.
+// cleanup aborts the multipart uploads left open; it returns nil once S3 confirmed every abort
+// and, at least t.settle after the cleanup began, no upload of key created since the upload
+// started is listed any more (AWS documents that a part upload in flight can outlive an abort,
+// and a cancelled create can still be processed). Where listing is not allowed it trusts the
+// aborts.
 func (t *tracker) cleanup(ctx context.Context) error {
 	t.mu.Lock()
+	if !t.created {
+		t.mu.Unlock()
+		return nil // a single PutObject, or nothing sent: no multipart upload can exist
+	}
+	if t.cleanupStart.IsZero() {
+		t.cleanupStart = time.Now()
+	}
 	ids := make([]string, 0, len(t.open))
 	for id := range t.open {
 		ids = append(ids, id)
 	}
-	ambiguous := t.ambiguous
 	t.mu.Unlock()
-	if t.bucket == "" {
-		return nil // the transfer manager never started
+	if err := t.abort(ctx, ids); err != nil {
+		return err
 	}
-	if ambiguous {
-		found, err := t.listOwn(ctx)
-		if err != nil {
-			return err
-		}
-		ids = append(ids, found...)
+	found, err := t.listOwn(ctx)
+	if c, ok := classifyError(err); ok && !c.Transient {
+		return nil // listing is refused (no permission, not implemented): trust the aborts
 	}
+	if err != nil {
+		return err
+	}
+	if err := t.abort(ctx, found); err != nil {
+		return err
+	}
+	if len(found) > 0 || time.Since(t.cleanupStart) < t.settle {
+		return errSettling
+	}
+	return nil
+}
+
+var errSettling = errors.New("s3: waiting for requests in flight before checking again")
+
+func (t *tracker) abort(ctx context.Context, ids []string) error {
 	var errs []error
 	for _, id := range ids {
 		_, err := t.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &t.bucket, Key: &t.key, UploadId: aws.String(id)})
@@ -94,15 +118,7 @@ func (t *tracker) cleanup(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	if ambiguous {
-		t.mu.Lock()
-		t.ambiguous = false
-		t.mu.Unlock()
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // listOwn lists the multipart uploads of exactly key initiated since the upload started.
@@ -124,13 +140,6 @@ func (t *tracker) listOwn(ctx context.Context) ([]string, error) {
 		}
 		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
 	}
-}
-
-// answered reports whether err is S3's refusal (an error status), after which nothing was
-// created; a 200 whose body was cut off is not.
-func answered(err error) bool {
-	var re *awshttp.ResponseError
-	return errors.As(err, &re) && re.HTTPStatusCode() >= 300
 }
 
 func noSuchUpload(err error) bool {

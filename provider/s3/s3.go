@@ -2,7 +2,8 @@
 // Backblaze B2 and Wasabi, over gocloud.dev/blob/s3blob and aws-sdk-go-v2.
 //
 // Each integration gets its own client, built with s3.New from its own keys (never from the
-// environment or shared config files), with the provider's quirks:
+// environment or shared config files), or for s3 with Config.RoleARN from temporary credentials
+// of the customer's role assumed with the platform's own (role.go), with the provider's quirks:
 //
 //   - Every store other than AWS (r2, b2, wasabi, and s3 with a custom endpoint) computes and
 //     validates checksums only when an operation requires them, on the client and in the
@@ -54,9 +55,33 @@ type Options struct {
 	// cancelled upload, which runs on a fresh context (default 30s); the Client's cleanup then
 	// aborts whatever is left, retrying until S3 confirms (provider.Options.CleanupTimeout).
 	FailTimeout time.Duration
+	// AbortSettle is how long after a failed upload's cleanup began requests still in flight
+	// may reach S3 (a cancelled CreateMultipartUpload or UploadPart the client gave up on):
+	// the cleanup lists the key's multipart uploads again after it (default 1s).
+	AbortSettle time.Duration
 	// RetryMaxAttempts is the SDK's attempts per request (default 1: no SDK retries, the
 	// delivery engine retries whole uploads so attempts never multiply).
 	RetryMaxAttempts int
+
+	// Platform is the platform's own AWS credentials, used only to sign STS AssumeRole for
+	// integrations with a roleArn (see role.go). Set once by the host (a role of its own, an
+	// instance profile, a key); never sent to a tenant's endpoint. Without it, role-based
+	// integrations fail with a configuration error.
+	Platform aws.CredentialsProvider
+	// PlatformPrincipal is the ARN of the platform's AWS principal the customers' trust
+	// policies name (arn:aws:iam::111122223333:role/outputs-delivery); shown in views.
+	PlatformPrincipal string
+	// STSRegion is the region of the STS endpoint (default us-east-1).
+	STSRegion string
+	// STSEndpoint overrides the STS endpoint (default https://sts.<STSRegion>.amazonaws.com),
+	// for tests (ststest) and private deployments.
+	STSEndpoint string
+	// RoleSessionDuration is how long assumed-role credentials last (default 1h; 15 min to
+	// 12 h, within the role's maximum session duration).
+	RoleSessionDuration time.Duration
+	// RefreshWindow is how long before their expiry assumed-role credentials are renewed
+	// (default 5 min).
+	RefreshWindow time.Duration
 }
 
 // Driver opens S3-compatible buckets. Create it with NewDriver.
@@ -69,6 +94,7 @@ var (
 	_ provider.UploadPreparer  = (*Driver)(nil)
 	_ provider.KeyMapper       = (*Driver)(nil)
 	_ provider.MultipartProber = (*Driver)(nil)
+	_ provider.HealthReporter  = (*Driver)(nil)
 )
 
 // NewDriver returns a driver for s3, r2, b2 and wasabi.
@@ -84,6 +110,23 @@ func NewDriver(opts Options) *Driver {
 	}
 	if opts.RetryMaxAttempts <= 0 {
 		opts.RetryMaxAttempts = 1
+	}
+	if opts.STSRegion == "" {
+		opts.STSRegion = "us-east-1"
+	}
+	switch {
+	case opts.RoleSessionDuration <= 0:
+		opts.RoleSessionDuration = time.Hour
+	case opts.RoleSessionDuration < 15*time.Minute:
+		opts.RoleSessionDuration = 15 * time.Minute
+	case opts.RoleSessionDuration > 12*time.Hour:
+		opts.RoleSessionDuration = 12 * time.Hour
+	}
+	if opts.RefreshWindow <= 0 {
+		opts.RefreshWindow = 5 * time.Minute
+	}
+	if opts.AbortSettle <= 0 {
+		opts.AbortSettle = time.Second
 	}
 	return &Driver{opts: opts}
 }
@@ -142,8 +185,8 @@ func (s settings) checksums() (aws.RequestChecksumCalculation, aws.ResponseCheck
 	return aws.RequestChecksumCalculationWhenRequired, aws.ResponseChecksumValidationWhenRequired
 }
 
-// Open builds an S3 client from the integration's access key and secret over hc and opens the
-// bucket. It makes no request.
+// Open builds an S3 client over hc from the integration's access key and secret, or from its
+// role (temporary credentials from STS, see role.go), and opens the bucket. It makes no request.
 func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg destination.Config, hc *http.Client) (*blob.Bucket, error) {
 	if hc == nil {
 		return nil, errors.New("s3: Open needs an HTTP client")
@@ -152,13 +195,23 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 	if err != nil {
 		return nil, err
 	}
-	if cfg.AccessKeyID == "" || cfg.SecretAccessKey == "" || cfg.Bucket == "" {
-		return nil, provider.BadConfig("secretAccessKey", "bucket, accessKeyId and secretAccessKey are required")
+	var creds aws.CredentialsProvider
+	switch {
+	case cfg.Bucket == "":
+		return nil, provider.BadConfig("bucket", "is required")
+	case cfg.RoleARN != "":
+		if creds, err = d.roleCredentials(in, cfg, hc); err != nil {
+			return nil, err
+		}
+	case cfg.AccessKeyID == "" || cfg.SecretAccessKey == "":
+		return nil, provider.BadConfig("secretAccessKey", "accessKeyId and secretAccessKey (or roleArn) are required")
+	default:
+		creds = credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, "")
 	}
 	req, resp := s.checksums()
 	o := s3.Options{
 		Region:                     s.region,
-		Credentials:                credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, ""),
+		Credentials:                creds,
 		HTTPClient:                 hc,
 		UsePathStyle:               s.pathStyle,
 		RequestChecksumCalculation: req,
@@ -177,8 +230,9 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 // the part size (so every non-final part has the same size), whose checksum setting is the
 // provider's and whose S3 client records the multipart uploads it creates; it adds the ACL when
 // one is set. The cleanup it returns aborts every multipart upload of this upload that was not
-// completed, and, when the answer to a CreateMultipartUpload was lost, those of key created
-// since the upload started (ListMultipartUploads), until S3 confirms.
+// completed and those of key created since the upload started (ListMultipartUploads: a create
+// whose answer was lost), until S3 confirms and a check after requests in flight settled finds
+// none.
 func (d *Driver) PrepareUpload(b *blob.Bucket, in *destination.Integration, key string, wo *blob.WriterOptions) func(context.Context) error {
 	var client *s3.Client
 	if !b.As(&client) {
@@ -190,7 +244,7 @@ func (d *Driver) PrepareUpload(b *blob.Bucket, in *destination.Integration, key 
 			calc, _ = s.checksums()
 		}
 	}
-	tr := &tracker{Client: client, started: time.Now()}
+	tr := &tracker{Client: client, started: time.Now(), settle: d.opts.AbortSettle}
 	part, conc := int64(wo.BufferSize), wo.MaxConcurrency
 	prev := wo.BeforeWrite
 	wo.BeforeWrite = func(as func(any) bool) error {

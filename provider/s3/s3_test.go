@@ -232,7 +232,7 @@ func TestUploadContract(t *testing.T) {
 	cfg := srv.Bucket(t)
 	var u emulator.Unsealer
 	in := u.Integration(destination.S3, cfg)
-	emulator.CheckUploadContract(t, newClient(t, &u, nil, s3.Options{}), in, partSize, srv.RawS3(cfg))
+	emulator.CheckUploadContract(t, newClient(t, &u, nil, s3.Options{AbortSettle: 100 * time.Millisecond}), in, partSize, srv.RawS3(cfg))
 }
 
 // TestCDNContract runs the upload contract on a CDN over an s3blob bucket with the S3 driver's
@@ -246,7 +246,7 @@ func TestCDNContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	cdn, err := provider.NewCDN(b, provider.CDNOptions{PartSize: partSize, Concurrency: 2, Driver: s3.NewDriver(s3.Options{})})
+	cdn, err := provider.NewCDN(b, provider.CDNOptions{PartSize: partSize, Concurrency: 2, Driver: s3.NewDriver(s3.Options{AbortSettle: 100 * time.Millisecond})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ start)
   echo "export OUTPUTS_TEST_S3_ACCESS_KEY=$access"
   echo "export OUTPUTS_TEST_S3_SECRET_KEY=$secret"
   echo "export OUTPUTS_TEST_S3_REGION=us-east-1"
+  echo "export OUTPUTS_TEST_VERSITYGW_BIN=$bin"
   ;;
 stop) stop_pidfile "$state/tls.pid"; stop_pidfile "$state/pid"; rm -rf "$state" ;;
 *) echo "usage: $0 start|stop" >&2; exit 2 ;;

@@ -31,5 +31,4 @@ func Check(op string, in *destination.Integration) error {
 	return p.Err()
 }
 
-var allSecrets = []destination.SecretField{destination.SecretAccessKey, destination.SecretGCSServiceAcct,
-	destination.SecretAzureAccountKey, destination.SecretDriveRefresh}
+var allSecrets = destination.AllSecretFields()

@@ -29,6 +29,10 @@ type Fault struct {
 	// a multiple of 256 KiB, as Google's upload servers persist) before failing, like a
 	// connection that broke mid-request: the client must ask where to resume.
 	KeepBytes int64
+	// LoseAnswer serves the request (the change is made) and then breaks the connection instead
+	// of answering, like an answer lost on the way back: a client that retries must not make
+	// the change twice.
+	LoseAnswer bool
 
 	hits int
 }
@@ -43,6 +47,13 @@ func (s *Server) InjectFault(f Fault) {
 	}
 	s.faults = append(s.faults, &f)
 }
+
+// discardWriter is the ResponseWriter of a request whose answer is lost.
+type discardWriter struct{}
+
+func (discardWriter) Header() http.Header         { return http.Header{} }
+func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (discardWriter) WriteHeader(int)             {}
 
 // ClearFaults removes every injected fault.
 func (s *Server) ClearFaults() {

@@ -93,6 +93,7 @@ func fieldsOr(r *http.Request, def string) string {
 // metadata is a File resource in a request body. Absent fields are nil; appProperties values
 // that are JSON null delete the property.
 type metadata struct {
+	ID            *string            `json:"id"`
 	Name          *string            `json:"name"`
 	MimeType      *string            `json:"mimeType"`
 	Description   *string            `json:"description"`
@@ -170,6 +171,20 @@ func (s *Server) newItemLocked(w http.ResponseWriter, r *http.Request, m *metada
 		return nil, false
 	}
 	f := &file{parent: p.id, driveID: p.driveID, name: "Untitled", mimeType: defaultMime, version: 1}
+	if m.ID != nil && *m.ID != "" {
+		// As Drive: an ID must come from files.generateIds, and names one item only.
+		switch id := *m.ID; {
+		case s.files[id] != nil:
+			writeGoogleError(w, gError{Code: http.StatusConflict, Message: "A file already exists with the provided ID.",
+				Reason: "duplicate", Domain: "global", Status: "ALREADY_EXISTS", Location: "file.id"})
+			return nil, false
+		case !s.generated[id]:
+			writeGoogleError(w, gError{Code: http.StatusBadRequest, Message: "The provided file ID is not usable.",
+				Reason: "fileIdNotUsable", Domain: "global", Status: "INVALID_ARGUMENT", Location: "file.id"})
+			return nil, false
+		}
+		f.id = *m.ID
+	}
 	if m.Name != nil {
 		f.name = *m.Name
 	}
@@ -197,7 +212,10 @@ func (s *Server) newItemLocked(w http.ResponseWriter, r *http.Request, m *metada
 func (s *Server) storeLocked(f *file) {
 	now := s.nowLocked()
 	s.seq++
-	f.id, f.seq, f.created, f.modified = "1"+newID(32), s.seq, now, now
+	if f.id == "" {
+		f.id = "1" + newID(32)
+	}
+	f.seq, f.created, f.modified = s.seq, now, now
 	if f.data == nil && !f.isFolder() {
 		f.data = &content{}
 	}
@@ -221,6 +239,30 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	s.storeLocked(f)
 	writeJSON(w, 200, s.apiFileLocked(f), fieldsOr(r, defaultFileFields))
+}
+
+// handleGenerateIds hands out IDs a create or copy may use (count 1-1000, default 10).
+func (s *Server) handleGenerateIds(w http.ResponseWriter, r *http.Request) {
+	count := 10
+	if v := r.URL.Query().Get("count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, 400, "invalid", "Invalid Value: count")
+			return
+		}
+		count = n
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.generated == nil {
+		s.generated = map[string]bool{}
+	}
+	ids := make([]string, count)
+	for i := range ids {
+		ids[i] = "1" + newID(32)
+		s.generated[ids[i]] = true
+	}
+	writeJSON(w, 200, map[string]any{"kind": "drive#generatedIds", "space": "drive", "ids": ids}, r.URL.Query().Get("fields"))
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, id string) {

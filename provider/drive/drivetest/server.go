@@ -70,7 +70,9 @@ type Server struct {
 	sessions map[string]*session
 	faults   []*Fault
 	calls    map[string]int
-	oauth    oauthState
+	// generated holds the IDs files.generateIds handed out: a create or copy may name one.
+	generated map[string]bool
+	oauth     oauthState
 
 	denyLinkSharing bool
 }
@@ -166,7 +168,7 @@ func (s *Server) AddSharedDrive(name string) string {
 
 // Calls reports how many requests of an operation the server has received, including those
 // answered by an injected fault. Operations are "files.create", "files.get", "files.download",
-// "files.list", "files.update", "files.delete", "files.copy", "permissions.create",
+// "files.list", "files.update", "files.delete", "files.copy", "files.generateIds", "permissions.create",
 // "upload.multipart", "upload.media", "upload.start", "upload.chunk", "oauth.authorize" and
 // "oauth.token".
 func (s *Server) Calls(op string) int {
@@ -285,6 +287,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls[op]++
 	fault := s.takeFaultLocked(op, r)
 	s.mu.Unlock()
+	if fault != nil && fault.LoseAnswer {
+		// Served, then the connection breaks before the answer: the change is made, the client
+		// never learns it.
+		h(discardWriter{}, r)
+		panic(http.ErrAbortHandler)
+	}
 	if fault != nil {
 		fault.serve(s, w, r)
 		return
@@ -338,6 +346,8 @@ func (s *Server) route(r *http.Request) (string, http.HandlerFunc) {
 		case http.MethodPost:
 			return "files.create", s.handleCreate
 		}
+	case p == "/drive/v3/files/generateIds" && r.Method == http.MethodGet:
+		return "files.generateIds", s.handleGenerateIds
 	case strings.HasPrefix(p, "/drive/v3/files/"):
 		parts := strings.Split(strings.TrimPrefix(p, "/drive/v3/files/"), "/")
 		id := parts[0]
