@@ -30,7 +30,7 @@ func (d *Driver) SweepAbandoned(ctx context.Context, b *blob.Bucket, in *destina
 		own[d.StoredKey(k)] = true
 	}
 	bucket := in.Config.Bucket
-	var stale []*tracker // one per key, each aborting what listOwn would: the tracker's own path
+	var stale []*tracker // one per key: the tracker's own abort path
 	byKey := map[string]*tracker{}
 	in2 := &s3.ListMultipartUploadsInput{Bucket: &bucket, Prefix: aws.String(d.StoredKey(prefix))}
 	for {
@@ -59,14 +59,16 @@ func (d *Driver) SweepAbandoned(ctx context.Context, b *blob.Bucket, in *destina
 	n := 0
 	var errs []error
 	for _, t := range stale {
-		want := len(t.open)
-		err := t.cleanup(ctx)
-		t.mu.Lock()
-		n += want - len(t.open)
-		t.mu.Unlock()
-		if err != nil {
+		ids := make([]string, 0, len(t.open))
+		for id := range t.open {
+			ids = append(ids, id)
+		}
+		if err := t.abort(ctx, ids); err != nil { // the tracker's abort: NoSuchUpload counts as done
 			errs = append(errs, err)
 		}
+		t.mu.Lock()
+		n += len(ids) - len(t.open)
+		t.mu.Unlock()
 	}
 	return n, errors.Join(errs...)
 }

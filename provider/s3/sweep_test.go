@@ -85,6 +85,10 @@ func TestSweepAbandoned(t *testing.T) {
 	}
 	n, err := c.SweepAbandoned(ctx, in, "renders/", []string{key, "elsewhere/render.mp4"}, time.Now().Add(time.Second))
 	if err != nil || n != 1 {
+		out, _ := raw.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String(cfg.Bucket)})
+		for _, up := range out.Uploads {
+			t.Logf("upload %s initiated %v (now %v)", aws.ToString(up.Key), aws.ToTime(up.Initiated), time.Now())
+		}
 		t.Fatalf("SweepAbandoned = %d, %v; want 1 aborted", n, err)
 	}
 	out, err := raw.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String(cfg.Bucket)})
