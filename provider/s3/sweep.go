@@ -59,16 +59,38 @@ func (d *Driver) SweepAbandoned(ctx context.Context, b *blob.Bucket, in *destina
 	n := 0
 	var errs []error
 	for _, t := range stale {
+		want := len(t.open)
+		if err := sweepRetry(ctx, t); err != nil {
+			errs = append(errs, err)
+		}
+		t.mu.Lock()
+		n += want - len(t.open)
+		t.mu.Unlock()
+	}
+	return n, errors.Join(errs...)
+}
+
+// sweepRetry aborts what t still has open through the tracker's abort (NoSuchUpload counts as
+// done), again with backoff while S3 answers errors (an abort can meet a 500 while a part is
+// still being written), up to 6 times or until ctx ends.
+func sweepRetry(ctx context.Context, t *tracker) error {
+	wait := 100 * time.Millisecond
+	for try := 1; ; try++ {
+		t.mu.Lock()
 		ids := make([]string, 0, len(t.open))
 		for id := range t.open {
 			ids = append(ids, id)
 		}
-		if err := t.abort(ctx, ids); err != nil { // the tracker's abort: NoSuchUpload counts as done
-			errs = append(errs, err)
-		}
-		t.mu.Lock()
-		n += len(ids) - len(t.open)
 		t.mu.Unlock()
+		err := t.abort(ctx, ids)
+		if err == nil || try == 6 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
 	}
-	return n, errors.Join(errs...)
 }
