@@ -79,6 +79,18 @@ func TestSweepAbandoned(t *testing.T) {
 		t.Fatalf("%d multipart uploads before the sweep, want 3 (the library's and two of the customer's)", n)
 	}
 
+	// A killed worker sends nothing more: wait until its three parts are stored (none in flight).
+	for time.Now().Before(deadline) {
+		ups, err := raw.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String(cfg.Bucket), Prefix: aws.String(key)})
+		if err == nil && len(ups.Uploads) == 1 {
+			parts, err := raw.ListParts(ctx, &awss3.ListPartsInput{Bucket: aws.String(cfg.Bucket), Key: aws.String(key), UploadId: ups.Uploads[0].UploadId})
+			if err == nil && len(parts.Parts) == 3 {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
 	// Too young: nothing swept.
 	if n, err := c.SweepAbandoned(ctx, in, "renders/", []string{key}, time.Now().Add(-time.Hour)); err != nil || n != 0 {
 		t.Fatalf("sweep of uploads younger than the age: %d, %v", n, err)
