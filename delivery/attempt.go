@@ -120,11 +120,11 @@ func (j *job) attempt(ctx context.Context, n int, remaining time.Duration) (res 
 		return res, g.failure(), 0 // the source's fault, whatever the uploader made of it
 	case err != nil:
 		return res, e.classify(err), 0
-	case g.n != j.src.Size || (res.Size != 0 && res.Size != j.src.Size):
+	case g.taken() != j.src.Size || (res.Size != 0 && res.Size != j.src.Size):
 		return res, &destination.UploadError{Code: destination.CodeSourceSizeMismatch,
-			Message: fmt.Sprintf("the upload took %d bytes of the source and reported %d, not %d", g.n, res.Size, j.src.Size)}, 0
+			Message: fmt.Sprintf("the upload took %d bytes of the source and reported %d, not %d", g.taken(), res.Size, j.src.Size)}, 0
 	}
-	res.Size = g.n
+	res.Size = g.taken()
 	return res, nil, 0
 }
 

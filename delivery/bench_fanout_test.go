@@ -19,7 +19,17 @@ import (
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/provider"
+	"github.com/ilovevideoeditor/outputs/provider/s3"
 )
+
+// cdnDriver is the Driver of the benchmark's CDN bucket: S3's (cleanup, parts straight from
+// the file), none for a fileblob directory.
+func cdnDriver(fileCDN bool) provider.Driver {
+	if fileCDN {
+		return nil
+	}
+	return s3.NewDriver(s3.Options{})
+}
 
 // BenchmarkFanOut delivers one file to a CDN bucket and three S3 destinations, all on the same
 // versitygw, through Engine.Deliver ("library"), and the same four uploads made concurrently
@@ -78,7 +88,7 @@ func BenchmarkFanOut(b *testing.B) {
 		b.Fatal(err)
 	}
 	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, Logger: slog.New(slog.DiscardHandler),
-		CDN: mustCDN(b, cdn, provider.CDNOptions{BaseURL: "https://cdn.test", PartSize: partSize, Concurrency: concurrency})})
+		CDN: mustCDN(b, cdn, provider.CDNOptions{BaseURL: "https://cdn.test", PartSize: partSize, Concurrency: concurrency, Driver: cdnDriver(fileCDN)})})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -248,7 +248,7 @@ func (e *Engine) deliverCDN(ctx context.Context, c *checked, src Source) (string
 	o := destination.Output{Provider: CDNProvider, OutputKey: key, Status: destination.StatusPending}
 	j := &job{e: e, c: c, src: src, out: &o, ev: Event{WorkspaceID: c.WorkspaceID, RenderID: c.RenderID, Provider: CDNProvider},
 		upload: func(ctx context.Context, g *guard, opts destination.UploadOptions) (destination.UploadResult, error) {
-			return e.opts.CDN.Upload(ctx, key, g, opts)
+			return e.opts.CDN.Upload(ctx, key, g.source(), opts)
 		}}
 	j.run(ctx)
 	if o.Status != destination.StatusCompleted {
@@ -276,7 +276,7 @@ func (e *Engine) deliverTarget(ctx context.Context, c *checked, i int, src Sourc
 		if e.opts.Uploader == nil {
 			return destination.UploadResult{}, &destination.UploadError{Code: CodeUnsupported, Message: "no uploader is configured for customer storage"}
 		}
-		return e.opts.Uploader.Upload(ctx, j.in, o.OutputKey, g, opts)
+		return e.opts.Uploader.Upload(ctx, j.in, o.OutputKey, g.source(), opts)
 	}
 	j.run(ctx)
 	return o

@@ -22,6 +22,7 @@ var errSource = errors.New("delivery: the source failed")
 type guard struct {
 	ctx      context.Context
 	r        io.Reader
+	at       *atGuard  // the ReaderAt view of a ReaderAt source (see source)
 	closer   io.Closer // the Open reader, closed once with the attempt
 	size, n  int64
 	lastRead atomic.Int64 // unix nanoseconds of the last read that gave bytes
@@ -41,7 +42,7 @@ func newGuard(ctx context.Context, size int64) *guard {
 // Open (a panic, an error or a nil reader is the source's failure).
 func (g *guard) open(src Source) (err error) {
 	if src.ReaderAt != nil {
-		g.r = io.NewSectionReader(src.ReaderAt, 0, src.Size)
+		g.r, g.at = io.NewSectionReader(src.ReaderAt, 0, src.Size), &atGuard{guard: g, ra: src.ReaderAt}
 		return nil
 	}
 	defer func() {

@@ -24,8 +24,8 @@ type CDNOptions struct {
 	// parts in flight); zero leaves the bucket driver's defaults.
 	PartSize, Concurrency int
 	// Driver, when set, is the Driver of the bucket's provider family (s3.NewDriver(...) for an
-	// s3blob bucket): its optional interfaces (UploadPreparer, Verifier, KeyMapper,
-	// ErrorClassifier) then apply to CDN uploads as to a destination's, with a nil integration.
+	// s3blob bucket): its optional interfaces (UploadPreparer, ReaderAtUploader, Verifier,
+	// KeyMapper, ErrorClassifier) then apply to CDN uploads as to a destination's, with a nil integration.
 	// Without it, uploads are counted, checksummed, verified by size (and MD5 where the bucket
 	// reports one) and never leave a partial object, but a cancelled multipart upload is cleaned
 	// up only by the bucket driver's own abort.

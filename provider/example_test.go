@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"gocloud.dev/blob/fileblob"
+	"io"
 	"log"
 	"os"
 	"strings"
@@ -39,7 +40,10 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := c.Upload(context.Background(), in, in.Config.PathPrefix+"render.mp4", f, destination.UploadOptions{Size: st.Size()})
+	// A section reader of the file (a provider.ReaderAtSource) lets S3 and Azure send parts
+	// straight from the file, without a buffer per part.
+	src := io.NewSectionReader(f, 0, st.Size())
+	res, err := c.Upload(context.Background(), in, in.Config.PathPrefix+"render.mp4", src, destination.UploadOptions{Size: st.Size()})
 	var ue *destination.UploadError
 	if errors.As(err, &ue) {
 		log.Fatalf("%s: %s (retry may help: %v, after %v)", ue.Code, ue.Message, ue.Transient, ue.RetryAfter)

@@ -86,7 +86,9 @@ type Options struct {
 	MaxIdleConns, MaxIdleConnsPerHost int
 
 	// PartSize is the part (S3), block (Azure) or chunk (GCS) size of an upload in bytes
-	// (default 8 MiB, at least 5 MiB). Memory per upload is about PartSize × (Concurrency+2).
+	// (default 8 MiB, at least 5 MiB). Memory per upload is about PartSize × (Concurrency+2),
+	// except for a file source (a ReaderAtSource, what the delivery engine hands uploads) on S3
+	// and Azure, whose parts are sent straight from the file (ReaderAtUploader).
 	// An S3 multipart upload has at most 10,000 parts, so S3 objects are limited to
 	// PartSize × 10,000 (78 GiB at 8 MiB).
 	PartSize int

@@ -160,7 +160,7 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 		}
 	}
 	start := time.Now()
-	err := s.b.Upload(wctx, s.key, m, wo)
+	err := s.upload(wctx, m, wo, &cleanup) // a file source may go part by part (parts.go)
 	res.Size, res.Checksum = m.n, FormatCRC32C(m.crc)
 	if err == nil {
 		res.Verified, err = verify(ctx, s, m, nonce, true)
@@ -269,14 +269,49 @@ func (s writeSpec) retry(ctx context.Context, what string, fn func(context.Conte
 }
 
 // retryN is retry with at most n tries (0: unbounded but for the timeout); it reports success.
+// A failure the driver classifies as permanent (credentials refused, no permission, the
+// endpoint not allowed) ends it at once: trying again for the whole bound cannot help, and it
+// would hold a failed connection test or delivery for that long.
 func (s writeSpec) retryN(ctx context.Context, n int, fn func(context.Context) error) bool {
-	return RetryDetached(ctx, s.cleanupTimeout, n, fn) == nil
+	return RetryDetached(ctx, s.cleanupTimeout, n, func(ctx context.Context) error {
+		return StopIfPermanent(s.drv, fn(ctx))
+	}) == nil
+}
+
+// Permanent marks err as a failure that trying again cannot fix: RetryDetached returns it at
+// once. errors.Is and errors.As see through the mark.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// StopIfPermanent returns err marked Permanent when drv (a Driver, or nil) or the generic rules
+// classify it as a known, non-transient failure, or as an endpoint that cannot be reached at
+// all (refused, no route, no such host: then it very likely holds nothing to clean up, and a
+// connection test of a mistyped endpoint would otherwise wait out the whole bound); err
+// unchanged otherwise (unknown failures, resets and 5xx are tried again). Drivers' cleanups
+// wrap the results of their steps with it.
+func StopIfPermanent(drv any, err error) error {
+	if err == nil {
+		return nil
+	}
+	if c := classifyWith(err, drv); (!c.Transient && c.Code != CodeUnknown) || c.Code == CodeEndpointUnreachable {
+		return Permanent(err)
+	}
+	return err
 }
 
 // RetryDetached runs fn on a context that ignores ctx's cancellation (keeping its values) and
 // expires after timeout, again with jittered exponential backoff (50ms doubling to 2s) until it
-// returns nil, it ran tries times (0: no limit) or the timeout expired; it returns fn's last
-// error. Drivers' cleanups (UploadPreparer) use it for steps that must finish after a
+// returns nil, it ran tries times (0: no limit), the timeout expired or fn's error is marked
+// Permanent; it returns fn's last error. Drivers' cleanups (UploadPreparer) use it for steps that must finish after a
 // cancellation.
 func RetryDetached(ctx context.Context, timeout time.Duration, tries int, fn func(context.Context) error) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
@@ -284,7 +319,8 @@ func RetryDetached(ctx context.Context, timeout time.Duration, tries int, fn fun
 	wait := 50 * time.Millisecond
 	for i := 1; ; i++ {
 		err := fn(dctx)
-		if err == nil || (tries > 0 && i >= tries) {
+		var pe permanentError
+		if err == nil || (tries > 0 && i >= tries) || errors.As(err, &pe) {
 			return err
 		}
 		t := time.NewTimer(wait/2 + mrand.N(wait/2+1))

@@ -64,7 +64,9 @@ func discardUncommitted(ctx context.Context, bb *blockblob.Client) error {
 		if dl, ok := ctx.Deadline(); ok {
 			timeout = time.Until(dl)
 		}
-		return provider.RetryDetached(ctx, timeout, 0, fn)
+		return provider.RetryDetached(ctx, timeout, 0, func(ctx context.Context) error {
+			return provider.StopIfPermanent((*Driver)(nil), fn(ctx))
+		})
 	}
 	var bl blockblob.GetBlockListResponse
 	gone := false
@@ -150,7 +152,7 @@ func discardUncommitted(ctx context.Context, bb *blockblob.Client) error {
 
 // errRecheck ends a step whose outcome must be read again from the start (the whole cleanup is
 // retried).
-var errRecheck = errors.New("azure: the blob changed during cleanup")
+var errRecheck = provider.Classified(destination.CodeUnavailable, true, "").UploadError(errors.New("azure: the blob changed during cleanup"))
 
 func marked(md map[string]*string) bool {
 	for k := range md {

@@ -147,7 +147,19 @@ func openBucket(ctx context.Context, client *gcp.HTTPClient, cfg destination.Con
 	if cfg.Endpoint != "" {
 		opts.ClientOptions = append(opts.ClientOptions, option.WithEndpoint(strings.TrimRight(cfg.Endpoint, "/")+"/storage/v1/"))
 	}
-	return gcsblob.OpenBucket(ctx, client, cfg.Bucket, opts)
+	b, err := gcsblob.OpenBucket(ctx, client, cfg.Bucket, opts)
+	if err != nil {
+		return nil, err
+	}
+	// One layer retries: the delivery engine (whole uploads) and the provider's cleanups. The
+	// storage client's own retries (reads, attributes, deletes: until the context ends) would
+	// hold a connection test of an unreachable endpoint for its whole timeout and hide waits
+	// from the engine's budget.
+	var sc *storage.Client
+	if b.As(&sc) {
+		sc.SetRetry(storage.WithPolicy(storage.RetryNever))
+	}
+	return b, nil
 }
 
 // chunkAlign is the granularity of resumable upload chunks.

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/provider"
 )
 
@@ -108,7 +109,9 @@ func (t *tracker) cleanup(ctx context.Context) error {
 	return nil
 }
 
-var errSettling = errors.New("s3: waiting for requests in flight before checking again")
+// errSettling asks the cleanup's retry loop (which stops on permanent errors) to call again.
+var errSettling = provider.Classified(destination.CodeUnavailable, true, "").UploadError(
+	errors.New("s3: waiting for requests in flight before checking again"))
 
 func (t *tracker) abort(ctx context.Context, ids []string) error {
 	var errs []error

@@ -1,0 +1,38 @@
+package s3_test
+
+import (
+	"context"
+	"io"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/internal/emulator"
+	"github.com/ilovevideoeditor/outputs/provider"
+	"github.com/ilovevideoeditor/outputs/provider/s3"
+)
+
+// benchUploadFile compares provider.Client.Upload of a file (parts straight from the file) with
+// the same file streamed and with the raw transfer manager given a section reader of the file
+// (same part size and concurrency), over https when the TLS instance runs.
+func benchUploadFile(b *testing.B, size int64) {
+	srv := emulator.BenchS3(b)
+	cfg := srv.Bucket(b)
+	var u emulator.Unsealer
+	in := u.Integration(destination.S3, cfg)
+	c := emulator.NewClient(b, &u, provider.Options{RootCAs: srv.RootCAs}, nil, s3.NewDriver(s3.Options{}))
+	tm := transfermanager.New(srv.Client(nil), func(o *transfermanager.Options) {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.PartSizeBytes, o.MultipartUploadThreshold, o.Concurrency = 8<<20, 8<<20, 4
+	})
+	emulator.BenchUploadFile(b, size, c, in, map[string]func(context.Context, string, io.Reader) error{
+		"raw": func(ctx context.Context, key string, src io.Reader) error {
+			_, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: aws.String(cfg.Bucket), Key: aws.String(key),
+				Body: src, ContentType: aws.String("video/mp4")})
+			return err
+		}})
+}
+
+func BenchmarkUpload512MiBFile(b *testing.B) { benchUploadFile(b, 512<<20) }
