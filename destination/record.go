@@ -183,3 +183,34 @@ func (p *Progress) Apply(t Transition) bool {
 	p.UpdatedAt = t.At
 	return true
 }
+
+// DeliveryPruner is an optional DeliveryStore interface for a janitor (delivery/riverqueue):
+// PruneDeliveries deletes the records that are Done (the CDN copy and every output completed or
+// failed) and whose latest change (LastChange) is before before, in every workspace, and
+// reports how many it deleted. Records still in flight are kept whatever their age.
+// destination/memstore and destination/sqlstore implement it; storetest.RunDeliveries checks it.
+type DeliveryPruner interface {
+	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
+}
+
+// LastChange is the latest UpdatedAt (or CreatedAt) of the record and its outputs.
+func (r *DeliveryRecord) LastChange() time.Time {
+	last := r.CreatedAt
+	if r.UpdatedAt.After(last) {
+		last = r.UpdatedAt
+	}
+	for _, o := range r.Outputs {
+		if o.UpdatedAt.After(last) {
+			last = o.UpdatedAt
+		}
+		if o.CreatedAt.After(last) {
+			last = o.CreatedAt
+		}
+	}
+	return last
+}
+
+// Prunable reports whether a DeliveryPruner deletes r for the cutoff before.
+func (r *DeliveryRecord) Prunable(before time.Time) bool {
+	return r.Done() && r.LastChange().Before(before)
+}

@@ -66,8 +66,16 @@
 // (attempt counts included) and jobs are unique on them, so an event seen by two workers is sent
 // once, and a redelivery announces its outcome anew.
 //
+// # Janitor
+//
+// With Config.Retention, a periodic job (kind "outputs.janitor", every Config.JanitorInterval and
+// once at start, enqueued by River's leader only) deletes the delivery records finished longer
+// than Retention ago (destination.DeliveryPruner); records in flight are kept.
+//
 // # Not yet
 //
 // Resuming an upload mid-file after SIGKILL (the job's metadata is where its upload session will
-// live; see TargetArgs) and a janitor for abandoned sessions and old records are not implemented.
+// live; see TargetArgs). The janitor does not yet sweep abandoned multipart uploads: the
+// provider side exists (provider.Client.SweepAbandoned, the S3 driver's provider.Sweeper), but
+// the job does not yet know the keys to sweep (a failed output's record keeps no key).
 package riverqueue

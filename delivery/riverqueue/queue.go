@@ -73,6 +73,12 @@ type Config struct {
 	WebhookQueue    string
 	WebhookAttempts int
 	WebhookBackoff  time.Duration
+	// Retention, when set, runs the janitor: a periodic job (every JanitorInterval, default
+	// an hour, and once at start) that deletes the delivery records finished longer than
+	// Retention ago, when Deliveries is a destination.DeliveryPruner (sqlstore and memstore
+	// are). Records in flight are kept. The janitor works on DeliverQueue.
+	Retention       time.Duration
+	JanitorInterval time.Duration
 	// Schema is the PostgreSQL schema of River's tables (empty: the search path).
 	Schema string
 	// Logger receives the queue's and River's logs. Default slog.Default().
@@ -169,6 +175,16 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg Config) (*Queue[TTx], erro
 	if err := river.AddWorkerSafely(workers, &webhookWorker[TTx]{q: q}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, &janitorWorker[TTx]{q: q}); err != nil {
+		return nil, err
+	}
+	if cfg.JanitorInterval <= 0 {
+		cfg.JanitorInterval = time.Hour
+	}
+	var periodic []*river.PeriodicJob
+	if cfg.Retention > 0 && q.works() {
+		periodic = append(periodic, janitorJob(cfg.JanitorInterval, cfg.DeliverQueue))
+	}
 	var cooldown time.Duration // River's default (100 ms), or the poll interval when shorter
 	if cfg.FetchPollInterval > 0 && cfg.FetchPollInterval < 100*time.Millisecond {
 		cooldown = cfg.FetchPollInterval
@@ -187,6 +203,7 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg Config) (*Queue[TTx], erro
 	client, err := river.NewClient(driver, &river.Config{
 		Queues:               queues,
 		Workers:              workers,
+		PeriodicJobs:         periodic,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.JobTimeout + time.Minute,
 		MaxAttempts:          cfg.MaxAttempts,

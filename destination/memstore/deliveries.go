@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/internal/storekit"
@@ -110,4 +111,29 @@ func (d *Deliveries) transition(ctx context.Context, workspaceID, renderID strin
 		d.byWS[workspaceID][renderID] = next
 	}
 	return nil
+}
+
+var _ destination.DeliveryPruner = (*Deliveries)(nil)
+
+// PruneDeliveries deletes the finished records last changed before before
+// (destination.DeliveryRecord.Prunable) and reports how many.
+func (d *Deliveries) PruneDeliveries(ctx context.Context, before time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for ws, recs := range d.byWS {
+		for id, r := range recs {
+			if r.Prunable(before) {
+				delete(recs, id)
+				n++
+			}
+		}
+		if len(recs) == 0 {
+			delete(d.byWS, ws)
+		}
+	}
+	return n, nil
 }

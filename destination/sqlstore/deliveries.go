@@ -247,3 +247,53 @@ func (s *Store) transition(ctx context.Context, workspaceID, renderID, integrati
 	})
 	return wrap("transition delivery", err)
 }
+
+var _ destination.DeliveryPruner = (*Store)(nil)
+
+// prunable selects the finished deliveries (the CDN copy and every output completed or failed)
+// whose latest change, theirs and their outputs', is before the cutoff (both arguments).
+const prunable = "SELECT d.workspace_id, d.render_id FROM deliveries d " +
+	"WHERE d.status IN ('completed', 'failed') AND COALESCE(d.updated_at, d.created_at) < ? " +
+	"AND NOT EXISTS (SELECT 1 FROM delivery_outputs o WHERE o.workspace_id = d.workspace_id AND o.render_id = d.render_id " +
+	"AND (o.status NOT IN ('completed', 'failed') OR COALESCE(o.updated_at, o.created_at) >= ? OR o.created_at >= ?))"
+
+// PruneDeliveries deletes the finished records last changed before before
+// (destination.DeliveryRecord.Prunable), outputs included, in one transaction, and reports how
+// many.
+func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int
+	err := s.tx(ctx, func(q querier) error {
+		n = 0
+		cut := s.d.timeArg(before)
+		rows, err := q.QueryContext(ctx, s.deliveryQuery(prunable+s.d.forUpdate()), cut, cut, cut)
+		if err != nil {
+			return err
+		}
+		var keys [][2]string
+		for rows.Next() {
+			var k [2]string
+			if err := rows.Scan(&k[0], &k[1]); err != nil {
+				rows.Close()
+				return err
+			}
+			keys = append(keys, k)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if _, err := q.ExecContext(ctx, s.deliveryQuery("DELETE FROM delivery_outputs WHERE workspace_id = ? AND render_id = ?"), k[0], k[1]); err != nil {
+				return err
+			}
+			if _, err := q.ExecContext(ctx, s.deliveryQuery("DELETE FROM deliveries WHERE workspace_id = ? AND render_id = ?"), k[0], k[1]); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, wrap("prune deliveries", err)
+}

@@ -14,7 +14,8 @@ import (
 // RunDeliveries runs the conformance suite of destination.DeliveryStore: round trip of every
 // field, AddDelivery's idempotence and its adding of new outputs, the Transition rules (attempts,
 // timestamps, errors cleared, completed kept), workspace isolation, validation, copy semantics,
-// concurrent transitions of one render's outputs (no lost update) and cancelled contexts.
+// concurrent transitions of one render's outputs (no lost update), cancelled contexts, and
+// retention (destination.DeliveryPruner, when the store implements it).
 // newStore is called once per subtest and must return an empty store.
 func RunDeliveries(t *testing.T, newStore func(t *testing.T) destination.DeliveryStore) {
 	tests := []struct {
@@ -29,6 +30,7 @@ func RunDeliveries(t *testing.T, newStore func(t *testing.T) destination.Deliver
 		{"CopySemantics", testDeliveryCopies},
 		{"ConcurrentOutputs", testDeliveryConcurrent},
 		{"CanceledContext", testDeliveryCanceled},
+		{"Prune", testDeliveryPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -344,4 +346,70 @@ func testDeliveryCanceled(t *testing.T, s destination.DeliveryStore) {
 	wantErr(t, "TransitionOutput with a canceled context",
 		s.TransitionOutput(ctx, rec.WorkspaceID, rec.RenderID, rec.Outputs[0].IntegrationID, up), context.Canceled)
 	mustEqualDelivery(t, "after canceled calls", rec, getDelivery(t, s, rec.WorkspaceID, rec.RenderID))
+}
+
+// testDeliveryPrune: finished records last changed before the cutoff are deleted in every
+// workspace; a record in flight stays whatever its age, and so does one changed after the
+// cutoff.
+func testDeliveryPrune(t *testing.T, s destination.DeliveryStore) {
+	p, ok := s.(destination.DeliveryPruner)
+	if !ok {
+		t.Skip("the store does not implement destination.DeliveryPruner")
+	}
+	ctx := context.Background()
+	finish := func(rec *destination.DeliveryRecord, at time.Time, last destination.OutputStatus) {
+		t.Helper()
+		done := destination.Transition{Status: destination.StatusCompleted, At: at, Key: "k", URL: "u", SizeBytes: 1}
+		if err := s.TransitionRender(ctx, rec.WorkspaceID, rec.RenderID, done); err != nil {
+			t.Fatal(err)
+		}
+		for i, o := range rec.Outputs {
+			tr := done
+			if i == len(rec.Outputs)-1 {
+				tr = destination.Transition{Status: last, At: at, ErrorCode: "unknown", Error: "failed"}
+			}
+			if err := s.TransitionOutput(ctx, rec.WorkspaceID, rec.RenderID, o.IntegrationID, tr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ws, other := newWorkspace(), newWorkspace()
+	old, otherOld, inFlight, recent := DeliveryFixture(ws, 2), DeliveryFixture(other, 1), DeliveryFixture(ws, 2), DeliveryFixture(ws, 2)
+	for _, r := range []*destination.DeliveryRecord{old, otherOld, inFlight, recent} {
+		addDelivery(t, s, r)
+	}
+	finish(old, base.Add(time.Hour), destination.StatusFailed)
+	finish(otherOld, base.Add(time.Hour), destination.StatusCompleted)
+	finish(inFlight, base.Add(time.Hour), destination.StatusUploading) // its last output still uploading
+	finish(recent, base.Add(time.Hour), destination.StatusFailed)
+	// recent's failed output changes after the cutoff (queued again by a redelivery).
+	if err := s.TransitionOutput(ctx, ws, recent.RenderID, recent.Outputs[1].IntegrationID,
+		destination.Transition{Status: destination.StatusFailed, At: base.Add(3 * time.Hour), ErrorCode: "unknown", Error: "failed again"}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := p.PruneDeliveries(ctx, base.Add(2*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("PruneDeliveries = %d, %v; want 2 (the finished records of both workspaces)", n, err)
+	}
+	for _, r := range []*destination.DeliveryRecord{old, otherOld} {
+		_, err := s.GetDelivery(ctx, r.WorkspaceID, r.RenderID)
+		wantErr(t, "GetDelivery of a pruned record", err, destination.ErrNotFound)
+	}
+	for _, r := range []*destination.DeliveryRecord{inFlight, recent} {
+		if _, err := s.GetDelivery(ctx, r.WorkspaceID, r.RenderID); err != nil {
+			t.Errorf("a record that must stay was pruned: %v", err)
+		}
+	}
+	if n, err := p.PruneDeliveries(ctx, base.Add(2*time.Hour)); err != nil || n != 0 {
+		t.Errorf("second PruneDeliveries = %d, %v; want 0", n, err)
+	}
+	// Adding a pruned render again starts a fresh record (its outputs went with it).
+	addDelivery(t, s, old)
+	if got := getDelivery(t, s, ws, old.RenderID); len(got.Outputs) != 2 || got.Status != destination.StatusPending {
+		t.Errorf("a pruned render added again: %+v", got)
+	}
+	ctx2, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = p.PruneDeliveries(ctx2, base)
+	wantErr(t, "PruneDeliveries with a canceled context", err, context.Canceled)
 }

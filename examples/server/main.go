@@ -15,7 +15,9 @@
 // Integrations are kept in memory, or in SQLite or PostgreSQL (-store), with a generated
 // development keyset (so secrets stored by one run do not open in the next). "Rendering" copies
 // the sample video (-sample; without it, deterministic bytes); the platform CDN is a directory
-// served at /cdn/. Connection tests and deliveries reach S3-compatible, GCS, Azure and Drive
+// served at /cdn/. Renders are delivered in process, or durably through River with -queue
+// (sqlite:PATH, postgres:DSN, or sqlite / postgres alone for the store's database; see
+// queue.go). Connection tests and deliveries reach S3-compatible, GCS, Azure and Drive
 // storage; -allow-local-storage lets them reach emulators on loopback over http. Google Drive
 // needs a Google OAuth web client (-google-client-id and -google-client-secret, or
 // GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET); without one the Drive endpoints answer 501.
@@ -66,6 +68,7 @@ type config struct {
 	Addr       string // listen address
 	PublicURL  string // base URL clients reach the server at (default http://<listen address>)
 	Store      string // memory | sqlite:PATH | postgres:DSN
+	Queue      string // "" (in-process delivery) | sqlite[:PATH] | postgres[:DSN] (River)
 	AllowLocal bool   // storage on loopback over http (emulators)
 	Sample     string // the file every render "renders"; empty: deterministic bytes
 	CDNDir     string // the platform CDN stand-in; empty: a temporary directory
@@ -82,6 +85,7 @@ func main() {
 	flag.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
 	flag.StringVar(&c.PublicURL, "public-url", "", "base URL the server is reached at (default http://<addr>); the Drive callback is <public-url>/v1/integrations/drive/callback")
 	flag.StringVar(&c.Store, "store", "memory", "where integrations are kept: memory, sqlite:PATH or postgres:DSN")
+	flag.StringVar(&c.Queue, "queue", "", "deliver durably through River: sqlite:PATH or postgres:DSN, or sqlite / postgres alone for the store's database (default: none, in-process delivery)")
 	flag.BoolVar(&c.AllowLocal, "allow-local-storage", false, "let integrations reach storage on loopback over http (local emulators)")
 	flag.StringVar(&c.Sample, "sample", "", "the video every render produces (default: deterministic sample bytes)")
 	flag.StringVar(&c.CDNDir, "cdn-dir", "", "directory standing in for the platform CDN (default: a temporary directory)")
@@ -126,7 +130,7 @@ func run(ctx context.Context, c config, log *slog.Logger) error {
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	log.Info("listening", "addr", ln.Addr().String(), "public_url", c.PublicURL, "store", storeKind(c.Store))
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", c.PublicURL, "store", storeKind(c.Store), "queue", storeKind(c.Queue))
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -157,6 +161,19 @@ func newServer(ctx context.Context, c config, log *slog.Logger) (*server, func()
 		return fail(err)
 	}
 	closers = append(closers, closeStore)
+	qspec, err := queueSpec(c.Queue, c.Store)
+	if err != nil {
+		return fail(err)
+	}
+	var qdb *queueDB
+	var deliveries destination.DeliveryStore
+	if qspec != "" {
+		if qdb, err = openQueueDB(ctx, qspec); err != nil {
+			return fail(err)
+		}
+		closers = append(closers, qdb.close)
+		deliveries = qdb.deliveries
+	}
 	kr, err := crypto.NewInsecureDevelopmentKeyring()
 	if err != nil {
 		return fail(err)
@@ -217,7 +234,7 @@ func newServer(ctx context.Context, c config, log *slog.Logger) (*server, func()
 		return fail(err)
 	}
 	svc, err = outputs.New(outputs.Options{Store: store, Keyring: kr, Uploader: providers, Logger: log,
-		AllowInsecureEndpoints: c.AllowLocal, Drive: connector,
+		AllowInsecureEndpoints: c.AllowLocal, Drive: connector, Deliveries: deliveries,
 		Delivery: outputs.DeliveryOptions{CDN: cdnAPI, CDNKeyPrefix: cdnKeyPrefix}})
 	if err != nil {
 		return fail(err)
@@ -231,13 +248,22 @@ func newServer(ctx context.Context, c config, log *slog.Logger) (*server, func()
 		return fail(err)
 	}
 	bg, cancel := context.WithCancel(context.Background())
-	s := &server{svc: svc, store: store, auth: bearerAuth, session: cookieAuth, log: log, deliver: inProcess{svc},
+	s := &server{svc: svc, store: store, auth: bearerAuth, session: cookieAuth, log: log,
 		renders: newRenderStore(), sample: sample, cdn: cdn, cdnKeys: cdnAPI, openapi: spec, bg: bg, cancel: cancel,
 		csrfKey: newCSRFKey(), publicOrigin: originOf(c.PublicURL)}
 	if connector != nil {
 		s.formActionExtra = originOf(authURL)
 	}
 	closers = append(closers, s.close)
+	s.deliver = inProcess{s}
+	if qdb != nil {
+		q, stopQueue, err := startQueue(ctx, qdb, svc, cdnAPI, sample, log)
+		if err != nil {
+			return fail(err)
+		}
+		closers = append(closers, stopQueue)
+		s.deliver = q
+	}
 	return s, cleanup, nil
 }
 

@@ -27,32 +27,38 @@ const renderFileName = "render.mp4"
 // cdnKeyPrefix is where the CDN copies go: renders/<render ID>/render.mp4.
 const cdnKeyPrefix = "renders/"
 
-// deliverer is the one place that knows how delivery runs: today the library's in-process
-// engine (Service.Deliver and Engine.DeliverTarget, in the calling goroutine); with River
-// (issue 10) a queue adapter that enqueues the same plan.
+// deliverer is the one place that knows how delivery runs: the library's in-process engine
+// (inProcess: Service.Deliver in a goroutine of this server, status kept in the render store),
+// or River (queued, in queue.go: jobs inserted in a transaction, status read from the durable
+// delivery record).
 type deliverer interface {
-	// deliver copies the render to the CDN and to every target of p.
-	deliver(ctx context.Context, p outputs.Plan, src outputs.Source) (*outputs.Delivery, error)
-	// deliverTarget delivers target i of p alone (a redelivery).
-	deliverTarget(ctx context.Context, p outputs.Plan, i int, src outputs.Source) destination.Output
+	// start delivers p: every target (idx nil), or the targets idx again (a redelivery of
+	// failed outputs, from the CDN copy, with the integrations' current credentials).
+	start(ctx context.Context, p outputs.Plan, idx []int) error
+	// status returns the live status of the caller's render id, or ok false when the deliverer
+	// keeps none (yet): the render store's view answers then.
+	status(ctx context.Context, c destination.Caller, id string) (st *outputs.Delivery, ok bool, err error)
 }
 
-// inProcess delivers with the Service's engine.
-type inProcess struct{ svc *outputs.Service }
+// inProcess delivers with the Service's engine, in this process.
+type inProcess struct{ s *server }
 
-func (d inProcess) deliver(ctx context.Context, p outputs.Plan, src outputs.Source) (*outputs.Delivery, error) {
-	return d.svc.Deliver(ctx, p, src)
+func (d inProcess) start(ctx context.Context, p outputs.Plan, idx []int) error {
+	d.s.runDelivery(ctx, p, idx)
+	return nil
 }
 
-func (d inProcess) deliverTarget(ctx context.Context, p outputs.Plan, i int, src outputs.Source) destination.Output {
-	return d.svc.Engine().DeliverTarget(ctx, p, i, src)
+func (inProcess) status(context.Context, destination.Caller, string) (*outputs.Delivery, bool, error) {
+	return nil, false, nil
 }
 
 // render is one render job of a workspace.
 type render struct {
 	workspaceID string
-	plan        outputs.Plan // storable: what a queue would carry
+	plan        outputs.Plan // storable: what the queue carries
 	status      outputs.Delivery
+	// redelivering is set while a redelivery is being started (two at once: 409).
+	redelivering bool
 }
 
 // renderStore keeps renders in memory (a real host keeps them with its render jobs).
@@ -101,15 +107,30 @@ func (s *server) createRender(w http.ResponseWriter, r *http.Request, c destinat
 	s.renders.m[id] = rd
 	s.renders.mu.Unlock()
 	s.log.InfoContext(r.Context(), "render accepted", "workspace", c.WorkspaceID, "render", id, "destinations", len(targets))
-	s.runDelivery(r.Context(), rd.plan, nil)
-	st, _ := s.renders.view(c.WorkspaceID, id)
+	if err := s.deliver.start(r.Context(), rd.plan, nil); err != nil {
+		s.renders.mu.Lock()
+		delete(s.renders.m, id)
+		s.renders.mu.Unlock()
+		s.fail(w, r, err)
+		return
+	}
+	st, _ := s.renderStatus(r.Context(), c, id)
 	w.Header().Set("Location", "/v1/renders/"+url.PathEscape(id))
 	writeJSON(w, http.StatusCreated, st)
 }
 
 func (s *server) getRender(w http.ResponseWriter, r *http.Request, c destination.Caller) {
-	st, err := s.renders.view(c.WorkspaceID, r.PathValue("id"))
+	st, err := s.renderStatus(r.Context(), c, r.PathValue("id"))
 	s.reply(w, r, http.StatusOK, st, err)
+}
+
+// renderStatus is the status of the caller's render id: the deliverer's live one (the durable
+// record, with a queue), else the render store's.
+func (s *server) renderStatus(ctx context.Context, c destination.Caller, id string) (*outputs.Delivery, error) {
+	if st, ok, err := s.deliver.status(ctx, c, id); ok || err != nil {
+		return st, err
+	}
+	return s.renders.view(c.WorkspaceID, id)
 }
 
 // redeliver runs the failed outputs of a finished render again, with the integrations' current
@@ -118,41 +139,53 @@ func (s *server) getRender(w http.ResponseWriter, r *http.Request, c destination
 // when none failed.
 func (s *server) redeliver(w http.ResponseWriter, r *http.Request, c destination.Caller) {
 	id := r.PathValue("id")
+	cur, err := s.renderStatus(r.Context(), c, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.renders.mu.Lock()
 	rd, ok := s.renders.m[id]
 	if !ok || rd.workspaceID != c.WorkspaceID {
 		s.renders.mu.Unlock()
-		s.fail(w, r, errRenderNotFound)
+		s.fail(w, r, errRenderNotFound) // a render row this process no longer has (see README)
 		return
 	}
-	if rd.status.Status == renderPending {
+	if cur.Status == renderPending || rd.redelivering {
 		s.renders.mu.Unlock()
 		s.fail(w, r, errRenderBusy)
 		return
 	}
 	var idx []int
-	for i, o := range rd.status.Outputs {
+	for i, o := range cur.Outputs {
 		if o.Status == destination.StatusFailed {
 			idx = append(idx, i)
 		}
 	}
-	if len(idx) > 0 {
-		rd.status.Status = renderPending
-		for _, i := range idx {
-			t := rd.plan.Targets[i]
-			rd.status.Outputs[i] = destination.Output{IntegrationID: t.IntegrationID, Provider: t.Provider, Status: destination.StatusPending}
-		}
+	if len(idx) == 0 {
+		s.renders.mu.Unlock()
+		s.reply(w, r, http.StatusOK, cur, nil)
+		return
+	}
+	rd.redelivering = true // one redelivery at a time
+	rd.status.Status = renderPending
+	for _, i := range idx {
+		t := rd.plan.Targets[i]
+		rd.status.Outputs[i] = destination.Output{IntegrationID: t.IntegrationID, Provider: t.Provider, Status: destination.StatusPending}
 	}
 	plan := rd.plan
 	s.renders.mu.Unlock()
-	status := http.StatusOK
-	if len(idx) > 0 {
-		status = http.StatusAccepted
-		s.log.InfoContext(r.Context(), "redelivery", "workspace", c.WorkspaceID, "render", id, "outputs", len(idx))
-		s.runDelivery(r.Context(), plan, idx)
+	s.log.InfoContext(r.Context(), "redelivery", "workspace", c.WorkspaceID, "render", id, "outputs", len(idx))
+	err = s.deliver.start(r.Context(), plan, idx)
+	s.renders.mu.Lock()
+	rd.redelivering = false
+	s.renders.mu.Unlock()
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
-	st, _ := s.renders.view(c.WorkspaceID, id)
-	s.reply(w, r, status, st, nil)
+	st, err := s.renderStatus(r.Context(), c, id)
+	s.reply(w, r, http.StatusAccepted, st, err)
 }
 
 // runDelivery renders (copies the sample) and delivers p in the background. idx, when set, are
@@ -168,7 +201,7 @@ func (s *server) runDelivery(reqCtx context.Context, p outputs.Plan, idx []int) 
 		defer stop()
 		src := outputs.Source{ReaderAt: bytes.NewReader(s.sample), Size: int64(len(s.sample))}
 		if idx == nil {
-			d, err := s.deliver.deliver(ctx, p, src)
+			d, err := s.svc.Deliver(ctx, p, src)
 			if err != nil {
 				s.log.WarnContext(ctx, "delivery", "render", p.RenderID, "error", err)
 			}
@@ -192,7 +225,7 @@ func (s *server) runDelivery(reqCtx context.Context, p outputs.Plan, idx []int) 
 		outs := make([]destination.Output, len(idx))
 		var wg sync.WaitGroup
 		for k, i := range idx {
-			wg.Go(func() { outs[k] = s.deliver.deliverTarget(ctx, p, i, src) })
+			wg.Go(func() { outs[k] = s.svc.Engine().DeliverTarget(ctx, p, i, src) })
 		}
 		wg.Wait()
 		s.renders.mu.Lock()
