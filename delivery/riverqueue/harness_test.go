@@ -5,13 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +24,7 @@ import (
 	"github.com/ilovevideoeditor/outputs/delivery/riverqueue/internal/testengine"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/sqlstore"
-	"github.com/ilovevideoeditor/outputs/internal/testenv"
+	"github.com/ilovevideoeditor/outputs/internal/pgtest"
 )
 
 // harness is one database (its own SQLite file or PostgreSQL schema) with the integrations and
@@ -118,38 +115,8 @@ func sqliteBackend(t testing.TB, cfg func(*riverqueue.Config)) *harness[*sql.Tx]
 	return h
 }
 
-var schemaSeq atomic.Int64
-
-// pgSchema creates a schema of its own on the test server (dropped at cleanup) and returns the
-// DSN that uses it.
-func pgSchema(t testing.TB) string {
-	dsn := testenv.Need(t, "OUTPUTS_TEST_POSTGRES_DSN", "PostgreSQL")
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := fmt.Sprintf("riverq_%d_%d", os.Getpid(), schemaSeq.Add(1))
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qv := u.Query()
-	qv.Set("search_path", schema)
-	u.RawQuery = qv.Encode()
-	return u.String()
-}
-
 func postgresBackend(t testing.TB, cfg func(*riverqueue.Config)) *harness[pgx.Tx] {
-	dsn := pgSchema(t)
+	dsn := pgtest.Schema(t, "riverq")
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)

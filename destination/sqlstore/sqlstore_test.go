@@ -17,6 +17,7 @@ import (
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/sqlstore"
 	"github.com/ilovevideoeditor/outputs/destination/storetest"
+	"github.com/ilovevideoeditor/outputs/internal/pgtest"
 	"github.com/ilovevideoeditor/outputs/internal/testenv"
 )
 
@@ -99,32 +100,8 @@ func TestScanByteOrderICUCollation(t *testing.T) {
 
 // openPostgresIn opens the database of dsn in a new schema of its own, dropped at cleanup.
 func openPostgresIn(t testing.TB, dsn string) (*sql.DB, sqlstore.Dialect) {
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := fmt.Sprintf("t_%d_%d", os.Getpid(), schemaSeq.Add(1))
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	// The application name tells this store's connections apart from every other test's (and
-	// other packages' tests run at the same time on the same server): see
-	// TestPostgresConnectionsKilled.
-	q.Set("application_name", schema)
-	u.RawQuery = q.Encode()
-	db, err := sql.Open("pgx", u.String())
+	// Its connections carry the schema as their application name: see TestPostgresConnectionsKilled.
+	db, err := sql.Open("pgx", pgtest.SchemaIn(t, dsn, "t"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,18 +2,15 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ilovevideoeditor/outputs/internal/testenv"
+	"github.com/ilovevideoeditor/outputs/internal/pgtest"
 )
 
 // TestRequestIDs: X-Request-Id in and out, and in every log line of the request (the library's too).
@@ -181,35 +178,11 @@ func TestStoreFlag(t *testing.T) {
 		t.Error("an unknown store kind is accepted")
 	}
 	t.Run("postgres", func(t *testing.T) {
-		dsn := ownSchema(t, testenv.Need(t, "OUTPUTS_TEST_POSTGRES_DSN", "PostgreSQL"))
+		dsn := pgtest.Schema(t, "server")
 		ws := fmt.Sprintf("dev-ws%d", time.Now().UnixNano())
 		ts := start(t, config{Store: "postgres:" + dsn})
 		id := ts.do(req{method: "POST", path: "/v1/integrations", token: ws, body: docCreate}, 201, "").JSON()["id"].(string)
 		ts.do(req{method: "GET", path: "/v1/integrations/" + id, token: ws}, 200, "")
 		ts.do(req{method: "DELETE", path: "/v1/integrations/" + id, token: ws}, 204, "")
 	})
-}
-
-// ownSchema makes a schema of the test's own on the shared PostgreSQL (dropped at cleanup) and
-// returns dsn pointed at it, so the server's migrations touch nobody else's tables.
-func ownSchema(t *testing.T, dsn string) string {
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := fmt.Sprintf("server_%d_%d", os.Getpid(), time.Now().UnixNano())
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	q.Set("application_name", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }

@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/ilovevideoeditor/outputs/destination"
-	"github.com/ilovevideoeditor/outputs/internal/testenv"
+	"github.com/ilovevideoeditor/outputs/internal/pgtest"
 )
 
 // TestQueueSQLite is the S3 journey (render with a good and a failing destination, status,
@@ -24,7 +21,7 @@ func TestQueueSQLite(t *testing.T) {
 
 // TestQueuePostgres is the same journey through River on PostgreSQL (a schema of its own).
 func TestQueuePostgres(t *testing.T) {
-	dsn := pgSchema(t)
+	dsn := pgtest.Schema(t, "server_queue")
 	ts, rid := s3Journey(t, config{AllowLocal: true, Queue: "postgres:" + dsn})
 	checkRecord(t, ts, rid)
 }
@@ -65,32 +62,4 @@ func checkRecord(t *testing.T, ts *testServer, rid string) {
 		checkFields(t, fmt.Sprintf("output %d", i), o.(map[string]any), map[string]any{"integrationId": r.IntegrationID,
 			"provider": string(r.Provider), "outputKey": r.Key, "outputSizeBytes": float64(r.SizeBytes), "status": "completed"})
 	}
-}
-
-// pgSchema creates a schema of its own on the test server (dropped at cleanup) and returns a
-// DSN that uses it.
-func pgSchema(t *testing.T) string {
-	dsn := testenv.Need(t, "OUTPUTS_TEST_POSTGRES_DSN", "PostgreSQL")
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := fmt.Sprintf("server_queue_%d", os.Getpid())
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qv := u.Query()
-	qv.Set("search_path", schema)
-	u.RawQuery = qv.Encode()
-	return u.String()
 }
