@@ -86,6 +86,7 @@ type Proxy struct {
 	rng      *rand.Rand
 	requests atomic.Int64
 	counts   [numFaults]atomic.Int64
+	sent     sync.Map // method → *atomic.Int64: request body bytes forwarded
 }
 
 // Start starts a proxy on a loopback port.
@@ -128,6 +129,36 @@ func (p *Proxy) Close() error {
 // Requests returns how many requests the proxy received.
 func (p *Proxy) Requests() int64 { return p.requests.Load() }
 
+// BodyBytes returns how many request body bytes of the given method ("PUT") the proxy received
+// and forwarded (or read before a fault broke the request), so a test can tell how many bytes a
+// client sent, and sent again.
+func (p *Proxy) BodyBytes(method string) int64 {
+	if c, ok := p.sent.Load(method); ok {
+		return c.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// countBody counts what is read of r's body under its method.
+func (p *Proxy) countBody(r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	c, _ := p.sent.LoadOrStore(r.Method, new(atomic.Int64))
+	r.Body = &countingBody{ReadCloser: r.Body, n: c.(*atomic.Int64)}
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(q []byte) (int, error) {
+	n, err := b.ReadCloser.Read(q)
+	b.n.Add(int64(n))
+	return n, err
+}
+
 // Count returns how many times f was injected.
 func (p *Proxy) Count(f Fault) int64 { return p.counts[f].Load() }
 
@@ -157,6 +188,7 @@ func (p *Proxy) pick(r *http.Request) Fault {
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.requests.Add(1)
+	p.countBody(r)
 	f := p.pick(r)
 	if f >= 0 {
 		p.counts[f].Add(1)

@@ -65,6 +65,16 @@ func (t *tracker) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipar
 	return out, err
 }
 
+// track records id as an upload to abort unless it completes (one a checkpoint resumes).
+func (t *tracker) track(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.open == nil {
+		t.open = map[string]bool{}
+	}
+	t.open[id] = true
+}
+
 func (t *tracker) done(id string) {
 	t.mu.Lock()
 	delete(t.open, id)
@@ -78,7 +88,7 @@ func (t *tracker) done(id string) {
 // aborts.
 func (t *tracker) cleanup(ctx context.Context) error {
 	t.mu.Lock()
-	if !t.created {
+	if !t.created && len(t.open) == 0 {
 		t.mu.Unlock()
 		return nil // a single PutObject, or nothing sent: no multipart upload can exist
 	}

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"sync"
@@ -17,7 +18,18 @@ import (
 	"github.com/ilovevideoeditor/outputs/provider"
 )
 
-var _ provider.ReaderAtUploader = (*Driver)(nil)
+var (
+	_ provider.ReaderAtUploader = (*Driver)(nil)
+	_ provider.SessionAborter   = (*Driver)(nil)
+)
+
+// session is what a checkpoint keeps of a multipart upload (Parts.Begin): its ID and where it
+// is (the bucket and the stored, escaped key it was created with).
+type session struct {
+	UploadID string `json:"uploadId"`
+	Bucket   string `json:"bucket"`
+	Key      string `json:"key"`
+}
 
 // UploadParts uploads a file source as a multipart upload whose UploadPart bodies are sections
 // of the file (seekable: the SDK signs and sends them without a copy), src.PartSize bytes each
@@ -25,6 +37,12 @@ var _ provider.ReaderAtUploader = (*Driver)(nil)
 // s3blob writer would have sent (escaped key and metadata, content type, the ACL of
 // PrepareUpload). The multipart upload is tracked as the transfer manager's are, and the
 // cleanup it returns aborts what is left of it.
+//
+// With a checkpoint (src.Checkpointed), the upload ID is saved right after
+// CreateMultipartUpload and each part's ETag once S3 stored it; an upload that resumes one
+// (src.Resumed) lists its parts (ListParts), skips those whose number, size and ETag match,
+// sends the others and completes it with all of them. An upload S3 no longer knows (aborted, or
+// expired by a lifecycle rule) is started afresh.
 func (d *Driver) UploadParts(ctx context.Context, b *blob.Bucket, in *destination.Integration, key string, src *provider.Parts, wo *blob.WriterOptions) (func(context.Context) error, error) {
 	var client *s3.Client
 	if !b.As(&client) {
@@ -41,22 +59,35 @@ func (d *Driver) UploadParts(ctx context.Context, b *blob.Bucket, in *destinatio
 			algo = types.ChecksumAlgorithmCrc32 // what the transfer manager sends to AWS
 		}
 	}
-	create := &s3.CreateMultipartUploadInput{Bucket: req.Bucket, Key: req.Key, ContentType: req.ContentType,
-		Metadata: req.Metadata, CacheControl: req.CacheControl, ContentDisposition: req.ContentDisposition,
-		ContentEncoding: req.ContentEncoding, ContentLanguage: req.ContentLanguage, ChecksumAlgorithm: algo}
-	if req.ACL != "" {
-		create.ACL = types.ObjectCannedACL(req.ACL)
-	}
 	cleanup := func(ctx context.Context) error { return confirmAborted(ctx, tr) }
-	mpu, err := tr.CreateMultipartUpload(ctx, create)
+	parts := make([]types.CompletedPart, src.Count())
+	uploadID, err := resume(ctx, tr, src, parts)
 	if err != nil {
 		return cleanup, err
 	}
-	parts := make([]types.CompletedPart, src.Count())
+	if uploadID == "" {
+		create := &s3.CreateMultipartUploadInput{Bucket: req.Bucket, Key: req.Key, ContentType: req.ContentType,
+			Metadata: req.Metadata, CacheControl: req.CacheControl, ContentDisposition: req.ContentDisposition,
+			ContentEncoding: req.ContentEncoding, ContentLanguage: req.ContentLanguage, ChecksumAlgorithm: algo}
+		if req.ACL != "" {
+			create.ACL = types.ObjectCannedACL(req.ACL)
+		}
+		mpu, err := tr.CreateMultipartUpload(ctx, create)
+		if err != nil {
+			return cleanup, err
+		}
+		uploadID = aws.ToString(mpu.UploadId)
+		if src.Checkpointed() {
+			sess, _ := json.Marshal(session{UploadID: uploadID, Bucket: tr.bucket, Key: tr.key})
+			if err := src.Begin(ctx, sess); err != nil {
+				return cleanup, err
+			}
+		}
+	}
 	var mu sync.Mutex
 	err = src.Each(ctx, wo.MaxConcurrency, func(ctx context.Context, i int, body io.ReadSeeker, size int64) error {
 		n := aws.Int32(int32(i + 1))
-		out, err := tr.UploadPart(ctx, &s3.UploadPartInput{Bucket: req.Bucket, Key: req.Key, UploadId: mpu.UploadId,
+		out, err := tr.UploadPart(ctx, &s3.UploadPartInput{Bucket: req.Bucket, Key: req.Key, UploadId: &uploadID,
 			PartNumber: n, Body: body, ContentLength: aws.Int64(size), ChecksumAlgorithm: algo})
 		if err != nil {
 			return err
@@ -64,14 +95,82 @@ func (d *Driver) UploadParts(ctx context.Context, b *blob.Bucket, in *destinatio
 		mu.Lock()
 		parts[i] = types.CompletedPart{PartNumber: n, ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32}
 		mu.Unlock()
-		return nil
+		return src.Stored(ctx, i, aws.ToString(out.ETag))
 	})
 	if err != nil {
 		return cleanup, err
 	}
 	_, err = tr.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: req.Bucket, Key: req.Key,
-		UploadId: mpu.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+		UploadId: &uploadID, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
 	return cleanup, err
+}
+
+// resume takes up the multipart upload a checkpoint of src kept, when there is one S3 still
+// knows for the same bucket and key: it lists its parts, skips (src.Skip) those whose number,
+// size and ETag match what the checkpoint saved, fills them in parts, saves the session again
+// with them (src.Begin) and returns the upload ID. It returns "" when there is nothing to
+// resume. The upload is tracked from the start, so the cleanup of a failure before the session
+// is saved again aborts it: the checkpoint is cleared then, and nothing may be left behind.
+func resume(ctx context.Context, tr *tracker, src *provider.Parts, parts []types.CompletedPart) (string, error) {
+	raw, saved := src.Resumed()
+	var sess session
+	if raw == nil || json.Unmarshal(raw, &sess) != nil || sess.UploadID == "" {
+		return "", nil
+	}
+	if sess.Bucket != tr.bucket || sess.Key != tr.key {
+		return "", nil // another bucket (the integration changed): not ours to touch
+	}
+	tr.track(sess.UploadID)
+	listed := map[int32]types.Part{}
+	in := &s3.ListPartsInput{Bucket: &tr.bucket, Key: &tr.key, UploadId: &sess.UploadID}
+	for {
+		out, err := tr.ListParts(ctx, in)
+		if noSuchUpload(err) {
+			tr.done(sess.UploadID)
+			return "", nil // aborted or expired: start afresh
+		}
+		if err != nil {
+			return "", err
+		}
+		for _, p := range out.Parts {
+			listed[aws.ToInt32(p.PartNumber)] = p
+		}
+		if !aws.ToBool(out.IsTruncated) || aws.ToString(out.NextPartNumberMarker) == "" {
+			break
+		}
+		in.PartNumberMarker = out.NextPartNumberMarker
+	}
+	for _, rp := range saved {
+		n := int32(rp.Index + 1)
+		p, ok := listed[n]
+		want := min(src.PartSize(), src.Size()-int64(rp.Index)*src.PartSize())
+		if !ok || aws.ToInt64(p.Size) != want || rp.Token == "" || aws.ToString(p.ETag) != rp.Token || !src.Skip(rp.Index) {
+			continue // missing or another body: sent again (a part number sent again replaces it)
+		}
+		parts[rp.Index] = types.CompletedPart{PartNumber: aws.Int32(n), ETag: p.ETag, ChecksumCRC32: p.ChecksumCRC32}
+	}
+	if err := src.Begin(ctx, raw); err != nil {
+		return "", err
+	}
+	return sess.UploadID, nil
+}
+
+// AbortSession aborts the multipart upload a checkpointed session names (see
+// provider.SessionAborter); one S3 no longer knows is not an error.
+func (d *Driver) AbortSession(ctx context.Context, b *blob.Bucket, _ *destination.Integration, _ string, raw []byte) error {
+	var sess session
+	if json.Unmarshal(raw, &sess) != nil || sess.UploadID == "" {
+		return nil // not a session of this driver: nothing to abort
+	}
+	var client *s3.Client
+	if !b.As(&client) {
+		return errors.New("s3: the bucket has no S3 client")
+	}
+	_, err := client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &sess.Bucket, Key: &sess.Key, UploadId: &sess.UploadID})
+	if err != nil && !noSuchUpload(err) {
+		return err
+	}
+	return nil
 }
 
 // confirmAborted runs the tracker's cleanup, then lists the multipart uploads of the key begun
