@@ -116,3 +116,14 @@ func (c *CDN) Open(ctx context.Context, key string) (io.ReadCloser, int64, error
 	}
 	return r, r.Size(), nil
 }
+
+// NewRangeReader streams n bytes of the CDN copy of key from offset off (n < 0: to its end)
+// and returns the copy's whole size: a queue's destination job reads the copy part by part
+// through it, so that a checkpointed upload can resume.
+func (c *CDN) NewRangeReader(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
+	r, err := c.b.NewRangeReader(ctx, key, off, n, nil)
+	if err != nil {
+		return nil, 0, classifyWith(err, c.opts.Driver).UploadError(err)
+	}
+	return r, r.Size(), nil
+}

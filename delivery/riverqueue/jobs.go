@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/ilovevideoeditor/outputs/destination"
 )
@@ -26,10 +27,8 @@ func (CDNArgs) Kind() string { return "outputs.cdn" }
 // integration). Plan is the whole plan and Index the target's position in it, as the engine's
 // DeliverTarget takes them.
 //
-// Resuming an upload mid-file after a crash (not implemented yet) fits without changing these
-// arguments: args are immutable, so the upload session (S3 upload ID and parts, GCS/Drive
-// session URI, Azure block IDs) belongs in the job's metadata, written durably as it goes with
-// river.ResumableSetStepCursorTx and read back by the next attempt with river.ResumableStepCursor.
+// Args are immutable: the upload's checkpoint (the provider session, to resume mid-file after a
+// crash) lives in the job's metadata under MetadataKeyCheckpoint.
 type TargetArgs struct {
 	WorkspaceID   string `json:"workspaceId" river:"unique"`
 	RenderID      string `json:"renderId" river:"unique"`
@@ -91,6 +90,9 @@ func (w *cdnWorker[TTx]) Work(ctx context.Context, job *river.Job[CDNArgs]) erro
 		}
 		q.log.WarnContext(ctx, "riverqueue: render file unavailable", "workspace", p.WorkspaceID, "render", p.RenderID, "error", err)
 		return q.failed(ctx, set, CodeSourceUnavailable, "the render file could not be read", err)
+	}
+	if src.ReaderAt != nil && src.Checkpoint == nil {
+		src.Checkpoint = q.checkpoint(job.JobRow) // the upload resumes after a crash
 	}
 	url, out, err := q.cfg.Engine.DeliverCDN(ctx, p, src)
 	if closer != nil {
@@ -178,6 +180,12 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 		}
 		return rc, err
 	}}
+	if rr, ok := q.cfg.CDN.(CDNRangeReader); ok {
+		// Part by part from the CDN copy, checkpointed: the upload resumes after a crash.
+		ra := newRangeReaderAt(ctx, rr, key, size)
+		defer ra.Close()
+		src.ReaderAt, src.Open, src.Checkpoint = ra, nil, q.checkpoint(job.JobRow)
+	}
 	out := q.cfg.Engine.DeliverTarget(ctx, p, a.Index, src)
 	if ctx.Err() != nil {
 		return q.interrupted(ctx, job.JobRow.Attempt, job.JobRow.MaxAttempts, set)
@@ -197,6 +205,11 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 	}
 	q.announce(ctx, p, a.IntegrationID)
 	return nil
+}
+
+// checkpoint returns the checkpoint of job's upload, kept in its metadata.
+func (q *Queue[TTx]) checkpoint(job *rivertype.JobRow) *jobCheckpoint {
+	return newJobCheckpoint(q.driver.GetExecutor(), q.cfg.Schema, job)
 }
 
 // failed records a failure and ends the job for good (cancelled: it does not hold the unique
