@@ -51,6 +51,10 @@ type Config struct {
 	// JobTimeout bounds one attempt of a job (the engine's whole upload, retries included).
 	// A finite timeout is what lets River rescue a job whose worker died. Default 2 h.
 	JobTimeout time.Duration
+	// RescueAfter is how long after an attempt began River's rescuer runs again a job whose
+	// worker died (SIGKILL, a lost machine) without finishing it; it must be at least
+	// JobTimeout. Default JobTimeout + 1 min. The rescuer looks every 30 s.
+	RescueAfter time.Duration
 	// MaxAttempts is how many times River runs a job that crashed, timed out or was rescued.
 	// A delivery that fails (the engine's retries spent, or a permanent error) is not retried
 	// by River: it is recorded failed and can be redelivered. Default 5.
@@ -134,6 +138,9 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg Config) (*Queue[TTx], erro
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = 2 * time.Hour
 	}
+	if cfg.RescueAfter < cfg.JobTimeout {
+		cfg.RescueAfter = cfg.JobTimeout + time.Minute
+	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 5
 	}
@@ -205,7 +212,7 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg Config) (*Queue[TTx], erro
 		Workers:              workers,
 		PeriodicJobs:         periodic,
 		JobTimeout:           cfg.JobTimeout,
-		RescueStuckJobsAfter: cfg.JobTimeout + time.Minute,
+		RescueStuckJobsAfter: cfg.RescueAfter,
 		MaxAttempts:          cfg.MaxAttempts,
 		FetchPollInterval:    cfg.FetchPollInterval,
 		FetchCooldown:        cooldown,

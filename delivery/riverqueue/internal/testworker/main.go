@@ -45,6 +45,11 @@ func run() error {
 	cdnDir := flag.String("cdn", "", "CDN directory")
 	keysetFile := flag.String("keyset", "", "cleartext keyset file (tests only)")
 	workers := flag.Int("workers", 4, "max workers")
+	jobTimeout := flag.Duration("job-timeout", 0, "Config.JobTimeout (0: the default)")
+	rescueAfter := flag.Duration("rescue-after", 0, "Config.RescueAfter (0: the default)")
+	maxAttempts := flag.Int("max-attempts", 0, "Config.MaxAttempts (0: the default)")
+	partSize := flag.Int("part-size", 0, "provider.Options.PartSize (0: the default)")
+	concurrency := flag.Int("concurrency", 0, "provider.Options.Concurrency (0: the default)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -82,7 +87,8 @@ func run() error {
 			return next.RoundTrip(r)
 		})
 	}
-	client, err := provider.New(kr, provider.Options{AllowedNetworks: emulator.Loopback, WrapTransport: count},
+	client, err := provider.New(kr, provider.Options{AllowedNetworks: emulator.Loopback, WrapTransport: count,
+		PartSize: *partSize, Concurrency: *concurrency},
 		s3.NewDriver(s3.Options{RetryMaxAttempts: 1}))
 	if err != nil {
 		return err
@@ -107,7 +113,7 @@ func run() error {
 		OpenRender: func(_ context.Context, p riverqueue.Plan) (riverqueue.Source, io.Closer, error) {
 			return delivery.FileSource(filepath.Join(*renders, p.RenderID))
 		},
-		MaxWorkers: *workers, CDNWait: 50 * time.Millisecond, FetchPollInterval: 100 * time.Millisecond, Logger: quiet})
+		MaxWorkers: *workers, JobTimeout: *jobTimeout, RescueAfter: *rescueAfter, MaxAttempts: *maxAttempts, CDNWait: 50 * time.Millisecond, FetchPollInterval: 100 * time.Millisecond, Logger: quiet})
 	if err != nil {
 		return err
 	}
