@@ -19,10 +19,14 @@
 // target (kind "outputs.deliver", unique on workspace, render and integration), so a slow or
 // failing destination never holds another, and enqueueing the same plan twice is a no-op.
 //
-// Destination jobs wait for the CDN job and read the CDN copy (CDNReader.Open), not the render
-// file: the render file exists only on the machine that rendered it, while the CDN copy can be
-// read from anywhere, so a destination job runs on whichever worker is free, survives the loss of
-// the rendering machine, and a redelivery (Redeliver) is the very same job. The CDN job needs the
+// Destination jobs wait for the CDN job and read the CDN copy, not the render file: the render
+// file exists only on the machine that rendered it, while the CDN copy can be read from anywhere,
+// so a destination job runs on whichever worker is free, survives the loss of the rendering
+// machine, and a redelivery (Redeliver) is the very same job. When Config.CDN is a CDNRangeReader
+// (provider.CDN is) the copy is read part by part through a few sequential range readers (one
+// request per part read, never one per ReadAt; no part is buffered), so the upload is
+// checkpointed and resumes (see Resuming after a crash); otherwise it is streamed (CDNReader.Open)
+// and a crash starts it again from its first byte. The CDN job needs the
 // render file, so it runs only where Config.OpenRender is set (give each rendering machine its own
 // CDNQueue when files are local). A destination job that finds the CDN copy not done yet snoozes
 // (River's JobSnooze: no attempt spent) for Config.CDNWait and looks again; the cost is at most
@@ -47,7 +51,27 @@
 // failed and its job cancelled (not retried by River, and no longer holding its unique key), so
 // Redeliver can queue it again later, with the integration's current credentials, from the CDN
 // copy. River's own attempts (Config.MaxAttempts) cover crashes and timeouts: a worker killed
-// mid-job is rescued by River once its JobTimeout has passed, and the job runs again elsewhere.
+// mid-job is rescued by River (Config.RescueAfter after the attempt began, default JobTimeout +
+// 1 min; River's rescuer looks every 30 s), and the job runs again elsewhere.
+//
+// # Resuming after a crash
+//
+// The CDN job (the render file) and destination jobs (the CDN copy, through a CDNRangeReader)
+// give the engine a checkpoint (destination.Checkpoint, delivery.Source.Checkpoint) kept in the
+// job's River metadata under MetadataKeyCheckpoint: each Save is a metadata update of its own,
+// committed before the upload goes on, so it survives a SIGKILL. The provider's driver saves its
+// session there (the S3 upload ID right after CreateMultipartUpload, then each part's ETag once S3
+// stored it); the next attempt of the job, on any worker, checks it against the provider (S3
+// ListParts) and sends only the parts the provider does not hold. Bytes sent again per crash: at
+// most the parts in flight, part size × concurrency (provider.Options.PartSize, Concurrency).
+// Success or a permanent failure clears the checkpoint (a failed output's session is aborted);
+// a checkpoint of another upload (the key or the size changed) is ignored. Drivers resume as
+// they implement it (provider.SessionAborter): S3 does.
+//
+// A checkpoint holds no credential, but a GCS or Drive resumable session URL is a capability:
+// whoever reads it can write that one object until the session expires (a week). Checkpoints
+// live in River's job table (river_job.metadata): protect it as the host's own tables, and
+// mind what River UI or job dumps show.
 //
 // # Back-pressure and shutdown
 //
@@ -74,8 +98,7 @@
 //
 // # Not yet
 //
-// Resuming an upload mid-file after SIGKILL (the job's metadata is where its upload session will
-// live; see TargetArgs). The janitor does not yet sweep abandoned multipart uploads: the
+// The janitor does not yet sweep abandoned multipart uploads: the
 // provider side exists (provider.Client.SweepAbandoned, the S3 driver's provider.Sweeper), but
 // the job does not yet know the keys to sweep (a failed output's record keeps no key).
 package riverqueue
