@@ -1,6 +1,6 @@
 // Command testworker is a delivery worker process for riverqueue's multi-process test: it works
 // the queue on PostgreSQL with the real delivery engine, the S3 driver (loopback allowed) and a
-// file-backed CDN, and records every object commit it sends to S3 (a whole-object PUT or a
+// file-backed CDN (and the Azure driver, for the SIGKILL harness), and records every object commit it sends to S3 (a whole-object PUT or a
 // multipart completion) in the test_commits table, until SIGTERM (graceful shutdown).
 package main
 
@@ -29,6 +29,7 @@ import (
 	"github.com/ilovevideoeditor/outputs/destination/sqlstore"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/provider"
+	"github.com/ilovevideoeditor/outputs/provider/azure"
 	"github.com/ilovevideoeditor/outputs/provider/s3"
 )
 
@@ -89,7 +90,7 @@ func run() error {
 	}
 	client, err := provider.New(kr, provider.Options{AllowedNetworks: emulator.Loopback, WrapTransport: count,
 		PartSize: *partSize, Concurrency: *concurrency},
-		s3.NewDriver(s3.Options{RetryMaxAttempts: 1}))
+		s3.NewDriver(s3.Options{RetryMaxAttempts: 1}), azure.NewDriver(azure.Options{}))
 	if err != nil {
 		return err
 	}
