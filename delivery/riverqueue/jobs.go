@@ -118,6 +118,20 @@ func (w *cdnWorker[TTx]) Work(ctx context.Context, job *river.Job[CDNArgs]) erro
 	return nil
 }
 
+// NextRetry runs a job River retries (a worker that died and was rescued, a database error)
+// soon: the engine already spent its own retries within the attempt, and a rescued upload
+// resumes from its checkpoint, so River's default backoff (attempt⁴ seconds: 10 min at the 5th)
+// would only hold the delivery.
+func (w *cdnWorker[TTx]) NextRetry(job *river.Job[CDNArgs]) time.Time { return nextRetry(job.Attempt) }
+
+// NextRetry: see cdnWorker.NextRetry.
+func (w *targetWorker[TTx]) NextRetry(job *river.Job[TargetArgs]) time.Time { return nextRetry(job.Attempt) }
+
+// nextRetry is attempt² seconds from now, at most a minute.
+func nextRetry(attempt int) time.Time {
+	return time.Now().Add(time.Duration(min(attempt*attempt, 60)) * time.Second)
+}
+
 type targetWorker[TTx any] struct {
 	river.WorkerDefaults[TargetArgs]
 	q *Queue[TTx]
