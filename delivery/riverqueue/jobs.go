@@ -125,7 +125,9 @@ func (w *cdnWorker[TTx]) Work(ctx context.Context, job *river.Job[CDNArgs]) erro
 func (w *cdnWorker[TTx]) NextRetry(job *river.Job[CDNArgs]) time.Time { return nextRetry(job.Attempt) }
 
 // NextRetry: see cdnWorker.NextRetry.
-func (w *targetWorker[TTx]) NextRetry(job *river.Job[TargetArgs]) time.Time { return nextRetry(job.Attempt) }
+func (w *targetWorker[TTx]) NextRetry(job *river.Job[TargetArgs]) time.Time {
+	return nextRetry(job.Attempt)
+}
 
 // nextRetry is attempt² seconds from now, at most a minute.
 func nextRetry(attempt int) time.Time {
