@@ -52,7 +52,8 @@
 // Redeliver can queue it again later, with the integration's current credentials, from the CDN
 // copy. River's own attempts (Config.MaxAttempts) cover crashes and timeouts: a worker killed
 // mid-job is rescued by River (Config.RescueAfter after the attempt began, default JobTimeout +
-// 1 min; River's rescuer looks every 30 s), and the job runs again elsewhere.
+// 1 min; River's rescuer looks every 30 s), and the job runs again elsewhere, attempt² seconds
+// later (at most a minute; not River's default attempt⁴).
 //
 // # Resuming after a crash
 //
