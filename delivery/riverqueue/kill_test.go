@@ -131,7 +131,8 @@ func TestSIGKILLResume(t *testing.T) {
 		}
 	}
 
-	h := postgresBackend(t, nil) // enqueues
+	// Enqueues; its MaxAttempts is the jobs' (each kill spends an attempt).
+	h := postgresBackend(t, func(c *riverqueue.Config) { c.MaxAttempts = 20 })
 	// A leader that works no delivery: it runs River's rescuer, and is never killed.
 	leader, err := h.openWith(h.config(func(c *riverqueue.Config) {
 		c.CDNQueue, c.DeliverQueue, c.WebhookQueue = "kill_unused_cdn", "kill_unused_deliver", "kill_unused_webhook"
@@ -247,6 +248,10 @@ func TestSIGKILLResume(t *testing.T) {
 	began := time.Now()
 	h.enqueue(p)
 	w := startWorker()
+	t.Cleanup(func() {
+		_ = w.Process.Kill()
+		_ = w.Wait()
+	})
 	var resumeTimes []time.Duration
 	for k := range kills {
 		// Kill once every delivery sent between concurrency+1 and concurrency+2 parts more in
@@ -290,10 +295,6 @@ func TestSIGKILLResume(t *testing.T) {
 		}
 		resumeTimes = append(resumeTimes, time.Since(killedAt).Round(time.Millisecond))
 	}
-	t.Cleanup(func() {
-		_ = w.Process.Kill()
-		_ = w.Wait()
-	})
 
 	keys := map[string]string{}
 	deadline := time.Now().Add(2*jobTimeout + time.Minute)
