@@ -193,8 +193,10 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 		}
 	}
 	switch {
-	case parts.sessionKept() && m.err == nil && (ctx.Err() != nil || classifyWith(err, s.drv).Transient):
-		// A checkpointed session is kept for the next attempt, which resumes it.
+	case parts.sessionKept() && (ctx.Err() != nil || (m.err == nil && classifyWith(err, s.drv).Transient)):
+		// A checkpointed session is kept for the next attempt, which resumes it. A source
+		// that fails because the caller cancelled (the delivery engine's reads end with its
+		// attempt's context: a cancel, a stall) did not fail on its own.
 		s.log.Debug("upload interrupted; its session is kept for the next attempt", "key", s.key)
 	case cleanup != nil:
 		s.retry(ctx, "clean up a failed upload", cleanup)
