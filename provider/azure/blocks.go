@@ -30,8 +30,8 @@ var (
 // UploadParts uploads a file source as staged blocks whose bodies are sections of the file
 // (seekable, no copy), src.PartSize bytes each but the last, at most wo.MaxConcurrency at once,
 // then commits them with Put Block List. The blob gets what the azureblob writer would have
-// sent (escaped name and metadata, headers: no Content-MD5, none was computed over the whole
-// file). The cleanup it returns discards the uncommitted blocks, as PrepareUpload's does.
+// sent (escaped name and metadata, headers; a Content-MD5 only if wo carries one: the write
+// path computes none over a file sent in parts, so the blob has none). The cleanup it returns discards the uncommitted blocks, as PrepareUpload's does.
 //
 // With a checkpoint (src.Checkpointed), the session is the upload's block-ID scheme: a random
 // tag every block ID of the upload carries, saved before the first block is staged; each
@@ -78,7 +78,30 @@ func (d *Driver) UploadParts(ctx context.Context, b *gblob.Bucket, _ *destinatio
 	}
 	_, err = bb.CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{HTTPHeaders: uo.HTTPHeaders,
 		Metadata: uo.Metadata, AccessConditions: uo.AccessConditions, Tags: uo.Tags, Tier: uo.AccessTier})
+	if session, _ := src.Resumed(); err == nil && session != nil {
+		// A Put Block of the interrupted attempt can be stored after that attempt ended
+		// (Azurite stores one a cancel cut off after its body was sent, after a later commit):
+		// once such requests had time to settle, drop what they left. The blob is committed;
+		// a failure here leaves blocks Azure removes after a week.
+		_ = dropLateBlocks(ctx, bb)
+	}
 	return cleanup, err
+}
+
+// dropLateBlocks waits blockSettle, then discards bb's uncommitted blocks if it has any.
+func dropLateBlocks(ctx context.Context, bb *blockblob.Client) error {
+	t := time.NewTimer(blockSettle)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	bl, err := bb.GetBlockList(ctx, blockblob.BlockListTypeUncommitted, nil)
+	if err != nil || len(bl.BlockList.UncommittedBlocks) == 0 {
+		return err
+	}
+	return discardUncommitted(ctx, bb)
 }
 
 // sessionPrefix starts the session a checkpoint keeps of a block upload; the block tag follows.
