@@ -490,3 +490,24 @@ func TestEngineResume(t *testing.T) {
 		}
 	})
 }
+
+// TestResumeTwice: an upload interrupted, resumed, interrupted again and resumed again sends
+// again only what was in flight at each interruption.
+func TestResumeTwice(t *testing.T) {
+	r := newResumeRig(t, 11)
+	const key = "resume/twice.mp4"
+	cp := &memstore.Checkpoint{}
+	first := r.interrupt(key, nil, cp, 3*blockSize+1)
+	second := r.interrupt(key, nil, cp, 3*blockSize+1)
+	m := &blockMeter{}
+	c, in := r.client(m, "")
+	if _, err := r.upload(context.Background(), c, in, key, nil, cp); err != nil {
+		t.Fatal(err)
+	}
+	resent := first + second + m.sent.Load() - resumeSize
+	t.Logf("interrupted twice: %d + %d + %d block bytes sent: %d re-sent (bound %d)", first, second, m.sent.Load(), resent, 2*resendBound)
+	if resent > 2*resendBound {
+		t.Errorf("%d bytes re-sent, more than %d", resent, 2*resendBound)
+	}
+	r.checkDone(key, r.sum, cp)
+}
