@@ -129,21 +129,23 @@ func ParseCRC32C(s string) (uint32, bool) {
 // copyFromCDN writes s.key from the CDN copy cs server-side when s's driver is a
 // ServerSideCopier and cs is in a *CDN. handled is false when the upload must stream instead
 // (nothing to copy from, the copy not possible, refused or failed, or the copied object did not
-// verify: then nothing of the copy is left); when handled, err is nil (the object is the CDN
+// verify: then nothing of the copy is left, and recheck, when not nil, must run once the
+// stream is done: a part copy the server was still running can bring an aborted upload back,
+// so the copy's cleanup looks again); when handled, err is nil (the object is the CDN
 // copy's bytes, verified as a streamed upload's) or the upload's failure (cancelled).
-func (s writeSpec) copyFromCDN(ctx context.Context, cs *destination.CopySource) (res destination.UploadResult, handled bool, err error) {
+func (s writeSpec) copyFromCDN(ctx context.Context, cs *destination.CopySource) (res destination.UploadResult, handled bool, recheck func(), err error) {
 	cdn, ok := cs.CDN.(*CDN)
 	cp, ok2 := s.drv.(ServerSideCopier)
 	if !ok || !ok2 || cdn == nil || cs.Key == "" || cs.Size < 0 || (s.opts.Size >= 0 && s.opts.Size != cs.Size) {
-		return res, false, nil
+		return res, false, nil, nil
 	}
-	stream := func(why string, err error) (destination.UploadResult, bool, error) {
+	stream := func(why string, err error) (destination.UploadResult, bool, func(), error) {
 		msg := ""
 		if err != nil {
 			msg = classifyWith(err, s.drv).Message
 		}
 		s.log.Debug("server-side copy not used: streaming", "key", s.key, "why", why, "error", msg)
-		return destination.UploadResult{}, false, nil
+		return destination.UploadResult{}, false, recheck, nil
 	}
 	a, err := cdn.b.Attributes(ctx, cs.Key)
 	switch {
@@ -169,14 +171,14 @@ func (s writeSpec) copyFromCDN(ctx context.Context, cs *destination.CopySource) 
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cleanup, err := cp.CopyFromCDN(cctx, s.b, s.in, s.key, obj, wo)
-	done := func(verified string) (destination.UploadResult, bool, error) {
+	done := func(verified string) (destination.UploadResult, bool, func(), error) {
 		res := destination.UploadResult{Key: storedKey(s.drv, s.key), Size: cs.Size, Verified: verified,
 			Transfer: destination.TransferCopy}
 		if want.hasCRC {
 			res.Checksum = FormatCRC32C(want.crc)
 		}
 		obj.Copied(cs.Size)
-		return res, true, nil
+		return res, true, nil, nil
 	}
 	switch {
 	case errors.Is(err, ErrCopyUnsupported):
@@ -203,9 +205,10 @@ func (s writeSpec) copyFromCDN(ctx context.Context, cs *destination.CopySource) 
 	}
 	if cleanup != nil {
 		s.retry(ctx, "clean up a failed copy", cleanup)
+		recheck = func() { s.retry(ctx, "clean up a failed copy", cleanup) }
 	}
 	if ctx.Err() != nil {
-		return res, true, Classified(destination.CodeCanceled, false, "").UploadError(fmt.Errorf("provider: copy to %s: %w", s.key, context.Cause(ctx)))
+		return res, true, nil, Classified(destination.CodeCanceled, false, "").UploadError(fmt.Errorf("provider: copy to %s: %w", s.key, context.Cause(ctx)))
 	}
 	return stream("the provider refused or failed the copy", err)
 }

@@ -48,14 +48,18 @@ func (c *Client) Upload(ctx context.Context, in *destination.Integration, key st
 	s := writeSpec{b: e.b, drv: e.drv, in: in, key: key, src: src, opts: opts,
 		partSize: c.opts.PartSize, concurrency: c.opts.Concurrency, cleanupTimeout: c.opts.CleanupTimeout, log: c.opts.Logger}
 	var (
-		res    destination.UploadResult
-		copied bool
+		res     destination.UploadResult
+		copied  bool
+		recheck func()
 	)
 	if opts.CopyFrom != nil {
-		res, copied, err = s.copyFromCDN(ctx, opts.CopyFrom)
+		res, copied, recheck, err = s.copyFromCDN(ctx, opts.CopyFrom)
 	}
 	if !copied {
 		res, err = writeObject(ctx, s)
+		if recheck != nil {
+			recheck()
+		}
 	}
 	if err != nil {
 		return res, err

@@ -72,7 +72,9 @@ func (d *Driver) CopyFromCDN(ctx context.Context, b *blob.Bucket, in *destinatio
 		_, err := client.CopyObject(ctx, cp)
 		return nil, err // one request: it copied the whole object or nothing
 	}
-	tr := &tracker{Client: client, started: time.Now(), bucket: aws.ToString(req.Bucket), key: aws.ToString(req.Key)}
+	// A part copy whose answer was lost may still be running on the server and bring the upload
+	// back after an abort: the cleanup checks again after AbortSettle.
+	tr := &tracker{Client: client, started: time.Now(), settle: d.opts.AbortSettle, bucket: aws.ToString(req.Bucket), key: aws.ToString(req.Key)}
 	cleanup := func(ctx context.Context) error { return confirmAborted(ctx, tr) }
 	mpu, err := tr.CreateMultipartUpload(ctx, createInput(req, ""))
 	if err != nil {
