@@ -1,9 +1,9 @@
 package s3_test
 
 import (
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"bytes"
 	"context"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"net/http"
 	"testing"
 
