@@ -122,3 +122,37 @@ func TestCopyFromCDNFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyFromCDNNoReadAccess: the destination's credentials (a versitygw user owning only its
+// own bucket) cannot read the CDN bucket on the same server: the copy is refused (AccessDenied)
+// and the upload streams, with identical bytes and no multipart upload left.
+func TestCopyFromCDNNoReadAccess(t *testing.T) {
+	gw := emulator.StartIAMGateway(t)
+	ctx := context.Background()
+	access, secret := emulator.Name("user"), emulator.Name("secret-")
+	if err := gw.CreateUserRole(ctx, access, secret, "userplus"); err != nil {
+		t.Fatal(err)
+	}
+	user := gw.S3Server
+	user.AccessKey, user.SecretKey = access, secret
+	var u emulator.Unsealer
+	rec := &emulator.Recorder{}
+	c := newClient(t, &u, rec, s3.Options{})
+	cdn := cdnOn(t, c, &u, gw.Bucket(t))
+	dst := user.Bucket(t)
+	const size = 6<<20 + 1
+	st := emulator.CDNCopy(t, c, rec, cdn, u.Integration(destination.S3, dst), "renders/r/render.mp4", "out/x.mp4", size, 2, destination.TransferStream)
+	if st.SourceBytes != size {
+		t.Errorf("streamed %d bytes of the source, want %d", st.SourceBytes, size)
+	}
+	tried := false
+	for _, r := range rec.Requests() {
+		tried = tried || r.Header.Get("X-Amz-Copy-Source") != ""
+	}
+	if !tried {
+		t.Error("no copy was tried")
+	}
+	if n := user.MultipartUploads(t, dst.Bucket); n != 0 {
+		t.Errorf("%d multipart uploads left", n)
+	}
+}
