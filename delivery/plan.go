@@ -61,6 +61,13 @@ type Source struct {
 	// a copy is verified against it, and an upload that delivered other bytes fails
 	// ("checksum_mismatch").
 	Checksum string
+	// Checkpoint, when set with a ReaderAt, keeps the upload's provider session as it goes (see
+	// destination.UploadOptions.Checkpoint), so that an attempt after a retry, a restart or a
+	// crash resumes it and sends only the parts the provider does not hold yet. It names one
+	// upload: DeliverCDN and DeliverTarget use it; Deliver, which uploads to many, ignores it.
+	// When the output fails for good, the engine removes the session through the uploader's
+	// destination.CheckpointAborter and clears the checkpoint.
+	Checkpoint destination.Checkpoint
 }
 
 // FileSource opens a file as a Source; close the returned closer when the delivery is done.
