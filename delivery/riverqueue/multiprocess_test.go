@@ -6,11 +6,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,13 +21,20 @@ import (
 	"github.com/ilovevideoeditor/outputs/delivery/riverqueue"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
+	"github.com/ilovevideoeditor/outputs/internal/faultproxy"
 	"github.com/ilovevideoeditor/outputs/internal/testenv"
 )
 
-// TestThreeWorkerProcesses runs 3 worker processes (internal/testworker, built here: the real
-// engine, the S3 driver, a file CDN) on one PostgreSQL database and delivers renders × 3 S3
-// buckets on versitygw: every object is committed exactly once (each process counts the commit
-// requests it sends, in test_commits), every record completed.
+// TestThreeWorkerProcesses runs 3 worker processes (internal/testworker, built here without
+// -race: the real engine, the S3 driver, a file CDN) on one PostgreSQL database and delivers
+// 200 renders × 3 S3 buckets on versitygw, reached through a counting proxy
+// (internal/faultproxy, no faults): every object is committed exactly once at the server (the
+// proxy counts the whole-object PUTs and multipart completions versitygw answered 200, per
+// bucket and key; each process also counts what it sent, in test_commits), every record is
+// completed after one attempt.
+//
+// OUTPUTS_RIVER_TEST_PROCS and OUTPUTS_RIVER_TEST_RENDERS change the numbers (figures: 1 vs 3
+// processes).
 func TestThreeWorkerProcesses(t *testing.T) {
 	testenv.Short(t, "builds and runs 3 worker processes")
 	srv := emulator.NeedS3(t)
@@ -58,9 +67,26 @@ func TestThreeWorkerProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	var mu sync.Mutex
+	commits := map[string]int{} // "bucket/key" → commits versitygw accepted
+	proxy, err := faultproxy.Start(faultproxy.Options{Target: srv.Endpoint, Observe: func(r *http.Request, status int) {
+		q := r.URL.Query()
+		put := r.Method == http.MethodPut && !q.Has("partNumber") && r.Header.Get("X-Amz-Copy-Source") == ""
+		if status == http.StatusOK && (put || (r.Method == http.MethodPost && q.Has("uploadId"))) {
+			mu.Lock()
+			commits[strings.TrimPrefix(r.URL.Path, "/")]++
+			mu.Unlock()
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
 	var targets []riverqueue.Target
+	buckets := map[string]string{} // integration → bucket
 	for i := range 3 {
 		cfg := srv.Bucket(t)
+		cfg.Endpoint = proxy.URL
 		now := time.Now()
 		in := &destination.Integration{ID: fmt.Sprintf("s3-%d", i), WorkspaceID: "ws1", Provider: destination.S3, Name: "s3",
 			IsActive: true, Config: cfg.WithoutSecrets(), CreatedAt: now, UpdatedAt: now}
@@ -73,11 +99,15 @@ func TestThreeWorkerProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 		targets = append(targets, riverqueue.Target{IntegrationID: in.ID, Provider: destination.S3})
+		buckets[in.ID] = cfg.Bucket
 	}
-	const renders = 30
+	renders := 200
+	if n, err := strconv.Atoi(os.Getenv("OUTPUTS_RIVER_TEST_RENDERS")); err == nil && n > 0 {
+		renders = n
+	}
 	var plans []riverqueue.Plan
 	for i := range renders {
-		p, _ := h.render("ws1", fmt.Sprintf("r%03d", i), 64<<10)
+		p, _ := h.render("ws1", fmt.Sprintf("r%03d", i), 16<<10)
 		for _, tg := range targets {
 			tg.Prefix = "renders/" + p.RenderID + "/"
 			p.Targets = append(p.Targets, tg)
@@ -142,6 +172,22 @@ func TestThreeWorkerProcesses(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 
+	// At the server: each of the renders × 3 objects committed once, and nothing else.
+	mu.Lock()
+	got := len(commits)
+	for _, p := range plans {
+		for _, tg := range p.Targets {
+			k := buckets[tg.IntegrationID] + "/" + tg.Prefix + "render.mp4"
+			if n := commits[k]; n != 1 {
+				t.Errorf("%s committed %d times at versitygw, want once", k, n)
+			}
+		}
+	}
+	mu.Unlock()
+	if got != renders*3 {
+		t.Fatalf("versitygw committed %d objects, want %d", got, renders*3)
+	}
+
 	var dup, total, pids int
 	if err := db.QueryRow("SELECT count(*) FROM (SELECT 1 FROM test_commits GROUP BY bucket, object_key HAVING count(*) > 1) d").Scan(&dup); err != nil {
 		t.Fatal(err)
@@ -150,7 +196,8 @@ func TestThreeWorkerProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	if dup != 0 || total != renders*3 {
-		t.Fatalf("commits at S3: %d in all, %d objects committed more than once; want %d, 0", total, dup, renders*3)
+		t.Fatalf("commits sent by the workers: %d in all, %d objects committed more than once; want %d, 0", total, dup, renders*3)
 	}
-	t.Logf("%d renders × 3 S3 buckets on %d worker processes: %v after enqueue (commits spread over %d processes)", renders, procs, elapsed, pids)
+	t.Logf("%d renders × 3 S3 buckets on %d worker processes: %v after enqueue, %.0f outputs/s (commits spread over %d processes)",
+		renders, procs, elapsed, float64(renders*3)/elapsed.Seconds(), pids)
 }
