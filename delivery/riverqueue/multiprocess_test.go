@@ -6,6 +6,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ilovevideoeditor/outputs/crypto"
 	"github.com/ilovevideoeditor/outputs/delivery/riverqueue"
@@ -41,65 +45,19 @@ func TestThreeWorkerProcesses(t *testing.T) {
 	t.Parallel()
 	began := time.Now()
 	h := postgresBackend(t, nil) // this process only enqueues
-	bin := filepath.Join(t.TempDir(), "testworker")
-	build := exec.Command("go", "build", "-o", bin, "github.com/ilovevideoeditor/outputs/delivery/riverqueue/internal/testworker")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build testworker: %v\n%s", err, out)
-	}
+	w := newWorkers(t, h.store, srv)
 	db, err := sql.Open("pgx", h.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec("CREATE TABLE test_commits (bucket text NOT NULL, object_key text NOT NULL, pid integer NOT NULL)"); err != nil {
-		t.Fatal(err)
-	}
-	kr, err := crypto.NewInsecureDevelopmentKeyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyset := filepath.Join(t.TempDir(), "keyset.json")
-	var buf bytes.Buffer
-	if err := kr.WriteInsecureCleartext(&buf); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyset, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	var mu sync.Mutex
-	commits := map[string]int{} // "bucket/key" → commits versitygw accepted
-	proxy, err := faultproxy.Start(faultproxy.Options{Target: srv.Endpoint, Observe: func(r *http.Request, status int) {
-		q := r.URL.Query()
-		put := r.Method == http.MethodPut && !q.Has("partNumber") && r.Header.Get("X-Amz-Copy-Source") == ""
-		if status == http.StatusOK && (put || (r.Method == http.MethodPost && q.Has("uploadId"))) {
-			mu.Lock()
-			commits[strings.TrimPrefix(r.URL.Path, "/")]++
-			mu.Unlock()
-		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
+	createCommits(t, db)
 	var targets []riverqueue.Target
 	buckets := map[string]string{} // integration → bucket
 	for i := range 3 {
-		cfg := srv.Bucket(t)
-		cfg.Endpoint = proxy.URL
-		now := time.Now()
-		in := &destination.Integration{ID: fmt.Sprintf("s3-%d", i), WorkspaceID: "ws1", Provider: destination.S3, Name: "s3",
-			IsActive: true, Config: cfg.WithoutSecrets(), CreatedAt: now, UpdatedAt: now}
-		sealed, err := kr.SealSecret(ctx, in, destination.SecretAccessKey, cfg.SecretAccessKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in.Secrets = map[destination.SecretField]destination.Sealed{destination.SecretAccessKey: sealed}
-		if _, err := h.store.Create(ctx, in); err != nil {
-			t.Fatal(err)
-		}
-		targets = append(targets, riverqueue.Target{IntegrationID: in.ID, Provider: destination.S3})
-		buckets[in.ID] = cfg.Bucket
+		tg, bucket := w.s3Integration(fmt.Sprintf("s3-%d", i))
+		targets = append(targets, tg)
+		buckets[tg.IntegrationID] = bucket
 	}
 	renders := 200
 	if n, err := strconv.Atoi(os.Getenv("OUTPUTS_RIVER_TEST_RENDERS")); err == nil && n > 0 {
@@ -119,38 +77,12 @@ func TestThreeWorkerProcesses(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("OUTPUTS_RIVER_TEST_PROCS")); err == nil && n > 0 { // figures: 1 vs 3
 		procs = n
 	}
-	cdnDir := t.TempDir()
-	for i := range procs {
-		cmd := exec.Command(bin, "-dsn", h.dsn, "-renders", h.renders, "-cdn", cdnDir, "-keyset", keyset, "-workers", "4")
-		cmd.Stderr = os.Stderr
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("worker %d: %v", i, err)
-				}
-			case <-time.After(15 * time.Second):
-				_ = cmd.Process.Kill()
-				t.Errorf("worker %d did not shut down in time", i)
-			}
-		})
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		if err != nil || strings.TrimSpace(line) != "ready" {
-			t.Fatalf("worker %d: %q, %v", i, line, err)
-		}
+	for range procs {
+		w.start("-dsn", h.dsn, "-renders", h.renders, "-workers", "4")
 	}
 
 	t.Logf("workers ready after %v", time.Since(began))
+	ctx := context.Background()
 	start := time.Now()
 	tx, commit, rollback := h.begin(ctx)
 	defer rollback()
@@ -173,8 +105,7 @@ func TestThreeWorkerProcesses(t *testing.T) {
 	elapsed := time.Since(start)
 
 	// At the server: each of the renders × 3 objects committed once, and nothing else.
-	mu.Lock()
-	got := len(commits)
+	commits := w.commits()
 	for _, p := range plans {
 		for _, tg := range p.Targets {
 			k := buckets[tg.IntegrationID] + "/" + tg.Prefix + "render.mp4"
@@ -183,9 +114,8 @@ func TestThreeWorkerProcesses(t *testing.T) {
 			}
 		}
 	}
-	mu.Unlock()
-	if got != renders*3 {
-		t.Fatalf("versitygw committed %d objects, want %d", got, renders*3)
+	if len(commits) != renders*3 {
+		t.Fatalf("versitygw committed %d objects, want %d", len(commits), renders*3)
 	}
 
 	var dup, total, pids int
@@ -200,4 +130,252 @@ func TestThreeWorkerProcesses(t *testing.T) {
 	}
 	t.Logf("%d renders × 3 S3 buckets on %d worker processes: %v after enqueue, %.0f outputs/s (commits spread over %d processes)",
 		renders, procs, elapsed, float64(renders*3)/elapsed.Seconds(), pids)
+}
+
+// TestSQLiteRestartMidDelivery is the embedded default on one machine: a worker process on a
+// SQLite file is killed (SIGKILL) in the middle of a 40 MiB multipart upload to versitygw, a new
+// process opens the same file, River's rescuer hands it the job (Config.RescueAfter, small here),
+// and the delivery completes: the object byte-identical, committed once, the record completed
+// after 2 attempts. It logs the bytes versitygw received for the key (the render's size plus
+// what the restart sent again) and the multipart uploads the killed attempt left.
+func TestSQLiteRestartMidDelivery(t *testing.T) {
+	testenv.Short(t, "builds a worker process and waits for River's rescuer (about 30 s)")
+	srv := emulator.NeedS3(t)
+	t.Parallel()
+	h := sqliteBackend(t, nil) // this process only enqueues and reads the record
+	w := newWorkers(t, h.store, srv)
+	createCommits(t, h.db)
+	tg, bucket := w.s3Integration("s3")
+	tg.Prefix = "renders/"
+	const size = 40 << 20 // 8 parts of 5 MiB
+	p, data := h.render("ws1", "r1", size, tg)
+	key := "renders/render.mp4"
+	args := []string{"-sqlite", h.file, "-renders", h.renders, "-workers", "2", "-part-size", fmt.Sprint(5 << 20),
+		"-job-timeout", "10s", "-rescue-after", "10s"}
+	first := w.start(args...)
+	h.enqueue(p)
+
+	select { // the first part is stored: kill the worker with the rest in flight
+	case <-w.partStored:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no part reached versitygw")
+	}
+	first.kill()
+	rec, err := h.store.GetDelivery(context.Background(), "ws1", "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := rec.Outputs[0]; o.Status != destination.StatusUploading || w.commits()[bucket+"/"+key] != 0 {
+		t.Fatalf("after the kill the output is %s with %d commits, want uploading and none (the render is too small?)",
+			o.Status, w.commits()[bucket+"/"+key])
+	}
+	killedAt := time.Now()
+	w.start(args...) // the restart: same database file
+	rec = h.waitDoneWithin("ws1", "r1", 3*time.Minute)
+	o := rec.Outputs[0]
+	if o.Status != destination.StatusCompleted || o.Attempts != 2 || o.Key != key || o.SizeBytes != size {
+		t.Fatalf("output after the restart = %+v, want completed after 2 attempts, key %s, %d bytes", o, key, size)
+	}
+	got := w.object(bucket, key)
+	if !bytes.Equal(got, data) {
+		t.Fatalf("the stored object is %d bytes and differs from the render (%d bytes)", len(got), size)
+	}
+	if n := w.commits()[bucket+"/"+key]; n != 1 {
+		t.Fatalf("%s committed %d times, want once", key, n)
+	}
+	sent := w.bytesReceived(bucket + "/" + key)
+	t.Logf("delivered %v after the kill; versitygw received %d bytes for a %d-byte render (%d re-sent); multipart uploads left: %d",
+		time.Since(killedAt).Round(time.Second), sent, size, sent-size, len(w.uploads(bucket)))
+}
+
+// workers builds the worker binary (internal/testworker, without -race), writes the keyset
+// the processes read, and counts, through a proxy in front of versitygw
+// (internal/faultproxy, no faults), the commits versitygw accepted per "bucket/key" (whole
+// object PUTs and multipart completions) and the body bytes of the writes it answered.
+type workers struct {
+	t      *testing.T
+	bin    string
+	keyset string
+	kr     *crypto.Keyring
+	store  destination.Store
+	srv    emulator.S3Server
+	proxy  *faultproxy.Proxy
+	cdn    string
+	// partStored receives (without blocking) once per UploadPart versitygw answered 200.
+	partStored chan struct{}
+
+	mu        sync.Mutex
+	committed map[string]int
+	received  map[string]int64
+}
+
+func newWorkers(t *testing.T, store destination.Store, srv emulator.S3Server) *workers {
+	w := &workers{t: t, store: store, srv: srv, cdn: t.TempDir(), partStored: make(chan struct{}, 1),
+		committed: map[string]int{}, received: map[string]int64{}}
+	w.bin = filepath.Join(t.TempDir(), "testworker")
+	build := exec.Command("go", "build", "-o", w.bin, "github.com/ilovevideoeditor/outputs/delivery/riverqueue/internal/testworker")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build testworker: %v\n%s", err, out)
+	}
+	kr, err := crypto.NewInsecureDevelopmentKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.kr = kr
+	w.keyset = filepath.Join(t.TempDir(), "keyset.json")
+	var buf bytes.Buffer
+	if err := kr.WriteInsecureCleartext(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.keyset, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.proxy, err = faultproxy.Start(faultproxy.Options{Target: srv.Endpoint, Observe: w.observe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.proxy.Close() })
+	return w
+}
+
+func (w *workers) observe(r *http.Request, status int) {
+	if status != http.StatusOK {
+		return
+	}
+	q := r.URL.Query()
+	k := strings.TrimPrefix(r.URL.Path, "/")
+	put := r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") == ""
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if put {
+		w.received[k] += r.ContentLength
+	}
+	switch {
+	case put && q.Has("partNumber"):
+		select {
+		case w.partStored <- struct{}{}:
+		default:
+		}
+	case put, r.Method == http.MethodPost && q.Has("uploadId"):
+		w.committed[k]++
+	}
+}
+
+// commits returns the commits versitygw accepted, by "bucket/key".
+func (w *workers) commits() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return maps.Clone(w.committed)
+}
+
+// bytesReceived returns the body bytes of the writes versitygw accepted for "bucket/key".
+func (w *workers) bytesReceived(k string) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.received[k]
+}
+
+// s3Integration creates an S3 integration of ws1 on a fresh bucket, reached through the
+// proxy, and returns its target (no prefix) and the bucket.
+func (w *workers) s3Integration(id string) (riverqueue.Target, string) {
+	ctx := context.Background()
+	cfg := w.srv.Bucket(w.t)
+	cfg.Endpoint = w.proxy.URL
+	now := time.Now()
+	in := &destination.Integration{ID: id, WorkspaceID: "ws1", Provider: destination.S3, Name: "s3",
+		IsActive: true, Config: cfg.WithoutSecrets(), CreatedAt: now, UpdatedAt: now}
+	sealed, err := w.kr.SealSecret(ctx, in, destination.SecretAccessKey, cfg.SecretAccessKey)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	in.Secrets = map[destination.SecretField]destination.Sealed{destination.SecretAccessKey: sealed}
+	if _, err := w.store.Create(ctx, in); err != nil {
+		w.t.Fatal(err)
+	}
+	return riverqueue.Target{IntegrationID: in.ID, Provider: destination.S3}, cfg.Bucket
+}
+
+// object reads an object straight from versitygw.
+func (w *workers) object(bucket, key string) []byte {
+	out, err := w.srv.Client(nil).GetObject(context.Background(), &awss3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		w.t.Fatalf("get %s/%s: %v", bucket, key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return b
+}
+
+// uploads lists the multipart uploads open in bucket ("key uploadID").
+func (w *workers) uploads(bucket string) []string {
+	out, err := w.srv.Client(nil).ListMultipartUploads(context.Background(), &awss3.ListMultipartUploadsInput{Bucket: &bucket})
+	if err != nil {
+		w.t.Fatalf("list multipart uploads of %s: %v", bucket, err)
+	}
+	var ids []string
+	for _, u := range out.Uploads {
+		ids = append(ids, *u.Key+" "+*u.UploadId)
+	}
+	return ids
+}
+
+// process is a running worker process.
+type process struct {
+	cmd    *exec.Cmd
+	killed bool
+}
+
+// kill ends the process with SIGKILL (its jobs stay running in River until rescued).
+func (p *process) kill() {
+	p.killed = true
+	_ = p.cmd.Process.Kill()
+	_, _ = p.cmd.Process.Wait()
+}
+
+// start runs a worker process with args (the keyset and CDN are added) until it is ready; the
+// test's end stops it gracefully (SIGTERM) unless it was killed.
+func (w *workers) start(args ...string) *process {
+	t := w.t
+	cmd := exec.Command(w.bin, append([]string{"-cdn", w.cdn, "-keyset", w.keyset}, args...)...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd}
+	t.Cleanup(func() {
+		if p.killed {
+			return
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("worker %d: %v", cmd.Process.Pid, err)
+			}
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("worker %d did not shut down in time", cmd.Process.Pid)
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "ready" {
+		t.Fatalf("worker %d: %q, %v", cmd.Process.Pid, line, err)
+	}
+	return p
+}
+
+// createCommits creates the table the worker processes record the commits they send in.
+func createCommits(t *testing.T, db *sql.DB) {
+	if _, err := db.Exec("CREATE TABLE test_commits (bucket text NOT NULL, object_key text NOT NULL, pid integer NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
 }

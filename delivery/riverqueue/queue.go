@@ -51,6 +51,11 @@ type Config struct {
 	// JobTimeout bounds one attempt of a job (the engine's whole upload, retries included).
 	// A finite timeout is what lets River rescue a job whose worker died. Default 2 h.
 	JobTimeout time.Duration
+	// RescueAfter is how long after an attempt started River's rescuer may take the job back
+	// from a worker that died (killed, lost its machine) and run it again elsewhere; it must be
+	// at least JobTimeout (a live worker's attempt ends by then). Default JobTimeout + 1 min.
+	// River's rescuer looks every 30 s, on the leader only.
+	RescueAfter time.Duration
 	// MaxAttempts is how many times River runs a job that crashed, timed out or was rescued.
 	// A delivery that fails (the engine's retries spent, or a permanent error) is not retried
 	// by River: it is recorded failed and can be redelivered. Default 5.
@@ -134,6 +139,12 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg Config) (*Queue[TTx], erro
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = 2 * time.Hour
 	}
+	if cfg.RescueAfter <= 0 {
+		cfg.RescueAfter = cfg.JobTimeout + time.Minute
+	}
+	if cfg.RescueAfter < cfg.JobTimeout {
+		return nil, fmt.Errorf("riverqueue: %w: RescueAfter must be at least JobTimeout", ErrBadConfig)
+	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 5
 	}
@@ -205,7 +216,7 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg Config) (*Queue[TTx], erro
 		Workers:              workers,
 		PeriodicJobs:         periodic,
 		JobTimeout:           cfg.JobTimeout,
-		RescueStuckJobsAfter: cfg.JobTimeout + time.Minute,
+		RescueStuckJobsAfter: cfg.RescueAfter,
 		MaxAttempts:          cfg.MaxAttempts,
 		FetchPollInterval:    cfg.FetchPollInterval,
 		FetchCooldown:        cooldown,
