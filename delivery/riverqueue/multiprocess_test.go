@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -24,6 +25,7 @@ import (
 	"github.com/ilovevideoeditor/outputs/crypto"
 	"github.com/ilovevideoeditor/outputs/delivery/riverqueue"
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/destination/storetest"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/internal/faultproxy"
 	"github.com/ilovevideoeditor/outputs/internal/testenv"
@@ -137,7 +139,12 @@ func TestThreeWorkerProcesses(t *testing.T) {
 // process opens the same file, River's rescuer hands it the job (Config.RescueAfter, small here),
 // and the delivery completes: the object byte-identical, committed once, the record completed
 // after 2 attempts. It logs the bytes versitygw received for the key (the render's size plus
-// what the restart sent again) and the multipart uploads the killed attempt left.
+// what the restart sent again).
+//
+// The restarted process also runs the janitor (Sweeper, AbandonedAfter and Retention): the
+// multipart upload the killed attempt left (its key was recorded when the upload started) is
+// aborted once older than AbandonedAfter, so ListMultipartUploads ends empty, and a record
+// finished before the retention is pruned while the new one is kept.
 func TestSQLiteRestartMidDelivery(t *testing.T) {
 	testenv.Short(t, "builds a worker process and waits for River's rescuer (about 30 s)")
 	srv := emulator.NeedS3(t)
@@ -153,6 +160,18 @@ func TestSQLiteRestartMidDelivery(t *testing.T) {
 	args := []string{"-sqlite", h.file, "-renders", h.renders, "-workers", "2", "-part-size", fmt.Sprint(5 << 20),
 		"-job-timeout", "10s", "-rescue-after", "10s"}
 	first := w.start(args...)
+	old := storetest.DeliveryFixture("ws1", 1) // finished long ago: the janitor prunes it
+	if err := h.store.AddDelivery(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.TransitionRender(context.Background(), "ws1", old.RenderID, destination.Transition{
+		Status: destination.StatusFailed, At: old.CreatedAt.Add(time.Minute), ErrorCode: "unknown", Error: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.TransitionOutput(context.Background(), "ws1", old.RenderID, old.Outputs[0].IntegrationID, destination.Transition{
+		Status: destination.StatusFailed, At: old.CreatedAt.Add(time.Minute), ErrorCode: "unknown", Error: "x"}); err != nil {
+		t.Fatal(err)
+	}
 	h.enqueue(p)
 
 	select { // the first part is stored: kill the worker with the rest in flight
@@ -165,12 +184,16 @@ func TestSQLiteRestartMidDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := rec.Outputs[0]; o.Status != destination.StatusUploading || w.commits()[bucket+"/"+key] != 0 {
-		t.Fatalf("after the kill the output is %s with %d commits, want uploading and none (the render is too small?)",
-			o.Status, w.commits()[bucket+"/"+key])
+	if o := rec.Outputs[0]; o.Status != destination.StatusUploading || o.Key != key || w.commits()[bucket+"/"+key] != 0 {
+		t.Fatalf("after the kill the output is %s (key %q) with %d commits, want uploading %s and none (the render is too small?)",
+			o.Status, o.Key, w.commits()[bucket+"/"+key], key)
+	}
+	if n := len(w.uploads(bucket)); n != 1 {
+		t.Fatalf("after the kill %d multipart uploads are open, want the abandoned one", n)
 	}
 	killedAt := time.Now()
-	w.start(args...) // the restart: same database file
+	// The restart: same database file, with the janitor.
+	w.start(append(args, "-abandoned-after", "10s", "-janitor-interval", "2s", "-retention", "1h")...)
 	rec = h.waitDoneWithin("ws1", "r1", 3*time.Minute)
 	o := rec.Outputs[0]
 	if o.Status != destination.StatusCompleted || o.Attempts != 2 || o.Key != key || o.SizeBytes != size {
@@ -184,8 +207,28 @@ func TestSQLiteRestartMidDelivery(t *testing.T) {
 		t.Fatalf("%s committed %d times, want once", key, n)
 	}
 	sent := w.bytesReceived(bucket + "/" + key)
+	left := w.uploads(bucket)
 	t.Logf("delivered %v after the kill; versitygw received %d bytes for a %d-byte render (%d re-sent); multipart uploads left: %d",
-		time.Since(killedAt).Round(time.Second), sent, size, sent-size, len(w.uploads(bucket)))
+		time.Since(killedAt).Round(time.Second), sent, size, sent-size, len(left))
+
+	deadline := time.Now().Add(90 * time.Second)
+	for len(left) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the janitor did not abort the abandoned uploads: %v", left)
+		}
+		time.Sleep(500 * time.Millisecond)
+		left = w.uploads(bucket)
+	}
+	if _, err := h.store.GetDelivery(context.Background(), "ws1", old.RenderID); !errors.Is(err, destination.ErrNotFound) {
+		t.Errorf("the record finished before the retention was not pruned: %v", err)
+	}
+	if _, err := h.store.GetDelivery(context.Background(), "ws1", "r1"); err != nil {
+		t.Errorf("the new record was pruned: %v", err)
+	}
+	if !bytes.Equal(w.object(bucket, key), data) {
+		t.Error("the object changed after the sweep")
+	}
+	t.Logf("the janitor swept the abandoned upload %v after the kill", time.Since(killedAt).Round(time.Second))
 }
 
 // workers builds the worker binary (internal/testworker, without -race), writes the keyset

@@ -49,6 +49,9 @@ func run() error {
 	partSize := flag.Int("part-size", 0, "upload part size in bytes (0: the provider default)")
 	jobTimeout := flag.Duration("job-timeout", 0, "the queue's JobTimeout (0: its default)")
 	rescueAfter := flag.Duration("rescue-after", 0, "the queue's RescueAfter (0: its default)")
+	abandonedAfter := flag.Duration("abandoned-after", 0, "run the janitor's sweep with this AbandonedAfter (0: no sweep)")
+	janitorInterval := flag.Duration("janitor-interval", 0, "the queue's JanitorInterval (0: its default)")
+	retention := flag.Duration("retention", 0, "the queue's Retention (0: no pruning)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -123,7 +126,11 @@ func run() error {
 			return delivery.FileSource(filepath.Join(*renders, p.RenderID))
 		},
 		MaxWorkers: *workers, CDNWait: 50 * time.Millisecond, FetchPollInterval: 100 * time.Millisecond, Logger: quiet,
-		JobTimeout: *jobTimeout, RescueAfter: *rescueAfter}
+		JobTimeout: *jobTimeout, RescueAfter: *rescueAfter, JanitorInterval: *janitorInterval,
+		Retention: *retention}
+	if *abandonedAfter > 0 {
+		cfg.Sweeper, cfg.Integrations, cfg.AbandonedAfter = client, store, *abandonedAfter
+	}
 	var q queue
 	if pool != nil {
 		q, err = riverqueue.NewPostgres(pool, cfg)
