@@ -97,7 +97,7 @@ func TestThreeWorkerProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range plans {
-		rec := h.waitDone(p.WorkspaceID, p.RenderID)
+		rec := h.waitDoneWithin(p.WorkspaceID, p.RenderID, 2*time.Minute) // one process takes longer
 		for _, o := range rec.Outputs {
 			if o.Status != destination.StatusCompleted || o.Attempts != 1 {
 				t.Fatalf("%s/%s is %s (%s) after %d attempts, want completed after 1", p.RenderID, o.IntegrationID, o.Status, o.ErrorCode, o.Attempts)
@@ -236,7 +236,7 @@ func TestSQLiteRestartMidDelivery(t *testing.T) {
 // (internal/faultproxy, no faults), the commits versitygw accepted per "bucket/key" (whole
 // object PUTs and multipart completions) and the body bytes of the writes it answered.
 type workers struct {
-	t      *testing.T
+	t      testing.TB
 	bin    string
 	keyset string
 	kr     *crypto.Keyring
@@ -252,7 +252,7 @@ type workers struct {
 	received  map[string]int64
 }
 
-func newWorkers(t *testing.T, store destination.Store, srv emulator.S3Server) *workers {
+func newWorkers(t testing.TB, store destination.Store, srv emulator.S3Server) *workers {
 	w := &workers{t: t, store: store, srv: srv, cdn: t.TempDir(), partStored: make(chan struct{}, 1),
 		committed: map[string]int{}, received: map[string]int64{}}
 	w.bin = filepath.Join(t.TempDir(), "testworker")
@@ -367,19 +367,40 @@ func (w *workers) uploads(bucket string) []string {
 
 // process is a running worker process.
 type process struct {
-	cmd    *exec.Cmd
-	killed bool
+	t    testing.TB
+	cmd  *exec.Cmd
+	done bool // killed or stopped
 }
 
 // kill ends the process with SIGKILL (its jobs stay running in River until rescued).
 func (p *process) kill() {
-	p.killed = true
+	p.done = true
 	_ = p.cmd.Process.Kill()
 	_, _ = p.cmd.Process.Wait()
 }
 
+// stop ends the process gracefully (SIGTERM: a Shutdown) and waits for it.
+func (p *process) stop() {
+	if p.done {
+		return
+	}
+	p.done = true
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			p.t.Errorf("worker %d: %v", p.cmd.Process.Pid, err)
+		}
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		p.t.Errorf("worker %d did not shut down in time", p.cmd.Process.Pid)
+	}
+}
+
 // start runs a worker process with args (the keyset and CDN are added) until it is ready; the
-// test's end stops it gracefully (SIGTERM) unless it was killed.
+// test's end stops it gracefully unless it was killed or stopped.
 func (w *workers) start(args ...string) *process {
 	t := w.t
 	cmd := exec.Command(w.bin, append([]string{"-cdn", w.cdn, "-keyset", w.keyset}, args...)...)
@@ -391,24 +412,8 @@ func (w *workers) start(args ...string) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd}
-	t.Cleanup(func() {
-		if p.killed {
-			return
-		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("worker %d: %v", cmd.Process.Pid, err)
-			}
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("worker %d did not shut down in time", cmd.Process.Pid)
-		}
-	})
+	p := &process{t: t, cmd: cmd}
+	t.Cleanup(p.stop)
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || strings.TrimSpace(line) != "ready" {
 		t.Fatalf("worker %d: %q, %v", cmd.Process.Pid, line, err)
@@ -417,7 +422,7 @@ func (w *workers) start(args ...string) *process {
 }
 
 // createCommits creates the table the worker processes record the commits they send in.
-func createCommits(t *testing.T, db *sql.DB) {
+func createCommits(t testing.TB, db *sql.DB) {
 	if _, err := db.Exec("CREATE TABLE test_commits (bucket text NOT NULL, object_key text NOT NULL, pid integer NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}

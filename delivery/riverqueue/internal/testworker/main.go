@@ -15,7 +15,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,6 +47,7 @@ func run() error {
 	cdnDir := flag.String("cdn", "", "CDN directory")
 	keysetFile := flag.String("keyset", "", "cleartext keyset file (tests only)")
 	workers := flag.Int("workers", 4, "max workers")
+	perWorkspace := flag.Int("per-workspace", 0, "max jobs of one workspace (0: the queue's default)")
 	sqlitePath := flag.String("sqlite", "", "SQLite database file (instead of -dsn)")
 	partSize := flag.Int("part-size", 0, "upload part size in bytes (0: the provider default)")
 	jobTimeout := flag.Duration("job-timeout", 0, "the queue's JobTimeout (0: its default)")
@@ -52,7 +55,11 @@ func run() error {
 	abandonedAfter := flag.Duration("abandoned-after", 0, "run the janitor's sweep with this AbandonedAfter (0: no sweep)")
 	janitorInterval := flag.Duration("janitor-interval", 0, "the queue's JanitorInterval (0: its default)")
 	retention := flag.Duration("retention", 0, "the queue's Retention (0: no pruning)")
+	stats := flag.String("stats", "", "at exit, write the peak RSS and peak heap in use (sampled every 50 ms) to this file")
 	flag.Parse()
+	if *stats != "" {
+		defer sampleMemory(*stats)()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -127,7 +134,7 @@ func run() error {
 		},
 		MaxWorkers: *workers, CDNWait: 50 * time.Millisecond, FetchPollInterval: 100 * time.Millisecond, Logger: quiet,
 		JobTimeout: *jobTimeout, RescueAfter: *rescueAfter, JanitorInterval: *janitorInterval,
-		Retention: *retention}
+		Retention: *retention, MaxPerWorkspace: *perWorkspace}
 	if *abandonedAfter > 0 {
 		cfg.Sweeper, cfg.Integrations, cfg.AbandonedAfter = client, store, *abandonedAfter
 	}
@@ -148,6 +155,38 @@ func run() error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return q.Shutdown(sctx)
+}
+
+// sampleMemory samples the heap in use every 50 ms; the function it returns stops and writes
+// "peak_rss_bytes peak_heap_inuse_bytes" to file.
+func sampleMemory(file string) func() {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		_ = os.WriteFile(file, fmt.Appendf(nil, "%d %d\n", ru.Maxrss*1024, peak.Load()), 0o644)
+	}
 }
 
 // queue is a riverqueue.Queue of either driver.
