@@ -25,7 +25,13 @@ type job struct {
 	in    *destination.Integration
 	// upload runs one attempt.
 	upload func(ctx context.Context, g *guard, opts destination.UploadOptions) (destination.UploadResult, error)
+	// aborter removes a checkpointed session when the output fails for good, if the uploader
+	// can.
+	aborter destination.CheckpointAborter
 }
+
+// abortTimeout bounds the removal of a failed output's checkpointed session.
+const abortTimeout = 30 * time.Second
 
 // run makes attempts until one succeeds, one fails permanently, the attempts or the budget run
 // out, or ctx ends; it fills in the output.
@@ -103,7 +109,7 @@ func (j *job) attempt(ctx context.Context, n int, remaining time.Duration) (res 
 
 	j.out.Status = destination.StatusUploading
 	j.emit(Event{Kind: EventAttempt, Status: destination.StatusUploading, Attempt: n})
-	res, err = j.call(actx, g, destination.UploadOptions{ContentType: j.c.contentType, Size: j.src.Size,
+	res, err = j.call(actx, g, destination.UploadOptions{ContentType: j.c.contentType, Size: j.src.Size, Checkpoint: j.checkpoint(),
 		Progress: func(sent int64) {
 			g.lastRead.Store(time.Now().UnixNano())
 			j.emit(Event{Kind: EventProgress, Status: destination.StatusUploading, Attempt: n, BytesSent: sent})
@@ -158,8 +164,26 @@ func (j *job) complete(res destination.UploadResult, attempt int) {
 		"bytes", res.Size, "attempts", attempt)
 }
 
+// checkpoint returns the source's checkpoint when its uploads can use one (a ReaderAt).
+func (j *job) checkpoint() destination.Checkpoint {
+	if j.src.ReaderAt == nil || isNil(j.src.Checkpoint) {
+		return nil
+	}
+	return j.src.Checkpoint
+}
+
 func (j *job) fail(ctx context.Context, ue *destination.UploadError, attempt int) {
 	ue = j.canceled(ctx, ue)
+	if cp := j.checkpoint(); cp != nil && j.aborter != nil && ue.Code != destination.CodeCanceled {
+		// Given up for good: remove the session an attempt kept to resume.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+		key := j.out.OutputKey
+		if err := j.aborter.AbortCheckpointed(actx, j.in, key, cp); err != nil {
+			j.e.log.Warn("removing a failed upload's session", "render", j.c.RenderID, "integration", j.ev.IntegrationID,
+				"code", j.e.classify(err).Code)
+		}
+		cancel()
+	}
 	o := j.out
 	o.Status, o.ErrorCode, o.Error = destination.StatusFailed, ue.Code, ue.Message
 	j.emit(Event{Kind: EventFailed, Status: destination.StatusFailed, Attempt: attempt, Code: ue.Code, Error: ue.Message})

@@ -178,6 +178,7 @@ func (e *Engine) Deliver(ctx context.Context, p Plan, src Source) (*Delivery, er
 	if err != nil {
 		return nil, err
 	}
+	src.Checkpoint = nil // one checkpoint names one upload
 	d := &Delivery{ID: p.RenderID, Outputs: make([]destination.Output, len(p.Targets))}
 	for i := range p.Targets {
 		d.Outputs[i] = e.pendingOutput(c, i)
@@ -264,6 +265,9 @@ func (e *Engine) deliverCDN(ctx context.Context, c *checked, src Source) (string
 		upload: func(ctx context.Context, g *guard, opts destination.UploadOptions) (destination.UploadResult, error) {
 			return e.opts.CDN.Upload(ctx, key, g.source(), opts)
 		}}
+	if a, ok := e.opts.CDN.(destination.CheckpointAborter); ok {
+		j.aborter = a
+	}
 	j.run(ctx)
 	if o.Status != destination.StatusCompleted {
 		return "", o
@@ -291,6 +295,9 @@ func (e *Engine) deliverTarget(ctx context.Context, c *checked, i int, src Sourc
 			return destination.UploadResult{}, &destination.UploadError{Code: CodeUnsupported, Message: "no uploader is configured for customer storage"}
 		}
 		return e.opts.Uploader.Upload(ctx, j.in, o.OutputKey, g.source(), opts)
+	}
+	if a, ok := e.opts.Uploader.(destination.CheckpointAborter); ok {
+		j.aborter = a
 	}
 	j.run(ctx)
 	return o

@@ -51,6 +51,13 @@ type Source struct {
 	// Open, instead of ReaderAt, returns a fresh reader of the render for each attempt (the CDN
 	// copy streamed back for a redelivery, for example). The engine closes it.
 	Open func(ctx context.Context) (io.ReadCloser, error)
+	// Checkpoint, when set with a ReaderAt, keeps the upload's provider session as it goes (see
+	// destination.UploadOptions.Checkpoint), so that an attempt after a retry, a restart or a
+	// crash resumes it and sends only the parts the provider does not hold yet. It names one
+	// upload: DeliverCDN and DeliverTarget use it; Deliver, which uploads to many, ignores it.
+	// When the output fails for good, the engine removes the session through the uploader's
+	// destination.CheckpointAborter and clears the checkpoint.
+	Checkpoint destination.Checkpoint
 }
 
 // FileSource opens a file as a Source; close the returned closer when the delivery is done.

@@ -44,6 +44,19 @@ func (g *guard) taken() int64 {
 	return max(g.n, min(g.at.atRead.Load(), g.size-1))
 }
 
+// Skipped counts n bytes from off as taken without reading them: an earlier attempt of a
+// checkpointed upload stored them (provider.SkipReporter).
+func (a *atGuard) Skipped(off, n int64) {
+	if off < 0 || n <= 0 || off+n > a.size {
+		return
+	}
+	a.lastRead.Store(time.Now().UnixNano())
+	a.atRead.Add(n)
+	if off+n == a.size {
+		a.atEnd.Store(true)
+	}
+}
+
 // Size returns the declared size of the source.
 func (a *atGuard) Size() int64 { return a.size }
 

@@ -18,6 +18,38 @@ type UploadOptions struct {
 	Size int64
 	// Progress, when set, is called with the running total of bytes sent.
 	Progress func(sent int64)
+	// Checkpoint, when set, keeps the provider's upload session (an S3 multipart upload and
+	// its parts, Azure's staged blocks, a GCS or Drive resumable session) as the upload goes,
+	// so that a later upload of the same key and source, after a retry, a restart or a crash,
+	// in this process or another, resumes it instead of sending every byte again. Only
+	// random-access sources of known size split into parts are checkpointed (provider
+	// ReaderAtSource); the others ignore it.
+	//
+	// With a Checkpoint, an upload that was cancelled or failed transiently keeps its session
+	// for the next attempt; one that fails permanently removes it and clears the checkpoint, as
+	// does a successful one. A caller that gives up on a checkpointed upload calls the
+	// uploader's AbortCheckpointed (CheckpointAborter).
+	Checkpoint Checkpoint
+}
+
+// Checkpoint stores the state of one upload's provider session durably: the River queue keeps
+// it in the job's metadata. The state is opaque, written and read by the provider's driver; it
+// names the session (an upload ID, a session URL) and the parts it holds, never a credential,
+// but a GCS or Drive session URL lets whoever holds it write that one object until it expires,
+// so store it as carefully as the job itself. A Checkpoint is used by one upload at a time.
+type Checkpoint interface {
+	// Load returns the state the last Save stored, or nil when there is none.
+	Load(ctx context.Context) ([]byte, error)
+	// Save stores state durably before it returns, replacing what was stored; nil clears it.
+	Save(ctx context.Context, state []byte) error
+}
+
+// CheckpointAborter is an optional interface of an Uploader and of a CDN: AbortCheckpointed
+// removes what the provider still holds of the checkpointed upload of key (a multipart upload,
+// staged blocks, a session) and clears cp. The delivery engine calls it when an output that had
+// a checkpoint fails for good. in is nil for a CDN. Nothing saved in cp is not an error.
+type CheckpointAborter interface {
+	AbortCheckpointed(ctx context.Context, in *Integration, key string, cp Checkpoint) error
 }
 
 // UploadResult describes an uploaded object.

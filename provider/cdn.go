@@ -84,6 +84,17 @@ func (c *CDN) Upload(ctx context.Context, key string, src io.Reader, opts destin
 	return res, nil
 }
 
+// AbortCheckpointed removes what the CDN's bucket still holds of the checkpointed upload of key
+// (see destination.CheckpointAborter; in is ignored) and clears cp.
+func (c *CDN) AbortCheckpointed(ctx context.Context, _ *destination.Integration, key string, cp destination.Checkpoint) error {
+	if err := abortCheckpointed(ctx, c.b, c.opts.Driver, nil, key, cp); err != nil {
+		return classifyWith(err, c.opts.Driver).UploadError(err)
+	}
+	return nil
+}
+
+var _ destination.CheckpointAborter = (*CDN)(nil)
+
 // URL returns the download URL of key: BaseURL + the escaped stored key when BaseURL is set,
 // else a GET URL signed for SignedURLTTL.
 func (c *CDN) URL(ctx context.Context, key string) (string, error) {

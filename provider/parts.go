@@ -58,11 +58,14 @@ type Parts struct {
 	cancel   func()
 	progress func(int64)
 
-	mu   sync.Mutex
-	crcs []uint32
-	done []bool
-	read int64 // bytes of the parts read whole
-	err  error // the source's failure, as an *UploadError
+	ckpt *checkpoint // nil: not checkpointed (resume.go)
+
+	mu      sync.Mutex
+	crcs    []uint32
+	done    []bool
+	skipped []bool // held by the provider from an earlier attempt (Skip)
+	read    int64  // bytes of the parts read whole or skipped
+	err     error  // the source's failure, as an *UploadError
 }
 
 // newParts splits src when the upload can go through drv's ReaderAtUploader, else returns nil.
@@ -94,7 +97,7 @@ func (s writeSpec) newParts(drv any, cancel func()) *Parts {
 	}
 	n := int((size + ps - 1) / ps)
 	return &Parts{ra: ra, size: size, partSize: ps, cancel: cancel, progress: s.opts.Progress,
-		crcs: make([]uint32, n), done: make([]bool, n)}
+		crcs: make([]uint32, n), done: make([]bool, n), skipped: make([]bool, n)}
 }
 
 // Size returns the source's size in bytes.
@@ -106,8 +109,8 @@ func (p *Parts) PartSize() int64 { return p.partSize }
 // Count returns the number of parts.
 func (p *Parts) Count() int { return len(p.crcs) }
 
-// Each calls fn for every part (i from 0) with at most concurrency calls at once (default 4),
-// body reading that part's bytes and size its length. The first error (a failure of the source
+// Each calls fn for every part (i from 0) but those skipped (Skip), with at most concurrency
+// calls at once (default 4), body reading that part's bytes and size its length. The first error (a failure of the source
 // comes first) cancels the context of the other calls and is returned; Each returns once every
 // call has.
 func (p *Parts) Each(ctx context.Context, concurrency int, fn func(ctx context.Context, i int, body io.ReadSeeker, size int64) error) error {
@@ -123,6 +126,9 @@ func (p *Parts) Each(ctx context.Context, concurrency int, fn func(ctx context.C
 	)
 	sem := make(chan struct{}, concurrency)
 	for i := range p.Count() {
+		if p.isSkipped(i) {
+			continue
+		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -153,6 +159,12 @@ func (p *Parts) Each(ctx context.Context, concurrency int, fn func(ctx context.C
 		first = context.Cause(ctx)
 	}
 	return first
+}
+
+func (p *Parts) isSkipped(i int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.skipped[i]
 }
 
 // failure returns the source's failure, if any.
@@ -312,19 +324,23 @@ func (r *partReader) Seek(offset int64, whence int) (int64, error) {
 }
 
 // upload is the write path's one call to the store: through the driver's ReaderAtUploader when
-// the source is a file larger than a part, else through the bucket's writer. cleanup is
-// replaced by the fast path's.
-func (s writeSpec) upload(ctx context.Context, m *meter, wo *blob.WriterOptions, cleanup *func(context.Context) error) error {
+// the source is a file larger than a part (returning its Parts), else through the bucket's
+// writer. cleanup is replaced by the fast path's.
+func (s writeSpec) upload(ctx context.Context, m *meter, wo *blob.WriterOptions, cleanup *func(context.Context) error) (*Parts, error) {
 	p := s.newParts(s.drv, m.cancel)
 	if p == nil {
-		return s.b.Upload(ctx, s.key, m, wo)
+		return nil, s.b.Upload(ctx, s.key, m, wo)
+	}
+	if err := p.loadCheckpoint(ctx, s.opts.Checkpoint, s.key); err != nil {
+		*cleanup = nil // nothing was started
+		return p, err
 	}
 	c, err := s.drv.(ReaderAtUploader).UploadParts(ctx, s.b, s.in, s.key, p, wo)
 	if c != nil {
 		*cleanup = c
 	}
 	p.finish(m, err == nil)
-	return err
+	return p, err
 }
 
 // WriterAs prepares (and discards, without writing) the writer b would open for key with wo,

@@ -160,11 +160,12 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 		}
 	}
 	start := time.Now()
-	err := s.upload(wctx, m, wo, &cleanup) // a file source may go part by part (parts.go)
+	parts, err := s.upload(wctx, m, wo, &cleanup) // a file source may go part by part (parts.go)
 	res.Size, res.Checksum = m.n, FormatCRC32C(m.crc)
 	if err == nil {
 		res.Verified, err = verify(ctx, s, m, nonce, true)
 		if err == nil {
+			s.clearCheckpoint(ctx, parts)
 			return res, nil
 		}
 		// The provider committed other bytes than those sent: remove them (they are ours).
@@ -187,11 +188,19 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 		if v, verr := verify(ctx, s, m, nonce, false); verr == nil && v != "" {
 			s.log.Info("upload reported failed but the object is whole", "key", s.key, "error", classifyWith(err, s.drv).Message)
 			res.Verified = v
+			s.clearCheckpoint(ctx, parts)
 			return res, nil
 		}
 	}
-	if cleanup != nil {
+	switch {
+	case parts.sessionKept() && m.err == nil && (ctx.Err() != nil || classifyWith(err, s.drv).Transient):
+		// A checkpointed session is kept for the next attempt, which resumes it.
+		s.log.Debug("upload interrupted; its session is kept for the next attempt", "key", s.key)
+	case cleanup != nil:
 		s.retry(ctx, "clean up a failed upload", cleanup)
+		s.clearCheckpoint(ctx, parts)
+	default:
+		s.clearCheckpoint(ctx, parts)
 	}
 	s.log.Debug("upload failed", "key", s.key, "after", time.Since(start), "error", err)
 	if ue := destination.AsUploadError(err); ue != nil {
