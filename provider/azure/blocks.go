@@ -87,7 +87,7 @@ const blockSettle = 300 * time.Millisecond
 // service after the discard (seen on Azurite with blocks staged in parallel). Blocks found
 // then make it return errRecheck, so the cleanup's retry loop runs it again.
 func discardSettled(ctx context.Context, bb *blockblob.Client) error {
-	if err := discardUncommitted(ctx, bb); err != nil {
+	if err := discardUncommitted(ctx, bb, false); err != nil {
 		return err
 	}
 	t := time.NewTimer(blockSettle)
