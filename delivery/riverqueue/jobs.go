@@ -170,7 +170,7 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 		return err
 	}
 	key, size := rec.Key, rec.SizeBytes
-	src := Source{Size: size, Open: func(ctx context.Context) (io.ReadCloser, error) {
+	src := Source{Size: size, CDNKey: key, Checksum: rec.Checksum, Open: func(ctx context.Context) (io.ReadCloser, error) {
 		rc, n, err := q.cfg.CDN.Open(ctx, key)
 		if err == nil && n != size {
 			rc.Close()

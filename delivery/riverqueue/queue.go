@@ -35,7 +35,10 @@ type Config struct {
 	Engine Engine
 	// Deliveries keeps the delivery records the jobs write (sqlstore.Store, memstore.Deliveries).
 	Deliveries destination.DeliveryStore
-	// CDN streams the CDN copy back to destination jobs (destination.CDN implements it).
+	// CDN streams the CDN copy back to destination jobs (destination.CDN implements it). Their
+	// Source names the copy (CDNKey, and the recorded checksum), so when the Engine's own
+	// Options.CDN is that CDN, a provider that can copy it server-side does and nothing is
+	// streamed (Output.Transfer "copy").
 	CDN CDNReader
 	// OpenRender opens the render file of a plan for its CDN job. A process without it works
 	// destination jobs only (it does not listen on CDNQueue): run the CDN queue where the render
