@@ -33,7 +33,7 @@ func (d *Driver) UploadParts(ctx context.Context, b *blob.Bucket, in *destinatio
 	if err != nil {
 		return nil, err
 	}
-	tr := &tracker{Client: client, started: time.Now(), bucket: aws.ToString(req.Bucket), key: aws.ToString(req.Key)}
+	tr := &tracker{Client: client, started: time.Now(), settle: d.opts.AbortSettle, bucket: aws.ToString(req.Bucket), key: aws.ToString(req.Key)}
 	var algo types.ChecksumAlgorithm
 	if in != nil {
 		if s, err := settingsFor(in.Provider, in.Config); err == nil && s.aws {
