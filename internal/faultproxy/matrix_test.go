@@ -90,16 +90,14 @@ var backends = []backend{
 func init() {
 	// The same stores with file sources, at 20% faults.
 	for _, be := range backends {
-		if be.name != "gcs" {
-			backends = append(backends, backend{name: be.name + fileSuffix, setup: be.setup})
-		}
+		backends = append(backends, backend{name: be.name + fileSuffix, setup: be.setup})
 	}
 }
 
 // TestFaultMatrix uploads files of two parts through a proxy that breaks 5%, 20% and 50% of
 // the requests (resets mid-body, stalls, 500, 503 SlowDown with Retry-After, answers cut off
 // after the server processed the request), retrying transient failures as the engine would.
-// The S3, Azure and CDN stores run again at 20% with file sources (parts straight from the
+// Every store runs again at 20% with file sources (parts straight from the
 // file). Every upload reported successful must be byte-identical in the store (SHA-256), and nothing
 // may be left behind: no open multipart upload, no uncommitted Azure block.
 func TestFaultMatrix(t *testing.T) {

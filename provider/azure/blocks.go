@@ -45,9 +45,9 @@ func (d *Driver) UploadParts(ctx context.Context, b *gblob.Bucket, _ *destinatio
 	if !b.As(&cc) {
 		return nil, errors.New("azure: the bucket has no container client")
 	}
-	var uo *azblob.UploadStreamOptions
-	if !provider.WriterAs(ctx, b, key, wo, func(as func(any) bool) bool { return as(&uo) }) || uo == nil {
-		return nil, errors.New("azure: the bucket's writer could not be prepared")
+	uo, err := writerOptions(ctx, b, key, wo)
+	if err != nil {
+		return nil, err
 	}
 	bb := cc.NewBlockBlobClient(d.StoredKey(key))
 	cleanup := func(ctx context.Context) error { return discardSettled(ctx, bb) }
@@ -76,16 +76,34 @@ func (d *Driver) UploadParts(ctx context.Context, b *gblob.Bucket, _ *destinatio
 	if err != nil {
 		return cleanup, err
 	}
-	_, err = bb.CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{HTTPHeaders: uo.HTTPHeaders,
-		Metadata: uo.Metadata, AccessConditions: uo.AccessConditions, Tags: uo.Tags, Tier: uo.AccessTier})
-	if session, _ := src.Resumed(); err == nil && session != nil {
+	if err := commit(ctx, bb, ids, uo); err != nil {
+		return cleanup, err
+	}
+	if session, _ := src.Resumed(); session != nil {
 		// A Put Block of the interrupted attempt can be stored after that attempt ended
 		// (Azurite stores one a cancel cut off after its body was sent, after a later commit):
 		// once such requests had time to settle, drop what they left. The blob is committed;
 		// a failure here leaves blocks Azure removes after a week.
 		_ = dropLateBlocks(ctx, bb)
 	}
-	return cleanup, err
+	return cleanup, nil
+}
+
+// writerOptions returns the options the bucket's azureblob writer would have had for key with
+// wo (headers, metadata, conditions, tags, tier).
+func writerOptions(ctx context.Context, b *gblob.Bucket, key string, wo *gblob.WriterOptions) (*azblob.UploadStreamOptions, error) {
+	var uo *azblob.UploadStreamOptions
+	if !provider.WriterAs(ctx, b, key, wo, func(as func(any) bool) bool { return as(&uo) }) || uo == nil {
+		return nil, errors.New("azure: the bucket's writer could not be prepared")
+	}
+	return uo, nil
+}
+
+// commit commits the staged blocks ids as bb, with what the writer would have sent (uo).
+func commit(ctx context.Context, bb *blockblob.Client, ids []string, uo *azblob.UploadStreamOptions) error {
+	_, err := bb.CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{HTTPHeaders: uo.HTTPHeaders,
+		Metadata: uo.Metadata, AccessConditions: uo.AccessConditions, Tags: uo.Tags, Tier: uo.AccessTier})
+	return err
 }
 
 // dropLateBlocks waits blockSettle, then discards bb's uncommitted blocks if it has any.
@@ -101,7 +119,7 @@ func dropLateBlocks(ctx context.Context, bb *blockblob.Client) error {
 	if err != nil || len(bl.BlockList.UncommittedBlocks) == 0 {
 		return err
 	}
-	return discardUncommitted(ctx, bb)
+	return discardUncommitted(ctx, bb, false)
 }
 
 // sessionPrefix starts the session a checkpoint keeps of a block upload; the block tag follows.
@@ -206,7 +224,7 @@ const blockSettle = 300 * time.Millisecond
 // service after the discard (seen on Azurite with blocks staged in parallel). Blocks found
 // then make it return errRecheck, so the cleanup's retry loop runs it again.
 func discardSettled(ctx context.Context, bb *blockblob.Client) error {
-	if err := discardUncommitted(ctx, bb); err != nil {
+	if err := discardUncommitted(ctx, bb, false); err != nil {
 		return err
 	}
 	t := time.NewTimer(blockSettle)
