@@ -429,6 +429,7 @@ func (s writeSpec) upload(ctx context.Context, m *meter, wo *blob.WriterOptions,
 		*cleanup = nil // nothing was started
 		return p, err
 	}
+	p.keepNonce(wo)
 	c, err := s.drv.(ReaderAtUploader).UploadParts(ctx, s.b, s.in, s.key, p, wo)
 	if c != nil {
 		*cleanup = c

@@ -64,6 +64,7 @@ type checkpointState struct {
 	Size     int64        `json:"size"`
 	PartSize int64        `json:"partSize"`
 	Started  time.Time    `json:"started"`
+	Nonce    string       `json:"nonce,omitempty"` // the upload's tag (uploadMetaKey), set when the session started
 	Session  []byte       `json:"session,omitempty"`
 	Parts    []storedPart `json:"parts,omitempty"`
 }
@@ -107,6 +108,18 @@ func (p *Parts) loadCheckpoint(ctx context.Context, cp destination.Checkpoint, k
 	}
 	p.ckpt = c
 	return nil
+}
+
+// keepNonce makes a resumed upload tag its object as the attempt that started the session did:
+// the provider took the object's metadata then. The nonce is saved with the session.
+func (p *Parts) keepNonce(wo *blob.WriterOptions) {
+	if p.ckpt == nil || wo.Metadata == nil {
+		return
+	}
+	if r := p.ckpt.resumed; r != nil && r.Nonce != "" {
+		wo.Metadata[uploadMetaKey] = r.Nonce
+	}
+	p.ckpt.state.Nonce = wo.Metadata[uploadMetaKey]
 }
 
 // Checkpointed reports whether the upload keeps a checkpoint (then the driver calls Begin and

@@ -161,6 +161,9 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 	}
 	start := time.Now()
 	parts, err := s.upload(wctx, m, wo, &cleanup) // a file source may go part by part (parts.go)
+	if v := wo.Metadata[uploadMetaKey]; v != "" {
+		nonce = v // a resumed upload keeps the tag of the attempt that began it
+	}
 	res.Size, res.Checksum = m.n, FormatCRC32C(m.crc)
 	if err == nil {
 		res.Verified, err = verify(ctx, s, m, nonce, true)

@@ -419,7 +419,18 @@ func (s *session) putChunk(ctx context.Context, c chunk, start int64, final bool
 	if s.sent < start || s.sent > start+size {
 		return fmt.Errorf("%w: server holds %d bytes, chunk at %d", ErrSessionLost, s.sent, start)
 	}
-	off := s.sent - start // bytes of c the server holds
+	// from returns where in c to send from when the server holds held bytes: there, or for a
+	// chunk that is not the last, the 256 KiB boundary below (only the last request of an
+	// upload may have another length; Drive keeps whole 256 KiB units, a broken request may
+	// leave more).
+	from := func(held int64) int64 {
+		off := held - start
+		if !final && off < size {
+			off -= off % minChunk
+		}
+		return off
+	}
+	off := from(s.sent) // bytes of c the server holds
 	failures := 0
 	for {
 		if err := s.b.pacer.wait(ctx); err != nil {
@@ -434,7 +445,7 @@ func (s *session) putChunk(ctx context.Context, c chunk, start int64, final bool
 			if held < start+off || held > start+size {
 				return fmt.Errorf("%w: server holds %d bytes, %d expected", ErrSessionLost, held, start+off)
 			}
-			off, s.sent = held-start, held
+			off, s.sent = from(held), held
 			if off == size && !final {
 				return nil
 			}
@@ -470,7 +481,7 @@ func (s *session) putChunk(ctx context.Context, c chunk, start int64, final bool
 		case held < start || held > start+size:
 			return fmt.Errorf("%w: server holds %d bytes, %d expected", ErrSessionLost, held, start+off)
 		default:
-			off, s.sent = held-start, held
+			off, s.sent = from(held), held
 		}
 	}
 }
