@@ -36,16 +36,23 @@ func NormalizePrefix(prefix string) (string, error) {
 			return bad(CodeInvalid, "must not contain control characters")
 		}
 	}
-	p = strings.TrimSuffix(p, "/")
-	for _, seg := range strings.Split(p, "/") {
+	slashed := strings.HasSuffix(p, "/")
+	for rest := strings.TrimSuffix(p, "/"); ; {
+		seg, more, found := strings.Cut(rest, "/")
 		switch seg {
 		case "":
 			return bad(CodeInvalid, `must not contain empty segments ("//")`)
 		case ".", "..":
 			return bad(CodeInvalid, `must not contain "." or ".." segments`)
 		}
+		if !found {
+			break
+		}
+		rest = more
 	}
-	p += "/"
+	if !slashed {
+		p += "/"
+	}
 	if len(p) > MaxPrefixLen {
 		return bad(CodeTooLong, "must be at most 512 bytes")
 	}

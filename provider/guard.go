@@ -93,6 +93,10 @@ func newHTTPClient(opts *Options) *http.Client {
 		TLSClientConfig:       tlsClientConfig(opts),
 		ExpectContinueTimeout: opts.ExpectContinueTimeout,
 		ResponseHeaderTimeout: opts.ResponseHeaderTimeout,
+		// Request bodies are copied to the connection through this buffer: 64 KiB (not the
+		// default 4 KiB) reads a file part in 64 KiB preads and writes full 16 KiB TLS records,
+		// a quarter of the system calls and record seals per byte.
+		WriteBufferSize: 64 << 10,
 	}
 	var rt http.RoundTripper = tr
 	if opts.WrapTransport != nil {
