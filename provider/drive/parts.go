@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 
 	"gocloud.dev/blob"
 	drive "google.golang.org/api/drive/v3"
@@ -187,43 +186,27 @@ type partChunk struct {
 	body io.ReadSeeker
 	n    int64
 
-	mu   sync.Mutex
-	open []*trackedBody
-	pos  int64 // body's position
-	high int64 // bytes of body read in order from its start
+	bodies bodyTracker
+	pos    int64 // body's position
+	high   int64 // bytes of body read in order from its start
 }
 
 func (c *partChunk) size() int64 { return c.n }
 
 func (c *partChunk) attach(req *http.Request, off int64) (func(), error) {
 	newBody := func() (io.ReadCloser, error) {
-		c.closeAll()
+		c.bodies.closeAll()
 		if err := c.seekTo(off); err != nil {
 			return nil, err
 		}
-		tb := &trackedBody{r: &chunkReader{c: c, r: io.LimitReader(c.body, c.n-off)}, done: func() {}}
-		c.mu.Lock()
-		c.open = append(c.open, tb)
-		c.mu.Unlock()
-		return tb, nil
+		return c.bodies.track(&chunkReader{c: c, r: io.LimitReader(c.body, c.n-off)}), nil
 	}
 	body, err := newBody()
 	if err != nil {
 		return nil, err
 	}
 	req.Body, req.GetBody, req.ContentLength = body, newBody, c.n-off
-	return c.closeAll, nil
-}
-
-// closeAll closes the bodies handed out (waiting for a Read in progress).
-func (c *partChunk) closeAll() {
-	c.mu.Lock()
-	open := c.open
-	c.open = nil
-	c.mu.Unlock()
-	for _, b := range open {
-		_ = b.Close()
-	}
+	return c.bodies.closeAll, nil
 }
 
 // seekTo positions the body at off, reading (not sending) the bytes up to off that were not

@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"gocloud.dev/blob/driver"
 	drive "google.golang.org/api/drive/v3"
@@ -250,8 +249,7 @@ func (w *writer) uploadOnce() error {
 	head := "--" + boundary + "\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n" + string(meta) +
 		"\r\n--" + boundary + "\r\nContent-Type: " + w.contentType() + "\r\n\r\n"
 	tail := "\r\n--" + boundary + "--\r\n"
-	// Every attempt sends these bytes: w.buf may be dropped (release) while a transport still
-	// holds an earlier attempt's body, and a retry must never send less.
+	// Every attempt sends these bytes: a retry must never send less.
 	payload := w.buf
 	return w.b.pacer.call(w.ctx, func() error {
 		bodies := &bodyTracker{parts: [][]byte{[]byte(head), payload, []byte(tail)}}
@@ -312,7 +310,7 @@ func (w *writer) flush() error {
 // sendChunk sends the buffer as a chunk while hashing it: the MD5 runs alongside the network
 // transfer instead of before it.
 func (w *writer) sendChunk(final bool) error {
-	data := w.buf // release may drop w.buf; these bytes stay the chunk's
+	data := w.buf // these bytes stay the chunk's
 	hashed := make(chan struct{})
 	go func() {
 		defer close(hashed)
@@ -541,14 +539,16 @@ func (s *session) send(ctx context.Context, c chunk, off, offset, total int64) (
 	return &f, 0, nil
 }
 
-// bodyTracker gives a request bodies over the writer's chunk buffer and tells when the transport
-// has closed every one of them. net/http may go on reading a request body after Do returns (a
-// server that answers 401 before reading it, a transport that retries with GetBody), so the
-// buffer may only be refilled once all the bodies handed out are closed; a closed body reads no
-// more.
+// bodyTracker gives a request bodies over the writer's chunk buffer (or a part of the file) and
+// closes them all once the request was answered (closeAll). net/http may go on reading a request
+// body after Do returns (a server that answers 401 before reading it, a transport that retries
+// with GetBody), and does not always close it: the buffer may only be refilled once no body
+// handed out can read it, which closing them ensures (a closed body reads no more).
 type bodyTracker struct {
 	parts [][]byte
-	open  sync.WaitGroup
+
+	mu   sync.Mutex
+	open []*trackedBody
 }
 
 // attach sets req's Body, GetBody and ContentLength to tracked readers over the parts.
@@ -571,8 +571,27 @@ func (t *bodyTracker) body() io.ReadCloser {
 	for i, p := range t.parts {
 		readers[i] = bytes.NewReader(p)
 	}
-	t.open.Add(1)
-	return &trackedBody{r: io.MultiReader(readers...), done: t.open.Done}
+	return t.track(io.MultiReader(readers...))
+}
+
+// track returns a body reading r, closed by closeAll.
+func (t *bodyTracker) track(r io.Reader) *trackedBody {
+	b := &trackedBody{r: r}
+	t.mu.Lock()
+	t.open = append(t.open, b)
+	t.mu.Unlock()
+	return b
+}
+
+// closeAll closes every body handed out, waiting for a Read in progress.
+func (t *bodyTracker) closeAll() {
+	t.mu.Lock()
+	open := t.open
+	t.open = nil
+	t.mu.Unlock()
+	for _, b := range open {
+		_ = b.Close()
+	}
 }
 
 // trackedBody is a request body that stops reading the buffer once closed: net/http may close
@@ -582,7 +601,6 @@ type trackedBody struct {
 	mu     sync.Mutex
 	r      io.Reader
 	closed bool
-	done   func()
 }
 
 var errBodyClosed = errors.New("drive: request body closed")
@@ -599,28 +617,10 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 func (b *trackedBody) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.closed {
-		b.closed = true
-		b.done()
-	}
+	b.closed = true
 	return nil
 }
 
-// bodyCloseWait bounds how long release waits for the transport to close a request body (a
-// variable for tests).
-var bodyCloseWait = 30 * time.Second
-
-// release waits until the transport has closed every body of t. Should that take longer than
-// bodyCloseWait, the buffer is abandoned to the transport and the next chunk gets a new one.
-func (w *writer) release(t *bodyTracker) {
-	closed := make(chan struct{})
-	go func() {
-		t.open.Wait()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(bodyCloseWait):
-		w.buf = nil
-	}
-}
+// release ends the bodies of t once their request was answered: the buffer behind them is the
+// writer's again.
+func (w *writer) release(t *bodyTracker) { t.closeAll() }
