@@ -182,11 +182,29 @@ func (p *Parts) Count() int { return len(p.crcs) }
 // bytes and size its length. The first error (a failure of the source comes first) cancels the
 // context of the other calls and is returned; Each returns once every call has.
 func (p *Parts) Each(ctx context.Context, concurrency int, fn func(ctx context.Context, i int, body io.ReadSeeker, size int64) error) error {
-	if concurrency <= 0 {
-		concurrency = 4
-	}
 	if p.inOrder {
 		concurrency = 1
+	}
+	err := eachIndex(ctx, p.Count(), concurrency, func(ctx context.Context, i int) error {
+		if p.isSkipped(i) {
+			return nil // stored by the session resumed
+		}
+		off := int64(i) * p.partSize
+		n := min(p.partSize, p.size-off)
+		return fn(ctx, i, &partReader{p: p, i: i, off: off, n: n}, n)
+	})
+	if ferr := p.failure(); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// eachIndex calls fn(ctx, i) for i from 0 to count-1, at most concurrency calls at once
+// (default 4). The first error cancels the context of the other calls and is returned (else
+// the cause of ctx's end, if it ended); eachIndex returns once every call has.
+func eachIndex(ctx context.Context, count, concurrency int, fn func(ctx context.Context, i int) error) error {
+	if concurrency <= 0 {
+		concurrency = 4
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -196,10 +214,7 @@ func (p *Parts) Each(ctx context.Context, concurrency int, fn func(ctx context.C
 		first error
 	)
 	sem := make(chan struct{}, concurrency)
-	for i := range p.Count() {
-		if p.isSkipped(i) {
-			continue
-		}
+	for i := range count {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -210,9 +225,7 @@ func (p *Parts) Each(ctx context.Context, concurrency int, fn func(ctx context.C
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			off := int64(i) * p.partSize
-			n := min(p.partSize, p.size-off)
-			if err := fn(ctx, i, &partReader{p: p, i: i, off: off, n: n}, n); err != nil {
+			if err := fn(ctx, i); err != nil {
 				mu.Lock()
 				if first == nil {
 					first = err
@@ -223,9 +236,6 @@ func (p *Parts) Each(ctx context.Context, concurrency int, fn func(ctx context.C
 		}()
 	}
 	wg.Wait()
-	if err := p.failure(); err != nil {
-		return err
-	}
 	if first == nil && ctx.Err() != nil {
 		first = context.Cause(ctx)
 	}

@@ -33,30 +33,50 @@ func (d *Driver) UploadParts(ctx context.Context, b *gblob.Bucket, _ *destinatio
 	if !b.As(&cc) {
 		return nil, errors.New("azure: the bucket has no container client")
 	}
-	var uo *azblob.UploadStreamOptions
-	if !provider.WriterAs(ctx, b, key, wo, func(as func(any) bool) bool { return as(&uo) }) || uo == nil {
-		return nil, errors.New("azure: the bucket's writer could not be prepared")
+	uo, err := writerOptions(ctx, b, key, wo)
+	if err != nil {
+		return nil, err
 	}
 	bb := cc.NewBlockBlobClient(d.StoredKey(key))
 	cleanup := func(ctx context.Context) error { return discardSettled(ctx, bb) }
-	// Block IDs of one blob must have one length; this upload's are its own.
-	var tag [12]byte
-	_, _ = rand.Read(tag[:])
-	prefix := hex.EncodeToString(tag[:])
-	ids := make([]string, src.Count())
-	for i := range ids {
-		ids[i] = base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s-%06d", prefix, i))
-	}
-	err := src.Each(ctx, wo.MaxConcurrency, func(ctx context.Context, i int, body io.ReadSeeker, _ int64) error {
+	ids := blockIDs(src.Count())
+	err = src.Each(ctx, wo.MaxConcurrency, func(ctx context.Context, i int, body io.ReadSeeker, _ int64) error {
 		_, err := bb.StageBlock(ctx, ids[i], streaming.NopCloser(body), nil)
 		return err
 	})
 	if err != nil {
 		return cleanup, err
 	}
-	_, err = bb.CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{HTTPHeaders: uo.HTTPHeaders,
+	return cleanup, commit(ctx, bb, ids, uo)
+}
+
+// writerOptions returns the options the bucket's azureblob writer would have had for key with
+// wo (headers, metadata, conditions, tags, tier).
+func writerOptions(ctx context.Context, b *gblob.Bucket, key string, wo *gblob.WriterOptions) (*azblob.UploadStreamOptions, error) {
+	var uo *azblob.UploadStreamOptions
+	if !provider.WriterAs(ctx, b, key, wo, func(as func(any) bool) bool { return as(&uo) }) || uo == nil {
+		return nil, errors.New("azure: the bucket's writer could not be prepared")
+	}
+	return uo, nil
+}
+
+// blockIDs returns n block IDs of one length (Azure requires it of one blob), this upload's own.
+func blockIDs(n int) []string {
+	var tag [12]byte
+	_, _ = rand.Read(tag[:])
+	prefix := hex.EncodeToString(tag[:])
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s-%06d", prefix, i))
+	}
+	return ids
+}
+
+// commit commits the staged blocks ids as bb, with what the writer would have sent (uo).
+func commit(ctx context.Context, bb *blockblob.Client, ids []string, uo *azblob.UploadStreamOptions) error {
+	_, err := bb.CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{HTTPHeaders: uo.HTTPHeaders,
 		Metadata: uo.Metadata, AccessConditions: uo.AccessConditions, Tags: uo.Tags, Tier: uo.AccessTier})
-	return cleanup, err
+	return err
 }
 
 // blockSettle is how long discardSettled waits before it looks for blocks again.
@@ -67,7 +87,7 @@ const blockSettle = 300 * time.Millisecond
 // service after the discard (seen on Azurite with blocks staged in parallel). Blocks found
 // then make it return errRecheck, so the cleanup's retry loop runs it again.
 func discardSettled(ctx context.Context, bb *blockblob.Client) error {
-	if err := discardUncommitted(ctx, bb); err != nil {
+	if err := discardUncommitted(ctx, bb, false); err != nil {
 		return err
 	}
 	t := time.NewTimer(blockSettle)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gocloud.dev/blob"
@@ -30,9 +29,9 @@ func (d *Driver) UploadParts(ctx context.Context, b *blob.Bucket, in *destinatio
 	if !b.As(&client) {
 		return nil, errors.New("s3: the bucket has no S3 client")
 	}
-	var req *transfermanager.UploadObjectInput
-	if !provider.WriterAs(ctx, b, key, wo, func(as func(any) bool) bool { return as(&req) }) || req == nil {
-		return nil, errors.New("s3: the bucket's writer could not be prepared")
+	req, err := writerRequest(ctx, b, key, wo)
+	if err != nil {
+		return nil, err
 	}
 	tr := &tracker{Client: client, started: time.Now(), bucket: aws.ToString(req.Bucket), key: aws.ToString(req.Key)}
 	var algo types.ChecksumAlgorithm
@@ -41,14 +40,8 @@ func (d *Driver) UploadParts(ctx context.Context, b *blob.Bucket, in *destinatio
 			algo = types.ChecksumAlgorithmCrc32 // what the transfer manager sends to AWS
 		}
 	}
-	create := &s3.CreateMultipartUploadInput{Bucket: req.Bucket, Key: req.Key, ContentType: req.ContentType,
-		Metadata: req.Metadata, CacheControl: req.CacheControl, ContentDisposition: req.ContentDisposition,
-		ContentEncoding: req.ContentEncoding, ContentLanguage: req.ContentLanguage, ChecksumAlgorithm: algo}
-	if req.ACL != "" {
-		create.ACL = types.ObjectCannedACL(req.ACL)
-	}
 	cleanup := func(ctx context.Context) error { return confirmAborted(ctx, tr) }
-	mpu, err := tr.CreateMultipartUpload(ctx, create)
+	mpu, err := tr.CreateMultipartUpload(ctx, createInput(req, algo))
 	if err != nil {
 		return cleanup, err
 	}
