@@ -147,6 +147,9 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 	}
 	start := time.Now()
 	parts, err := s.upload(wctx, m, wo, &cleanup) // a file source may go part by part (parts.go)
+	if v := wo.Metadata[uploadMetaKey]; v != "" {
+		nonce = v // a resumed upload keeps the tag of the attempt that began it
+	}
 	res.Size, res.Checksum, res.Transfer = m.n, FormatCRC32C(m.crc), destination.TransferStream
 	if err == nil {
 		res.Verified, err = verify(ctx, s, m.sent(), nonce, true)
