@@ -98,7 +98,13 @@ func (j *job) attempt(ctx context.Context, n int, remaining time.Duration) (res 
 		stop := watch(g, e.stall, func() { cancel(errStalled) })
 		defer stop()
 	}
-	if err := g.open(j.src); err != nil {
+	var copyFrom *destination.CopySource
+	if j.lease != nil && j.src.CDNKey != "" && e.opts.CDN != nil {
+		copyFrom = &destination.CopySource{CDN: e.opts.CDN, Key: j.src.CDNKey, Size: j.src.Size, Checksum: j.src.Checksum}
+	}
+	if copyFrom != nil && j.src.ReaderAt == nil {
+		g.openLazily(j.src) // a stream opened only if the upload reads it
+	} else if err := g.open(j.src); err != nil {
 		if context.Cause(actx) == errStalled && ctx.Err() == nil {
 			return res, &destination.UploadError{Code: destination.CodeStalled, Transient: true,
 				Message: fmt.Sprintf("opening the source made no progress for %s", e.stall), Err: err}, 0
@@ -109,7 +115,8 @@ func (j *job) attempt(ctx context.Context, n int, remaining time.Duration) (res 
 
 	j.out.Status = destination.StatusUploading
 	j.emit(Event{Kind: EventAttempt, Status: destination.StatusUploading, Attempt: n})
-	res, err = j.call(actx, g, destination.UploadOptions{ContentType: j.c.contentType, Size: j.src.Size, Checkpoint: j.checkpoint(),
+	res, err = j.call(actx, g, destination.UploadOptions{ContentType: j.c.contentType, Size: j.src.Size, CopyFrom: copyFrom,
+		Checkpoint: j.checkpoint(),
 		Progress: func(sent int64) {
 			g.lastRead.Store(time.Now().UnixNano())
 			j.emit(Event{Kind: EventProgress, Status: destination.StatusUploading, Attempt: n, BytesSent: sent})
@@ -126,6 +133,15 @@ func (j *job) attempt(ctx context.Context, n int, remaining time.Duration) (res 
 		return res, g.failure(), 0 // the source's fault, whatever the uploader made of it
 	case err != nil:
 		return res, e.classify(err), 0
+	case j.src.Checksum != "" && res.Checksum != "" && res.Checksum != j.src.Checksum:
+		return res, &destination.UploadError{Code: destination.CodeChecksumMismatch,
+			Message: "the delivered bytes are not the CDN copy's (checksum)"}, 0
+	case res.Transfer == destination.TransferCopy && copyFrom != nil:
+		if res.Size != j.src.Size {
+			return res, &destination.UploadError{Code: destination.CodeSourceSizeMismatch,
+				Message: fmt.Sprintf("the copy reported %d bytes, not %d", res.Size, j.src.Size)}, 0
+		}
+		return res, nil, 0 // written server-side: no byte was read here
 	case g.taken() != j.src.Size || (res.Size != 0 && res.Size != j.src.Size):
 		return res, &destination.UploadError{Code: destination.CodeSourceSizeMismatch,
 			Message: fmt.Sprintf("the upload took %d bytes of the source and reported %d, not %d", g.taken(), res.Size, j.src.Size)}, 0
@@ -155,13 +171,14 @@ func (j *job) canceled(ctx context.Context, ue *destination.UploadError) *destin
 func (j *job) complete(res destination.UploadResult, attempt int) {
 	o := j.out
 	o.Status, o.OutputSizeBytes, o.OutputURL, o.Checksum = destination.StatusCompleted, res.Size, res.URL, res.Checksum
+	o.Transfer = res.Transfer
 	o.ErrorCode, o.Error = "", ""
 	if res.Key != "" {
 		o.OutputKey = res.Key
 	}
 	j.emit(Event{Kind: EventCompleted, Status: destination.StatusCompleted, Attempt: attempt, BytesSent: res.Size, Checksum: res.Checksum})
 	j.e.log.Info("delivered", "render", j.c.RenderID, "integration", j.ev.IntegrationID, "provider", j.ev.Provider,
-		"bytes", res.Size, "attempts", attempt)
+		"bytes", res.Size, "attempts", attempt, "transfer", res.Transfer)
 }
 
 // checkpoint returns the source's checkpoint when its uploads can use one (a ReaderAt).

@@ -32,6 +32,11 @@
 //     ends early or goes on longer fails the attempt ("source_size_mismatch") before the uploader
 //     sees EOF, so nothing short is committed; a failing or panicking source fails its output
 //     ("source_failed"), never the process.
+//   - Server-side copies. A target delivered from the CDN copy (Source.CDNKey: CDNSource, the
+//     riverqueue destination jobs) is handed the copy as UploadOptions.CopyFrom, so a provider
+//     that can write it server-side does (provider.Client); the source is then never opened.
+//     Output.Transfer says "copy" or "stream". Deliver streams every target from the file: the
+//     CDN copy is made at the same time, so it does not exist yet.
 //   - Cancellation. When ctx ends, every attempt is cancelled and Deliver returns with the
 //     context's error once the uploaders have returned.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -235,6 +236,19 @@ func (e *Engine) DeliverTarget(ctx context.Context, p Plan, i int, src Source) d
 		return out
 	}
 	return e.deliverTarget(ctx, c, i, src)
+}
+
+// TargetKey returns the object key DeliverTarget writes for p.Targets[i] (its prefix and the
+// plan's file name under the key template), without delivering anything: a queue records it
+// when the upload starts, so what a dead worker left can be swept. A plan without FinishedAt
+// takes the time of the call, as DeliverTarget does. An invalid plan or index gives the
+// *destination.ValidationError DeliverTarget would report.
+func (e *Engine) TargetKey(p Plan, i int) (string, error) {
+	c, err := e.checkPlan(p, Source{Open: func(context.Context) (io.ReadCloser, error) { return nil, io.EOF }}, false, i)
+	if err != nil {
+		return "", err
+	}
+	return c.Targets[i].Prefix + c.leaf, nil
 }
 
 func (e *Engine) pendingOutput(c *checked, i int) destination.Output {

@@ -51,6 +51,16 @@ type Source struct {
 	// Open, instead of ReaderAt, returns a fresh reader of the render for each attempt (the CDN
 	// copy streamed back for a redelivery, for example). The engine closes it.
 	Open func(ctx context.Context) (io.ReadCloser, error)
+	// CDNKey, when set, is the key of the render's copy in Options.CDN that this source reads
+	// (CDNSource and the riverqueue destination jobs set it). A destination is then first
+	// written from that copy server-side where the provider offers it
+	// (destination.UploadOptions.CopyFrom): no byte passes through the worker, and Open is
+	// called only if the upload streams after all. Output.Transfer says which way it went.
+	CDNKey string
+	// Checksum is the CDN copy's checksum as its upload reported it ("crc32c:..."), if known:
+	// a copy is verified against it, and an upload that delivered other bytes fails
+	// ("checksum_mismatch").
+	Checksum string
 	// Checkpoint, when set with a ReaderAt, keeps the upload's provider session as it goes (see
 	// destination.UploadOptions.Checkpoint), so that an attempt after a retry, a restart or a
 	// crash resumes it and sends only the parts the provider does not hold yet. It names one
@@ -75,7 +85,9 @@ func FileSource(name string) (Source, io.Closer, error) {
 }
 
 // CDNSource returns a Source that streams key back from the CDN for every attempt: redeliver a
-// render whose file is gone from the worker. Size is the CDN copy's size.
+// render whose file is gone from the worker. Size is the CDN copy's size. Its CDNKey is key, so
+// a destination the provider can write from the CDN copy server-side is copied instead (when
+// cdn is the Engine's Options.CDN).
 func CDNSource(ctx context.Context, cdn destination.CDN, key string) (Source, error) {
 	if isNil(cdn) {
 		return Source{}, fmt.Errorf("delivery: CDNSource: no CDN: %w", destination.ErrUnsupported)
@@ -85,7 +97,7 @@ func CDNSource(ctx context.Context, cdn destination.CDN, key string) (Source, er
 		return Source{}, fmt.Errorf("delivery: open CDN copy: %w", err)
 	}
 	rc.Close()
-	return Source{Size: size, Open: func(ctx context.Context) (io.ReadCloser, error) {
+	return Source{Size: size, CDNKey: key, Open: func(ctx context.Context) (io.ReadCloser, error) {
 		rc, n, err := cdn.Open(ctx, key)
 		if err == nil && n != size {
 			rc.Close()

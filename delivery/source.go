@@ -24,6 +24,7 @@ type guard struct {
 	r        io.Reader
 	at       *atGuard  // the ReaderAt view of a ReaderAt source (see source)
 	closer   io.Closer // the Open reader, closed once with the attempt
+	lazy     *Source   // a source to Open on the first Read (see openLazily)
 	size, n  int64
 	lastRead atomic.Int64 // unix nanoseconds of the last read that gave bytes
 
@@ -67,10 +68,24 @@ func sourceFailure(msg string, cause error) *destination.UploadError {
 	return &destination.UploadError{Code: destination.CodeSourceFailed, Message: msg, Err: errors.Join(errSource, cause)}
 }
 
+// openLazily makes the guard Open src on its first Read instead of now: an upload that copies
+// server-side from the CDN copy never reads it.
+func (g *guard) openLazily(src Source) { g.lazy = &src }
+
 // Read implements io.Reader.
 func (g *guard) Read(p []byte) (n int, err error) {
 	if ue := g.failure(); ue != nil {
 		return 0, ue
+	}
+	if g.lazy != nil {
+		src := *g.lazy
+		g.lazy = nil
+		if err := g.open(src); err != nil {
+			if ue, ok := err.(*destination.UploadError); ok {
+				return 0, g.fail(ue)
+			}
+			return 0, err
+		}
 	}
 	if err := g.ctx.Err(); err != nil {
 		return 0, context.Cause(g.ctx)

@@ -75,6 +75,9 @@ type Output struct {
 	// Checksum is the CRC32C of the bytes delivered, "crc32c:" + the base64 of its 4 big-endian
 	// bytes (as GCS reports it); empty when the uploader computed none.
 	Checksum string `json:"checksum,omitempty"`
+	// Transfer says how the bytes reached the destination: "stream" (through the worker) or
+	// "copy" (server-side from the CDN copy: UploadOptions.CopyFrom); empty when not known.
+	Transfer string `json:"transfer,omitempty"`
 }
 
 // Clock returns the current time; tests substitute it.

@@ -36,7 +36,9 @@ type OutputRecord struct {
 type Progress struct {
 	// Status is pending (queued), uploading, completed or failed.
 	Status OutputStatus `json:"status"`
-	// Key is the object's key and URL its (signed or public) URL, once completed.
+	// Key is the object's key: the key being written from the moment an upload starts (kept when
+	// it fails, so a janitor can sweep what it left), the stored object's once completed. URL is
+	// the object's (signed or public) URL, once completed.
 	Key string `json:"key,omitempty"`
 	URL string `json:"url,omitempty"`
 	// SizeBytes and Checksum describe the stored object (checksum format "crc32c:<base64>").
@@ -117,17 +119,18 @@ func (r *DeliveryRecord) RenderStatus() *RenderStatus {
 //
 //   - StatusPending: queued again (a redelivery); the error is cleared, nothing else changes.
 //   - StatusUploading: an attempt started: Attempts grows by one, StartedAt becomes At, the
-//     error is cleared.
+//     error is cleared; Key, when set, is stored (the key the attempt writes).
 //   - StatusCompleted: Key, URL, SizeBytes and Checksum are stored, FinishedAt becomes At, the
 //     error is cleared.
-//   - StatusFailed: ErrorCode and Error are stored, FinishedAt becomes At.
+//   - StatusFailed: ErrorCode and Error are stored, FinishedAt becomes At; Key, when set, is
+//     stored (the key the failed attempt wrote).
 //
 // A completed record stays completed: a later transition of it is ignored (returns no error), so
 // a job that runs again after a crash cannot undo a finished delivery.
 type Transition struct {
 	Status OutputStatus
 	At     time.Time
-	// Set with StatusCompleted.
+	// Set with StatusCompleted; Key also with StatusUploading and StatusFailed.
 	Key, URL  string
 	SizeBytes int64
 	Checksum  string
@@ -167,11 +170,17 @@ func (p *Progress) Apply(t Transition) bool {
 	case StatusUploading:
 		p.Attempts++
 		p.StartedAt = t.At
+		if t.Key != "" {
+			p.Key = t.Key
+		}
 	case StatusCompleted:
 		p.Key, p.URL, p.SizeBytes, p.Checksum = t.Key, t.URL, t.SizeBytes, t.Checksum
 		p.FinishedAt = t.At
 	case StatusFailed:
 		p.FinishedAt = t.At
+		if t.Key != "" {
+			p.Key = t.Key
+		}
 	default:
 		return false
 	}
@@ -213,4 +222,36 @@ func (r *DeliveryRecord) LastChange() time.Time {
 // Prunable reports whether a DeliveryPruner deletes r for the cutoff before.
 func (r *DeliveryRecord) Prunable(before time.Time) bool {
 	return r.Done() && r.LastChange().Before(before)
+}
+
+// OutputRef names one output of a delivery record and the key its uploads wrote.
+type OutputRef struct {
+	WorkspaceID, RenderID, IntegrationID string
+	Provider                             Provider
+	Key                                  string
+	Status                               OutputStatus
+	Attempts                             int
+	// UpdatedAt is the output's last change (its CreatedAt when it never changed).
+	UpdatedAt time.Time
+}
+
+// Sweepable reports whether an upload of o may have been abandoned, by the rules of
+// AbandonedLister, for the cutoff before.
+func (o *OutputRecord) Sweepable(before time.Time) bool {
+	last := o.UpdatedAt
+	if last.IsZero() {
+		last = o.CreatedAt
+	}
+	return o.Key != "" && last.Before(before) && (o.Status != StatusCompleted || o.Attempts > 1)
+}
+
+// AbandonedLister is an optional DeliveryStore interface for a janitor (delivery/riverqueue):
+// AbandonedOutputs returns, in every workspace, the outputs that may have left an abandoned
+// upload behind (OutputRecord.Sweepable): those with a key, last changed before before, that
+// are failed, still pending or uploading (a worker that died), or completed after more than one
+// attempt (an earlier attempt may have died mid-upload). The most recently changed come first,
+// at most limit of them. destination/memstore and destination/sqlstore implement it;
+// storetest.RunDeliveries checks it.
+type AbandonedLister interface {
+	AbandonedOutputs(ctx context.Context, before time.Time, limit int) ([]OutputRef, error)
 }

@@ -16,8 +16,14 @@ type UploadOptions struct {
 	// CodeSourceSizeMismatch and nothing is committed. Note that the zero value means "exactly
 	// zero bytes".
 	Size int64
-	// Progress, when set, is called with the running total of bytes sent.
+	// Progress, when set, is called with the running total of bytes sent (or copied
+	// server-side).
 	Progress func(sent int64)
+	// CopyFrom, when set, names the platform CDN's copy of the bytes to upload: an Uploader whose
+	// provider can write the object from it server-side (provider.Client, where the provider
+	// offers it) does so without reading src; any other reads src as usual. UploadResult.Transfer
+	// says which way it went.
+	CopyFrom *CopySource
 	// Checkpoint, when set, keeps the provider's upload session (an S3 multipart upload and
 	// its parts, Azure's staged blocks, a GCS or Drive resumable session) as the upload goes,
 	// so that a later upload of the same key and source, after a retry, a restart or a crash,
@@ -52,6 +58,28 @@ type CheckpointAborter interface {
 	AbortCheckpointed(ctx context.Context, in *Integration, key string, cp Checkpoint) error
 }
 
+// CopySource is the platform CDN's copy of an upload's bytes (UploadOptions.CopyFrom).
+type CopySource struct {
+	// CDN holds the copy (provider.Client copies only from a *provider.CDN).
+	CDN CDN
+	// Key is the copy's key, as CDN.Upload took it.
+	Key string
+	// Size is the copy's size in bytes: the upload's.
+	Size int64
+	// Checksum is the copy's CRC32C as its upload reported it (UploadResult.Checksum), or ""
+	// when unknown. A server-side copy is verified against it where the provider reports one.
+	Checksum string
+}
+
+// The values of UploadResult.Transfer and Output.Transfer.
+const (
+	// TransferStream: the bytes were read from the source and sent by this process.
+	TransferStream = "stream"
+	// TransferCopy: the provider wrote the object from the CDN copy server-side; no byte of it
+	// passed through this process.
+	TransferCopy = "copy"
+)
+
 // UploadResult describes an uploaded object.
 type UploadResult struct {
 	// Key is the name of the object the provider holds (for an Uploader, the stored name, which
@@ -67,6 +95,9 @@ type UploadResult struct {
 	// Verified says what the provider confirmed of the committed object: "crc32c" or "md5"
 	// (its checksum matched), "size" (only its size did), or "" (nothing could be checked).
 	Verified string
+	// Transfer says how the bytes went: TransferStream or TransferCopy ("" from an Uploader
+	// that does not say).
+	Transfer string
 }
 
 // The codes of an UploadError that are not connection-test codes. The connection-test codes

@@ -284,7 +284,11 @@ func classifyNet(err error) (code string, transient bool, detail string, ok bool
 		return CodeEndpointUnreachable, true, "connection refused", true
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return CodeEndpointUnreachable, true, "no route to the host", true
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed):
+		// net.ErrClosed: net/http closed the connection under a request body it was writing,
+		// because its reader saw the peer reset it (a request is never sent on a connection
+		// closed on purpose while it is in use).
 		return destination.CodeUnavailable, true, "the connection was reset", true
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return CodeTimeout, true, "", true

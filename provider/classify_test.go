@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -87,6 +88,7 @@ func TestClassify(t *testing.T) {
 		{x509.UnknownAuthorityError{}, provider.CodeTLSError, false},
 		{fmt.Errorf("put: %w", context.DeadlineExceeded), provider.CodeTimeout, true},
 		{&net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, destination.CodeUnavailable, true},
+		{&url.Error{Op: "Put", URL: "http://x/b", Err: &net.OpError{Op: "readfrom", Net: "tcp", Err: &net.OpError{Op: "write", Net: "tcp", Err: net.ErrClosed}}}, destination.CodeUnavailable, true},
 		{provider.BadConfig("gcsServiceAccountJson", "the key's token_uri must be Google's"), provider.CodeInvalidCredentials, false},
 		{errors.New("something else"), provider.CodeUnknown, false},
 	}

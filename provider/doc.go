@@ -20,7 +20,13 @@
 // upload's leftovers (multipart uploads, uncommitted blocks) are cleaned up on a detached,
 // bounded context. Every error is a *destination.UploadError. This package imports no cloud SDK:
 // drivers add what is provider-specific through optional interfaces (UploadPreparer, Verifier,
-// KeyMapper, ErrorClassifier).
+// KeyMapper, ErrorClassifier, ReaderAtUploader, ServerSideCopier).
+//
+// An upload whose UploadOptions.CopyFrom names the object's copy in a *CDN is first written by
+// the provider server-side from that copy when the destination's driver is a ServerSideCopier
+// (S3 on the CDN's own service, Azure from an Azure CDN's SAS URL, GCS from a GCS CDN): no byte
+// passes through the process. Any refusal or failure falls back to streaming the source, and
+// UploadResult.Transfer says which way it went.
 //
 // Delegated credentials (an s3 role, gcs impersonation) are fetched by the drivers with the
 // platform's own identity, set once in the driver's options, through the same guarded client,

@@ -2,8 +2,11 @@ package provider
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"sync"
@@ -47,10 +50,20 @@ const maxParts = 10000
 // memory, only requests.
 const defaultFilePartSize = 16 << 20
 
+// inOrderAlign is the granularity of the part size of an in-order upload: a resumable session's
+// chunks (Drive, GCS) are multiples of 256 KiB.
+const inOrderAlign = 256 << 10
+
 // Parts is a file source split into equal-size parts (the last may be shorter), handed to a
 // ReaderAtUploader. Each part's body is a seekable section of the file (so an SDK can sign and
 // resend it) that counts the bytes, computes their CRC32C and turns a failing, panicking or
 // short source into a classified error that cancels the upload.
+//
+// For a driver whose provider keeps the MD5 of every object (Verifier.FullMD5: Drive), the
+// parts are in order: Each sends one part at a time, from the first, the part size is a
+// multiple of 256 KiB, and the MD5 of the whole source is computed as the parts are read (MD5).
+// A checkpoint keeps the MD5's state after each stored part, so a resumed upload goes on from
+// there without reading the skipped parts; Skip then takes parts in order only.
 type Parts struct {
 	ra       io.ReaderAt
 	size     int64
@@ -66,6 +79,10 @@ type Parts struct {
 	skipped []bool // held by the provider from an earlier attempt (Skip)
 	read    int64  // bytes of the parts read whole or skipped
 	err     error  // the source's failure, as an *UploadError
+
+	inOrder bool      // the parts go in order and md5 is computed
+	md5     hash.Hash // in order: the MD5 of parts [0, md5Next)
+	md5Next int
 }
 
 // newParts splits src when the upload can go through drv's ReaderAtUploader, else returns nil.
@@ -73,9 +90,8 @@ func (s writeSpec) newParts(drv any, cancel func()) *Parts {
 	if _, ok := drv.(ReaderAtUploader); !ok {
 		return nil
 	}
-	if v, ok := drv.(Verifier); ok && v.FullMD5() {
-		return nil // the MD5 of the whole object needs the bytes in order
-	}
+	v, ok := drv.(Verifier)
+	inOrder := ok && v.FullMD5() // the MD5 of the whole object needs the bytes in order
 	ra, ok := s.src.(ReaderAtSource)
 	if !ok {
 		return nil
@@ -95,9 +111,61 @@ func (s writeSpec) newParts(drv any, cancel func()) *Parts {
 		ps = (size + maxParts - 1) / maxParts
 		ps = (ps + 1<<20 - 1) &^ (1<<20 - 1) // whole MiB
 	}
+	if inOrder {
+		ps = (ps + inOrderAlign - 1) &^ (inOrderAlign - 1)
+		if size <= ps {
+			return nil
+		}
+	}
 	n := int((size + ps - 1) / ps)
-	return &Parts{ra: ra, size: size, partSize: ps, cancel: cancel, progress: s.opts.Progress,
-		crcs: make([]uint32, n), done: make([]bool, n), skipped: make([]bool, n)}
+	p := &Parts{ra: ra, size: size, partSize: ps, cancel: cancel, progress: s.opts.Progress,
+		crcs: make([]uint32, n), done: make([]bool, n), skipped: make([]bool, n), inOrder: inOrder}
+	if inOrder {
+		p.md5 = md5.New()
+	}
+	return p
+}
+
+// MD5 returns the MD5 of the whole source once every part was read whole or skipped, in order;
+// ok is false before that, and when the parts are not in order (the driver's provider does not
+// keep an MD5 of every object: see Parts).
+func (p *Parts) MD5() (sum []byte, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.inOrder || p.md5Next != len(p.crcs) {
+		return nil, false
+	}
+	return p.md5.Sum(nil), true
+}
+
+// md5StateLocked returns the marshalled state of the running MD5 when it stands after part i
+// (i = -1: before any), else nil. p.mu is held.
+func (p *Parts) md5StateLocked(i int) []byte {
+	if !p.inOrder || p.md5Next != i+1 {
+		return nil
+	}
+	b, err := p.md5.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// md5From returns an MD5 restored from a state md5StateLocked gave, or nil.
+func md5From(state []byte) hash.Hash {
+	h := md5.New()
+	if len(state) == 0 || h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state) != nil {
+		return nil
+	}
+	return h
+}
+
+// md5ForPart returns a copy of the running MD5 for a pass over part i, or nil when the MD5
+// does not continue with part i (the parts are not in order, or earlier ones are missing).
+func (p *Parts) md5ForPart(i int) hash.Hash {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return md5From(p.md5StateLocked(i - 1))
 }
 
 // Size returns the source's size in bytes.
@@ -110,10 +178,31 @@ func (p *Parts) PartSize() int64 { return p.partSize }
 func (p *Parts) Count() int { return len(p.crcs) }
 
 // Each calls fn for every part (i from 0) but those skipped (Skip), with at most concurrency
-// calls at once (default 4), body reading that part's bytes and size its length. The first error (a failure of the source
-// comes first) cancels the context of the other calls and is returned; Each returns once every
-// call has.
+// calls at once (default 4; parts in order: one at a time, in order), body reading that part's
+// bytes and size its length. The first error (a failure of the source comes first) cancels the
+// context of the other calls and is returned; Each returns once every call has.
 func (p *Parts) Each(ctx context.Context, concurrency int, fn func(ctx context.Context, i int, body io.ReadSeeker, size int64) error) error {
+	if p.inOrder {
+		concurrency = 1
+	}
+	err := eachIndex(ctx, p.Count(), concurrency, func(ctx context.Context, i int) error {
+		if p.isSkipped(i) {
+			return nil // stored by the session resumed
+		}
+		off := int64(i) * p.partSize
+		n := min(p.partSize, p.size-off)
+		return fn(ctx, i, &partReader{p: p, i: i, off: off, n: n}, n)
+	})
+	if ferr := p.failure(); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// eachIndex calls fn(ctx, i) for i from 0 to count-1, at most concurrency calls at once
+// (default 4). The first error cancels the context of the other calls and is returned (else
+// the cause of ctx's end, if it ended); eachIndex returns once every call has.
+func eachIndex(ctx context.Context, count, concurrency int, fn func(ctx context.Context, i int) error) error {
 	if concurrency <= 0 {
 		concurrency = 4
 	}
@@ -125,10 +214,7 @@ func (p *Parts) Each(ctx context.Context, concurrency int, fn func(ctx context.C
 		first error
 	)
 	sem := make(chan struct{}, concurrency)
-	for i := range p.Count() {
-		if p.isSkipped(i) {
-			continue
-		}
+	for i := range count {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -139,9 +225,7 @@ func (p *Parts) Each(ctx context.Context, concurrency int, fn func(ctx context.C
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			off := int64(i) * p.partSize
-			n := min(p.partSize, p.size-off)
-			if err := fn(ctx, i, &partReader{p: p, i: i, off: off, n: n}, n); err != nil {
+			if err := fn(ctx, i); err != nil {
 				mu.Lock()
 				if first == nil {
 					first = err
@@ -152,9 +236,6 @@ func (p *Parts) Each(ctx context.Context, concurrency int, fn func(ctx context.C
 		}()
 	}
 	wg.Wait()
-	if err := p.failure(); err != nil {
-		return err
-	}
 	if first == nil && ctx.Err() != nil {
 		first = context.Cause(ctx)
 	}
@@ -191,14 +272,18 @@ func (p *Parts) failWith(err error) error {
 	return err
 }
 
-// partDone records the CRC32C of part i, read whole from its start.
-func (p *Parts) partDone(i int, crc uint32, n int64) {
+// partDone records the CRC32C of part i, read whole from its start, and the running MD5 after
+// it (nil: none).
+func (p *Parts) partDone(i int, crc uint32, n int64, h hash.Hash) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.done[i] {
 		return
 	}
 	p.done[i], p.crcs[i] = true, crc
+	if h != nil && p.inOrder && p.md5Next == i {
+		p.md5, p.md5Next = h, i+1
+	}
 	p.read += n
 	if p.progress != nil {
 		p.progress(p.read)
@@ -210,6 +295,9 @@ func (p *Parts) partDone(i int, crc uint32, n int64) {
 // whole), end of source when all were, and the source's failure.
 func (p *Parts) finish(m *meter, uploaded bool) {
 	m.md5 = nil
+	if sum, ok := p.MD5(); ok {
+		m.md5, m.md5Limit = fixedSum(sum), -1
+	}
 	if err := p.failure(); err != nil {
 		m.err, m.n = err, p.read
 		return
@@ -244,6 +332,15 @@ func crcOf(ra io.ReaderAt, off, n int64) (uint32, error) {
 	return h.Sum32(), nil
 }
 
+// fixedSum is a hash.Hash whose Sum is a known digest (the MD5 Parts computed).
+type fixedSum []byte
+
+func (f fixedSum) Write(p []byte) (int, error) { return len(p), nil }
+func (f fixedSum) Sum(b []byte) []byte         { return append(b, f...) }
+func (f fixedSum) Reset()                      {}
+func (f fixedSum) Size() int                   { return len(f) }
+func (f fixedSum) BlockSize() int              { return md5.BlockSize }
+
 // partReader is the body of one part: a seekable section of the file that hashes the bytes of
 // each pass from its start.
 type partReader struct {
@@ -251,7 +348,8 @@ type partReader struct {
 	i      int
 	off, n int64 // the part's offset in the file and its length
 	pos    int64
-	crc    uint32 // CRC32C of the part's first hashed bytes
+	crc    uint32    // CRC32C of the part's first hashed bytes
+	md5    hash.Hash // parts in order: the running MD5 through those bytes, or nil
 	hashed int64
 }
 
@@ -270,12 +368,18 @@ func (r *partReader) Read(b []byte) (int, error) {
 		return 0, r.p.fail(destination.CodeSourceFailed, "the source misbehaved", fmt.Errorf("provider: source ReadAt returned %d", n))
 	}
 	if r.hashed == r.pos {
+		if r.hashed == 0 && r.p.inOrder {
+			r.md5 = r.p.md5ForPart(r.i)
+		}
 		r.crc = crc32.Update(r.crc, castagnoli, b[:n])
+		if r.md5 != nil {
+			r.md5.Write(b[:n])
+		}
 		r.hashed += int64(n)
 	}
 	r.pos += int64(n)
 	if r.pos == r.n && r.hashed == r.n {
-		r.p.partDone(r.i, r.crc, r.n)
+		r.p.partDone(r.i, r.crc, r.n, r.md5)
 	}
 	switch {
 	case n == len(b) && (err == nil || err == io.EOF):
@@ -318,7 +422,7 @@ func (r *partReader) Seek(offset int64, whence int) (int64, error) {
 	}
 	r.pos = offset
 	if offset == 0 {
-		r.crc, r.hashed = 0, 0 // a new pass (a signature, a resend)
+		r.crc, r.hashed, r.md5 = 0, 0, nil // a new pass (a signature, a resend)
 	}
 	return offset, nil
 }
@@ -335,6 +439,7 @@ func (s writeSpec) upload(ctx context.Context, m *meter, wo *blob.WriterOptions,
 		*cleanup = nil // nothing was started
 		return p, err
 	}
+	p.keepNonce(wo)
 	c, err := s.drv.(ReaderAtUploader).UploadParts(ctx, s.b, s.in, s.key, p, wo)
 	if c != nil {
 		*cleanup = c

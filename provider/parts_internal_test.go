@@ -3,6 +3,7 @@ package provider
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
@@ -78,4 +79,52 @@ func (fakeAt) UploadParts(context.Context, *blob.Bucket, *destination.Integratio
 
 func destinationOpts(size int64) destination.UploadOptions {
 	return destination.UploadOptions{Size: size}
+}
+
+// fullMD5At is a driver whose provider keeps the MD5 of every object: its parts go in order.
+type fullMD5At struct{ fakeAt }
+
+func (fullMD5At) StoredCRC32C(*blob.Attributes) (uint32, bool) { return 0, false }
+func (fullMD5At) FullMD5() bool                                { return true }
+
+// TestPartsInOrder: for a FullMD5 driver the part size is a multiple of 256 KiB, Each runs one
+// part at a time in order whatever the concurrency asked, and the MD5 of the whole source is
+// computed as the parts are read (a part read in part, then again, counts once).
+func TestPartsInOrder(t *testing.T) {
+	data := make([]byte, 3<<20+12345)
+	rng := rand.New(rand.NewPCG(2, 2))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	p := (writeSpec{src: bytes.NewReader(data), partSize: 1<<20 + 1, opts: destinationOpts(int64(len(data)))}).newParts(fullMD5At{}, func() {})
+	if p == nil || p.PartSize() != 1<<20+256<<10 || !p.inOrder {
+		t.Fatalf("parts %+v", p)
+	}
+	next := 0
+	err := p.Each(context.Background(), 4, func(_ context.Context, i int, body io.ReadSeeker, size int64) error {
+		if i != next {
+			t.Errorf("part %d, want %d", i, next)
+		}
+		next++
+		if _, err := io.CopyN(io.Discard, body, size/3); err != nil {
+			return err
+		}
+		if _, err := body.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		_, err := io.Copy(io.Discard, body)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := md5.Sum(data)
+	if sum, ok := p.MD5(); !ok || !bytes.Equal(sum, want[:]) {
+		t.Fatalf("MD5 %x %v, want %x", sum, ok, want)
+	}
+	var m meter
+	p.finish(&m, true)
+	if m.md5 == nil || !bytes.Equal(m.md5.Sum(nil), want[:]) || m.md5Limit != -1 {
+		t.Error("the meter has not the source's MD5")
+	}
 }

@@ -64,6 +64,7 @@ type checkpointState struct {
 	Size     int64        `json:"size"`
 	PartSize int64        `json:"partSize"`
 	Started  time.Time    `json:"started"`
+	Nonce    string       `json:"nonce,omitempty"` // the upload's tag (uploadMetaKey), set when the session started
 	Session  []byte       `json:"session,omitempty"`
 	Parts    []storedPart `json:"parts,omitempty"`
 }
@@ -72,6 +73,9 @@ type storedPart struct {
 	I     int    `json:"i"`
 	CRC   uint32 `json:"crc"`
 	Token string `json:"t,omitempty"`
+	// MD5 is, for parts in order, the state of the MD5 of the source through this part
+	// (crypto/md5's MarshalBinary), so a resumed upload continues it without reading the part.
+	MD5 []byte `json:"md5,omitempty"`
 }
 
 // checkpoint is the checkpoint of one Parts upload.
@@ -104,6 +108,18 @@ func (p *Parts) loadCheckpoint(ctx context.Context, cp destination.Checkpoint, k
 	}
 	p.ckpt = c
 	return nil
+}
+
+// keepNonce makes a resumed upload tag its object as the attempt that started the session did:
+// the provider took the object's metadata then. The nonce is saved with the session.
+func (p *Parts) keepNonce(wo *blob.WriterOptions) {
+	if p.ckpt == nil || wo.Metadata == nil {
+		return
+	}
+	if r := p.ckpt.resumed; r != nil && r.Nonce != "" {
+		wo.Metadata[uploadMetaKey] = r.Nonce
+	}
+	p.ckpt.state.Nonce = wo.Metadata[uploadMetaKey]
 }
 
 // Checkpointed reports whether the upload keeps a checkpoint (then the driver calls Begin and
@@ -163,7 +179,9 @@ func (p *Parts) sessionKept() bool {
 
 // Skip counts part i as stored by an earlier attempt (ResumedPart.Index), with the CRC32C that
 // attempt saved, without reading it: Each will not call its function for it. It reports false
-// (and does nothing) when the checkpoint has no such part.
+// (and does nothing) when the checkpoint has no such part, or, for parts in order (see Parts),
+// when i is not the next part or the checkpoint has no MD5 state for it: then the part must be
+// read (its bytes need not be sent again).
 func (p *Parts) Skip(i int) bool {
 	if p.ckpt == nil || p.ckpt.resumed == nil || i < 0 || i >= p.Count() {
 		return false
@@ -180,6 +198,14 @@ func (p *Parts) Skip(i int) bool {
 	off := int64(i) * p.partSize
 	n := min(p.partSize, p.size-off)
 	p.mu.Lock()
+	if p.inOrder && !p.done[i] {
+		h := md5From(sp.MD5)
+		if h == nil || p.md5Next != i {
+			p.mu.Unlock()
+			return false
+		}
+		p.md5, p.md5Next = h, i+1
+	}
 	if !p.done[i] {
 		p.done[i], p.crcs[i], p.skipped[i] = true, sp.CRC, true
 		p.read += n
@@ -208,7 +234,7 @@ func (p *Parts) Stored(ctx context.Context, i int, token string) error {
 	if i < 0 || i >= len(p.done) || !p.done[i] {
 		return Classified(CodeUnknown, false, "").UploadError(fmt.Errorf("%w: part %d stored before it was read whole", errCheckpoint, i))
 	}
-	p.ckpt.state.Parts = append(p.ckpt.state.Parts, storedPart{I: i, CRC: p.crcs[i], Token: token})
+	p.ckpt.state.Parts = append(p.ckpt.state.Parts, storedPart{I: i, CRC: p.crcs[i], Token: token, MD5: p.md5StateLocked(i)})
 	return p.saveLocked(ctx)
 }
 

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -22,8 +21,15 @@ type Sweeper interface {
 }
 
 // ErrNoSweeper is returned by SweepAbandoned for an integration whose driver has no Sweeper
-// (nothing of an abandoned upload outlives it, or the driver cannot find it yet).
-var ErrNoSweeper = errors.New("provider: the driver cannot sweep abandoned uploads")
+// (nothing of an abandoned upload outlives it, or the driver cannot find it). It wraps
+// destination.ErrUnsupported, so a janitor that does not import this package can tell it.
+//
+// GCS and Google Drive have none: an abandoned resumable session cannot be listed, holds
+// nothing visible in the bucket or the Drive, is never billed as an object, and expires by
+// itself a week after it started. Azure's sweeps blobs that exist only as uncommitted blocks
+// (a blob already committed keeps the blocks of an abandoned later upload until Azure drops
+// them, after a week).
+var ErrNoSweeper = fmt.Errorf("provider: the driver cannot sweep abandoned uploads: %w", destination.ErrUnsupported)
 
 // SweepAbandoned removes the abandoned uploads of keys (object keys under prefix that the library
 // wrote or tried to write for in) initiated before olderThan, through the integration's driver

@@ -28,6 +28,14 @@ import (
 // detached context bounded by Options.CleanupTimeout. opts.Progress is called with the running
 // total of bytes read. Every error is (or wraps) a *destination.UploadError, classified by the
 // integration's driver.
+//
+// When opts.CopyFrom names a copy in a *CDN and the integration's driver is a
+// ServerSideCopier, Upload first has the provider write the object from that copy server-side
+// (S3 UploadPartCopy/CopyObject on the same service, Azure Put Block From URL, GCS rewrite),
+// without reading src; when that is not possible, refused or fails, it streams src as usual,
+// leaving nothing of the copy behind. A copied object is verified like a streamed one (size,
+// and the checksum the provider reports against opts.CopyFrom.Checksum); the result's Transfer
+// says which way the bytes went.
 func (c *Client) Upload(ctx context.Context, in *destination.Integration, key string, src io.Reader, opts destination.UploadOptions) (destination.UploadResult, error) {
 	if err := checkUpload(key, src, opts); err != nil {
 		return destination.UploadResult{Key: key}, err
@@ -37,8 +45,22 @@ func (c *Client) Upload(ctx context.Context, in *destination.Integration, key st
 		return destination.UploadResult{Key: key}, c.uploadError(nil, err)
 	}
 	defer c.release(e)
-	res, err := writeObject(ctx, writeSpec{b: e.b, drv: e.drv, in: in, key: key, src: src, opts: opts,
-		partSize: c.opts.PartSize, concurrency: c.opts.Concurrency, cleanupTimeout: c.opts.CleanupTimeout, log: c.opts.Logger})
+	s := writeSpec{b: e.b, drv: e.drv, in: in, key: key, src: src, opts: opts,
+		partSize: c.opts.PartSize, concurrency: c.opts.Concurrency, cleanupTimeout: c.opts.CleanupTimeout, log: c.opts.Logger}
+	var (
+		res     destination.UploadResult
+		copied  bool
+		recheck func()
+	)
+	if opts.CopyFrom != nil {
+		res, copied, recheck, err = s.copyFromCDN(ctx, opts.CopyFrom)
+	}
+	if !copied {
+		res, err = writeObject(ctx, s)
+		if recheck != nil {
+			recheck()
+		}
+	}
 	if err != nil {
 		return res, err
 	}

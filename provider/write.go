@@ -130,24 +130,10 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 	if err := checkUpload(s.key, s.src, s.opts); err != nil {
 		return res, err
 	}
-	ct := s.opts.ContentType
-	if ct == "" {
-		ct = ContentType(s.key)
-	}
 	nonce := newNonce()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wo := &blob.WriterOptions{ContentType: ct, BufferSize: s.partSize, MaxConcurrency: s.concurrency,
-		Metadata: map[string]string{uploadMetaKey: nonce}}
-	var cleanup func(context.Context) error
-	switch p := s.drv.(type) {
-	case UploadPreparer:
-		cleanup = p.PrepareUpload(s.b, s.in, s.key, wo)
-	case WriterConfigurer:
-		if s.in != nil {
-			p.ConfigureWriter(s.b, s.in, wo)
-		}
-	}
+	wo, cleanup := s.writerOptions(nonce)
 	m := &meter{r: s.src, want: s.opts.Size, progress: s.opts.Progress, cancel: cancel, crc: 0}
 	if v, ok := s.drv.(Verifier); ok && v.FullMD5() {
 		m.md5, m.md5Limit = md5.New(), -1
@@ -161,9 +147,12 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 	}
 	start := time.Now()
 	parts, err := s.upload(wctx, m, wo, &cleanup) // a file source may go part by part (parts.go)
-	res.Size, res.Checksum = m.n, FormatCRC32C(m.crc)
+	if v := wo.Metadata[uploadMetaKey]; v != "" {
+		nonce = v // a resumed upload keeps the tag of the attempt that began it
+	}
+	res.Size, res.Checksum, res.Transfer = m.n, FormatCRC32C(m.crc), destination.TransferStream
 	if err == nil {
-		res.Verified, err = verify(ctx, s, m, nonce, true)
+		res.Verified, err = verify(ctx, s, m.sent(), nonce, true)
 		if err == nil {
 			s.clearCheckpoint(ctx, parts)
 			return res, nil
@@ -185,7 +174,7 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 	case m.eof && ambiguous(classifyWith(err, s.drv)):
 		// Every byte was handed over and the failure is not a refusal: the commit may have
 		// happened although its answer was lost. The stored object decides.
-		if v, verr := verify(ctx, s, m, nonce, false); verr == nil && v != "" {
+		if v, verr := verify(ctx, s, m.sent(), nonce, false); verr == nil && v != "" {
 			s.log.Info("upload reported failed but the object is whole", "key", s.key, "error", classifyWith(err, s.drv).Message)
 			res.Verified = v
 			s.clearCheckpoint(ctx, parts)
@@ -193,8 +182,10 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 		}
 	}
 	switch {
-	case parts.sessionKept() && m.err == nil && (ctx.Err() != nil || classifyWith(err, s.drv).Transient):
-		// A checkpointed session is kept for the next attempt, which resumes it.
+	case parts.sessionKept() && (ctx.Err() != nil || (m.err == nil && classifyWith(err, s.drv).Transient)):
+		// A checkpointed session is kept for the next attempt, which resumes it. A source
+		// that fails because the caller cancelled (the delivery engine's reads end with its
+		// attempt's context: a cancel, a stall) did not fail on its own.
 		s.log.Debug("upload interrupted; its session is kept for the next attempt", "key", s.key)
 	case cleanup != nil:
 		s.retry(ctx, "clean up a failed upload", cleanup)
@@ -209,15 +200,54 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 	return res, classifyWith(err, s.drv).UploadError(fmt.Errorf("provider: upload %s: %w", s.key, err))
 }
 
+// writerOptions returns the options of the upload's writer (content type, part size,
+// concurrency, the attempt's nonce as metadata, then what the driver's UploadPreparer or
+// WriterConfigurer set) and the preparer's cleanup, or nil.
+func (s writeSpec) writerOptions(nonce string) (*blob.WriterOptions, func(context.Context) error) {
+	ct := s.opts.ContentType
+	if ct == "" {
+		ct = ContentType(s.key)
+	}
+	wo := &blob.WriterOptions{ContentType: ct, BufferSize: s.partSize, MaxConcurrency: s.concurrency,
+		Metadata: map[string]string{uploadMetaKey: nonce}}
+	var cleanup func(context.Context) error
+	switch p := s.drv.(type) {
+	case UploadPreparer:
+		cleanup = p.PrepareUpload(s.b, s.in, s.key, wo)
+	case WriterConfigurer:
+		if s.in != nil {
+			p.ConfigureWriter(s.b, s.in, wo)
+		}
+	}
+	return wo, cleanup
+}
+
+// sent is what an upload delivered, as verify compares it with the stored object.
+type sent struct {
+	n      int64
+	crc    uint32 // the CRC32C of the bytes, when hasCRC
+	hasCRC bool
+	md5    []byte // the MD5 of the bytes, or nil
+}
+
+// sent returns what the meter saw: every byte's CRC32C, and their MD5 when it hashed them all.
+func (m *meter) sent() sent {
+	w := sent{n: m.n, crc: m.crc, hasCRC: true}
+	if m.md5 != nil && (m.md5Limit < 0 || m.n <= m.md5Limit) {
+		w.md5 = m.md5.Sum(nil)
+	}
+	return w
+}
+
 // ambiguous reports whether a failure classified c may hide a commit that happened: a refusal
 // (credentials, permissions, a missing bucket, an incompatible request) cannot.
 func ambiguous(c Classification) bool { return c.Transient || c.Code == CodeUnknown }
 
-// verify reads the stored object back and compares it with what was sent. committed reports
-// that the provider confirmed the commit: then a mismatch is an error, and a failure to read the
-// attributes is not (the result is unverified). Otherwise (an ambiguous failure) any doubt gives
-// "" and an error.
-func verify(ctx context.Context, s writeSpec, m *meter, nonce string, committed bool) (string, error) {
+// verify reads the stored object back and compares it with what was sent (w). committed
+// reports that the provider confirmed the commit: then a mismatch is an error, and a failure to
+// read the attributes is not (the result is unverified). Otherwise (an ambiguous failure) any
+// doubt gives "" and an error.
+func verify(ctx context.Context, s writeSpec, w sent, nonce string, committed bool) (string, error) {
 	var a *blob.Attributes
 	ok := s.retryN(ctx, 3, func(ctx context.Context) error {
 		var err error
@@ -245,19 +275,19 @@ func verify(ctx context.Context, s writeSpec, m *meter, nonce string, committed 
 		return "", Classified(destination.CodeChecksumMismatch, true, what).
 			UploadError(fmt.Errorf("provider: upload %s: stored %s differs from the bytes sent", s.key, what))
 	}
-	if a.Size != m.n {
+	if a.Size != w.n {
 		return mismatch("size")
 	}
-	if v, ok := s.drv.(Verifier); ok {
+	if v, ok := s.drv.(Verifier); ok && w.hasCRC {
 		if crc, ok := v.StoredCRC32C(a); ok {
-			if crc != m.crc {
+			if crc != w.crc {
 				return mismatch("crc32c")
 			}
 			return verifiedCRC32C, nil
 		}
 	}
-	if len(a.MD5) > 0 && m.md5 != nil && (m.md5Limit < 0 || m.n <= m.md5Limit) {
-		if !bytes.Equal(a.MD5, m.md5.Sum(nil)) {
+	if len(a.MD5) > 0 && w.md5 != nil {
+		if !bytes.Equal(a.MD5, w.md5) {
 			return mismatch("md5")
 		}
 		return verifiedMD5, nil

@@ -3,11 +3,15 @@ package riverqueue_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/ilovevideoeditor/outputs/delivery/riverqueue"
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/internal/emulator"
 )
 
 // BenchmarkEnqueueToFirstByte measures the queue's overhead per delivery: from the commit of
@@ -54,5 +58,62 @@ func benchFirstByte[TTx any](b *testing.B, backend backend[TTx]) {
 	if len(lat) > 0 {
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	}
+}
+
+// BenchmarkWorkerMemory measures one worker process (internal/testworker: the real engine, the
+// S3 driver, a file CDN, PostgreSQL) working 8 deliveries at once: 8 renders of 32 MiB to one
+// S3 bucket on versitygw each, with 8 workers and no per-workspace bound. The process samples
+// its heap in use every 50 ms and reports it with its peak RSS (getrusage) at exit. The
+// destination jobs stream the CDN copy (no ReaderAt), so their parts are buffered.
+//
+//	go test ./delivery/riverqueue/ -run '^$' -bench WorkerMemory -benchtime 1x
+func BenchmarkWorkerMemory(b *testing.B) {
+	srv := emulator.NeedS3(b)
+	h := postgresBackend(b, nil)
+	w := newWorkers(b, h.store, srv)
+	createCommits(b, h.db)
+	tg, _ := w.s3Integration("s3")
+	stats := filepath.Join(b.TempDir(), "stats")
+	const n, size = 8, 32 << 20
+	for b.Loop() {
+		p := w.start("-dsn", h.dsn, "-renders", h.renders, "-workers", "8", "-per-workspace", "8", "-stats", stats)
+		var plans []riverqueue.Plan
+		for i := range n {
+			tg.Prefix = fmt.Sprintf("renders/m%d/", i)
+			plan, _ := h.render("ws1", fmt.Sprintf("m%d-%d", i, time.Now().UnixNano()), size, tg)
+			plans = append(plans, plan)
+		}
+		start := time.Now()
+		ctx := context.Background()
+		tx, commit, rollback := h.begin(ctx)
+		for _, plan := range plans {
+			if _, err := h.q.Enqueue(ctx, tx, plan); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := commit(); err != nil {
+			b.Fatal(err)
+		}
+		rollback()
+		for _, plan := range plans {
+			rec := h.waitDoneWithin(plan.WorkspaceID, plan.RenderID, 2*time.Minute)
+			if rec.Outputs[0].Status != destination.StatusCompleted {
+				b.Fatalf("%s: %+v", plan.RenderID, rec.Outputs[0])
+			}
+		}
+		elapsed := time.Since(start)
+		p.stop()
+		raw, err := os.ReadFile(stats)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var rss, heap float64
+		if _, err := fmt.Sscan(string(raw), &rss, &heap); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(rss/(1<<20), "peak-rss-MiB")
+		b.ReportMetric(heap/(1<<20), "peak-heap-MiB")
+		b.ReportMetric(float64(n*size)/(1<<20)/elapsed.Seconds(), "MiB/s")
 	}
 }

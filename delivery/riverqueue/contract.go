@@ -31,7 +31,10 @@ type Engine interface {
 	DeliverTarget(ctx context.Context, p Plan, i int, src Source) destination.Output
 }
 
-var _ Engine = (*delivery.Engine)(nil)
+var (
+	_ Engine   = (*delivery.Engine)(nil)
+	_ KeyNamer = (*delivery.Engine)(nil)
+)
 
 // CDNReader streams the CDN copy back (destination.CDN implements it).
 type CDNReader interface {

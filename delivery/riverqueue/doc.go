@@ -36,8 +36,9 @@
 //
 // Jobs write the delivery record through Config.Deliveries (destination.DeliveryStore): the CDN
 // job adds it (every output pending) when it first runs, then each job records its transitions
-// (uploading, completed with key, url and size, failed with the engine's sanitized code and
-// message). The root Service's GetDelivery reads it. A job that finds its output already
+// (uploading with the key it writes, when the Engine is a KeyNamer as *delivery.Engine is;
+// completed with key, url and size; failed with the key it tried and the engine's sanitized
+// code and message), so a failed or interrupted output names its outputKey as in process. The root Service's GetDelivery reads it. A job that finds its output already
 // completed (a crash between the upload and River's acknowledgement) returns at once: an output is
 // never delivered twice by the queue. With a store that writes in the host's transaction
 // (sqlstore.Store and a *sql.Tx: SQLite, or PostgreSQL through database/sql), Enqueue records the
@@ -51,9 +52,11 @@
 // failed and its job cancelled (not retried by River, and no longer holding its unique key), so
 // Redeliver can queue it again later, with the integration's current credentials, from the CDN
 // copy. River's own attempts (Config.MaxAttempts) cover crashes and timeouts: a worker killed
-// mid-job is rescued by River (Config.RescueAfter after the attempt began, default JobTimeout +
-// 1 min; River's rescuer looks every 30 s), and the job runs again elsewhere, attempt² seconds
-// later (at most a minute; not River's default attempt⁴).
+// mid-job is rescued by River's rescuer (on the leader, every 30 s) once Config.RescueAfter
+// (default JobTimeout + 1 min) has passed since the attempt started, and the job runs again on
+// any worker, attempt² seconds later (at most a minute; not River's default attempt⁴). On SQLite a new process on the same file does it: the tests kill a worker
+// process with SIGKILL in the middle of a multipart upload and see the delivery complete in a
+// new one about 20 s later (RescueAfter 10 s), byte-identical and committed once.
 //
 // # Resuming after a crash
 //
@@ -93,13 +96,27 @@
 //
 // # Janitor
 //
-// With Config.Retention, a periodic job (kind "outputs.janitor", every Config.JanitorInterval and
-// once at start, enqueued by River's leader only) deletes the delivery records finished longer
-// than Retention ago (destination.DeliveryPruner); records in flight are kept.
+// With Config.Retention or Config.Sweeper, a periodic job (kind "outputs.janitor", every
+// Config.JanitorInterval and once at start, enqueued by River's leader only) does two things:
+//
+//   - With Sweeper and Integrations (provider.Client and the integration store), it removes
+//     what uploads started and abandoned still hold at the provider (a worker killed
+//     mid-upload never ran its own cleanup). The outputs that may have left one are listed by
+//     the store (destination.AbandonedLister: failed, still in flight, or completed after more
+//     than one attempt, with a key, last changed more than Config.AbandonedAfter ago; at most
+//     500 a run, newest first); each is read again (one queued again meanwhile is skipped) and
+//     the uploads of its key initiated before that cutoff are swept: S3 multipart uploads
+//     (aborted), Azure blobs made only of uncommitted blocks (discarded; a committed blob is
+//     never touched, and Azure drops the uncommitted blocks of an abandoned later upload after
+//     a week). GCS and Drive resumable sessions cannot be listed, show nothing in the bucket or
+//     the Drive and expire after a week: their drivers have no sweeper (ErrUnsupported,
+//     skipped). The same output is looked at again on later runs until its record is pruned.
+//     AbandonedAfter (default 24 h) must be at least RescueAfter; keep it well above it, since
+//     a job rescued after its upload was swept starts that upload again.
+//   - With Retention, it deletes the delivery records finished longer than Retention ago
+//     (destination.DeliveryPruner); records in flight are kept.
 //
 // # Not yet
 //
-// The janitor does not yet sweep abandoned multipart uploads: the
-// provider side exists (provider.Client.SweepAbandoned, the S3 driver's provider.Sweeper), but
-// the job does not yet know the keys to sweep (a failed output's record keeps no key).
+// The CDN copy's own abandoned multipart uploads (the platform's bucket) are not swept.
 package riverqueue

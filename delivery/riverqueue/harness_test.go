@@ -36,7 +36,9 @@ type harness[TTx any] struct {
 	eng     *testengine.Engine
 	svc     *outputs.Service
 	renders string
-	dsn     string // PostgreSQL only: the DSN of the schema
+	dsn     string  // PostgreSQL only: the DSN of the schema
+	file    string  // SQLite only: the database file
+	db      *sql.DB // the database the store is on
 	begin   func(ctx context.Context) (TTx, func() error, func())
 	// open returns a new Queue on the same database (another worker); openWith one with cfg.
 	open     func() (*riverqueue.Queue[TTx], error)
@@ -83,7 +85,7 @@ func newHarness[TTx any](t testing.TB, db *sql.DB, d sqlstore.Dialect) *harness[
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	h := &harness[TTx]{t: t, store: store, svc: svc, renders: filepath.Join(dir, "renders"),
+	h := &harness[TTx]{t: t, store: store, svc: svc, db: db, renders: filepath.Join(dir, "renders"),
 		eng: &testengine.Engine{Store: store, CDNDir: filepath.Join(dir, "cdn"), DestDir: filepath.Join(dir, "dest")}}
 	if err := os.MkdirAll(h.renders, 0o755); err != nil {
 		t.Fatal(err)
@@ -92,12 +94,14 @@ func newHarness[TTx any](t testing.TB, db *sql.DB, d sqlstore.Dialect) *harness[
 }
 
 func sqliteBackend(t testing.TB, cfg func(*riverqueue.Config)) *harness[*sql.Tx] {
-	db, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "outputs.db"))
+	file := filepath.Join(t.TempDir(), "outputs.db")
+	db, err := sqlstore.OpenSQLite(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	h := newHarness[*sql.Tx](t, db, sqlstore.SQLite)
+	h.file = file
 	h.openWith = func(c riverqueue.Config) (*riverqueue.Queue[*sql.Tx], error) { return riverqueue.NewSQLite(db, c) }
 	h.open = func() (*riverqueue.Queue[*sql.Tx], error) { return h.openWith(h.config(cfg)) }
 	h.q, err = h.open()
@@ -220,7 +224,13 @@ func (h *harness[TTx]) status(ws, render string) (*destination.RenderStatus, err
 // waitDone waits until the render's record has the CDN copy and every output terminal.
 func (h *harness[TTx]) waitDone(ws, render string) *destination.DeliveryRecord {
 	h.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	return h.waitDoneWithin(ws, render, 20*time.Second)
+}
+
+// waitDoneWithin is waitDone with its own deadline.
+func (h *harness[TTx]) waitDoneWithin(ws, render string, d time.Duration) *destination.DeliveryRecord {
+	h.t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		rec, err := h.store.GetDelivery(context.Background(), ws, render)
 		if err == nil && rec.Done() {

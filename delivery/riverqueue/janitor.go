@@ -2,7 +2,9 @@ package riverqueue
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -11,7 +13,7 @@ import (
 )
 
 // JanitorArgs are the arguments of the periodic janitor job (kind "outputs.janitor"), enqueued
-// by River's leader every Config.JanitorInterval when Config.Retention is set.
+// by River's leader every Config.JanitorInterval when Config.Retention or Config.Sweeper is set.
 type JanitorArgs struct{}
 
 // Kind is the River job kind, "outputs.janitor".
@@ -22,10 +24,14 @@ type janitorWorker[TTx any] struct {
 	q *Queue[TTx]
 }
 
-// Work prunes the delivery records finished longer than Config.Retention ago, when
-// Config.Deliveries is a destination.DeliveryPruner; records in flight are kept.
+// Work sweeps the abandoned uploads (Config.Sweeper), then prunes the delivery records finished
+// longer than Config.Retention ago, when Config.Deliveries is a destination.DeliveryPruner;
+// records in flight are kept. A sweep that fails is logged and tried again at the next run.
 func (w *janitorWorker[TTx]) Work(ctx context.Context, _ *river.Job[JanitorArgs]) error {
 	q := w.q
+	if q.cfg.Sweeper != nil {
+		q.sweep(ctx)
+	}
 	p, ok := q.cfg.Deliveries.(destination.DeliveryPruner)
 	if !ok || q.cfg.Retention <= 0 {
 		return nil
@@ -38,6 +44,62 @@ func (w *janitorWorker[TTx]) Work(ctx context.Context, _ *river.Job[JanitorArgs]
 		q.log.InfoContext(ctx, "riverqueue: janitor pruned delivery records", "records", n, "retention", q.cfg.Retention)
 	}
 	return nil
+}
+
+// Sweeper removes abandoned uploads of keys under prefix of an integration initiated before
+// olderThan, and reports how many it removed (provider.Client implements it). An integration
+// whose provider cannot sweep gives an error wrapping destination.ErrUnsupported.
+type Sweeper interface {
+	SweepAbandoned(ctx context.Context, in *destination.Integration, prefix string, keys []string, olderThan time.Time) (int, error)
+}
+
+// IntegrationReader reads one integration of a workspace (destination.Store implements it).
+type IntegrationReader interface {
+	Get(ctx context.Context, workspaceID, id string) (*destination.Integration, error)
+}
+
+// sweepBatch bounds the outputs one janitor run sweeps (the most recently changed first).
+const sweepBatch = 500
+
+// sweep removes the uploads the outputs that may have abandoned one left behind.
+func (q *Queue[TTx]) sweep(ctx context.Context) {
+	l, ok := q.cfg.Deliveries.(destination.AbandonedLister)
+	if !ok {
+		return
+	}
+	cut := q.now().Add(-q.cfg.AbandonedAfter)
+	refs, err := l.AbandonedOutputs(ctx, cut, sweepBatch)
+	if err != nil {
+		q.log.WarnContext(ctx, "riverqueue: janitor: listing abandoned outputs", "error", err)
+		return
+	}
+	swept := 0
+	for _, o := range refs {
+		// Read the output again: one queued again meanwhile (a redelivery) is left alone.
+		rec, err := q.cfg.Deliveries.GetDelivery(ctx, o.WorkspaceID, o.RenderID)
+		if err != nil {
+			continue
+		}
+		if cur := rec.Output(o.IntegrationID); cur == nil || !cur.Sweepable(cut) || cur.Key != o.Key {
+			continue
+		}
+		in, err := q.cfg.Integrations.Get(ctx, o.WorkspaceID, o.IntegrationID)
+		if err != nil {
+			continue // deleted: its credentials are gone with it
+		}
+		prefix := o.Key[:strings.LastIndex(o.Key, "/")+1]
+		n, err := q.cfg.Sweeper.SweepAbandoned(ctx, in, prefix, []string{o.Key}, cut)
+		switch {
+		case errors.Is(err, destination.ErrUnsupported):
+		case err != nil:
+			q.log.WarnContext(ctx, "riverqueue: janitor: sweeping an abandoned upload", "workspace", o.WorkspaceID,
+				"render", o.RenderID, "integration", o.IntegrationID, "provider", o.Provider, "error", err)
+		}
+		swept += n
+	}
+	if swept > 0 {
+		q.log.InfoContext(ctx, "riverqueue: janitor swept abandoned uploads", "uploads", swept, "abandonedAfter", q.cfg.AbandonedAfter)
+	}
 }
 
 // janitorJob is the periodic job of the janitor, run once at start and then every interval.

@@ -162,8 +162,12 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 	} else if o.Status == destination.StatusCompleted {
 		return nil // delivered by an earlier run whose completion was lost: never twice
 	}
+	target := q.targetKey(p, a.Index) // recorded from the start of the upload (the janitor sweeps it)
 	set := func(ctx context.Context, t destination.Transition) error {
 		t.At = q.now()
+		if t.Key == "" && (t.Status == destination.StatusUploading || t.Status == destination.StatusFailed) {
+			t.Key = target
+		}
 		return d.TransitionOutput(ctx, p.WorkspaceID, p.RenderID, a.IntegrationID, t)
 	}
 	switch rec.Status {
@@ -188,7 +192,7 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 		return err
 	}
 	key, size := rec.Key, rec.SizeBytes
-	src := Source{Size: size, Open: func(ctx context.Context) (io.ReadCloser, error) {
+	src := Source{Size: size, CDNKey: key, Checksum: rec.Checksum, Open: func(ctx context.Context) (io.ReadCloser, error) {
 		rc, n, err := q.cfg.CDN.Open(ctx, key)
 		if err == nil && n != size {
 			rc.Close()
@@ -210,6 +214,9 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 		code, msg := out.ErrorCode, out.Error
 		if code == "" {
 			code, msg = "unknown", "the delivery failed"
+		}
+		if out.OutputKey != "" {
+			target = out.OutputKey // the key the engine wrote
 		}
 		err := q.failed(ctx, set, code, msg, nil)
 		q.announce(ctx, p, a.IntegrationID)
@@ -252,4 +259,24 @@ func (q *Queue[TTx]) interrupted(ctx context.Context, attempt, maxAttempts int, 
 		q.log.Warn("riverqueue: recording an interrupted job", "error", err)
 	}
 	return cause
+}
+
+// KeyNamer is an optional Engine interface: TargetKey returns the key DeliverTarget writes for
+// p.Targets[i]. With it, a destination job records the key as its upload starts, so an output
+// whose worker died mid-upload names what the janitor sweeps. *delivery.Engine implements it.
+type KeyNamer interface {
+	TargetKey(p Plan, i int) (string, error)
+}
+
+// targetKey is the key the engine writes for target i, or "" when the engine cannot tell.
+func (q *Queue[TTx]) targetKey(p Plan, i int) string {
+	kn, ok := q.cfg.Engine.(KeyNamer)
+	if !ok {
+		return ""
+	}
+	k, err := kn.TargetKey(p, i)
+	if err != nil {
+		return ""
+	}
+	return k
 }

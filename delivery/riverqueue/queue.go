@@ -35,7 +35,10 @@ type Config struct {
 	Engine Engine
 	// Deliveries keeps the delivery records the jobs write (sqlstore.Store, memstore.Deliveries).
 	Deliveries destination.DeliveryStore
-	// CDN streams the CDN copy back to destination jobs (destination.CDN implements it).
+	// CDN streams the CDN copy back to destination jobs (destination.CDN implements it). Their
+	// Source names the copy (CDNKey, and the recorded checksum), so when the Engine's own
+	// Options.CDN is that CDN, a provider that can copy it server-side does and nothing is
+	// streamed (Output.Transfer "copy").
 	CDN CDNReader
 	// OpenRender opens the render file of a plan for its CDN job. A process without it works
 	// destination jobs only (it does not listen on CDNQueue): run the CDN queue where the render
@@ -51,9 +54,10 @@ type Config struct {
 	// JobTimeout bounds one attempt of a job (the engine's whole upload, retries included).
 	// A finite timeout is what lets River rescue a job whose worker died. Default 2 h.
 	JobTimeout time.Duration
-	// RescueAfter is how long after an attempt began River's rescuer runs again a job whose
-	// worker died (SIGKILL, a lost machine) without finishing it; it must be at least
-	// JobTimeout. Default JobTimeout + 1 min. The rescuer looks every 30 s.
+	// RescueAfter is how long after an attempt started River's rescuer may take the job back
+	// from a worker that died (killed, lost its machine) and run it again elsewhere; it must be
+	// at least JobTimeout (a live worker's attempt ends by then). Default JobTimeout + 1 min.
+	// River's rescuer looks every 30 s, on the leader only.
 	RescueAfter time.Duration
 	// MaxAttempts is how many times River runs a job that crashed, timed out or was rescued.
 	// A delivery that fails (the engine's retries spent, or a permanent error) is not retried
@@ -83,6 +87,22 @@ type Config struct {
 	// are). Records in flight are kept. The janitor works on DeliverQueue.
 	Retention       time.Duration
 	JanitorInterval time.Duration
+	// Sweeper, when set with Integrations, makes the janitor also remove what uploads the
+	// library started and abandoned (a worker killed mid-upload) still hold at the provider:
+	// for each output that may have left one (destination.AbandonedLister: failed, in flight
+	// and unchanged, or completed after more than one attempt) last changed more than
+	// AbandonedAfter ago, it sweeps the uploads of the output's key initiated before then.
+	// provider.Client implements Sweeper (S3 multipart uploads, Azure uncommitted blocks; GCS
+	// and Drive sessions cannot be listed and expire by themselves: ErrUnsupported, skipped).
+	// Deliveries must be a destination.AbandonedLister (sqlstore and memstore are).
+	Sweeper Sweeper
+	// Integrations reads the integration of an output for Sweeper (the Store the engine leases
+	// integrations from).
+	Integrations IntegrationReader
+	// AbandonedAfter is the age after which an upload counts as abandoned; default 24 h. It must
+	// be at least RescueAfter (a job whose worker died is rescued by then), and better several
+	// times it: a rescued job that resumes an upload finds it swept and starts it again.
+	AbandonedAfter time.Duration
 	// Schema is the PostgreSQL schema of River's tables (empty: the search path).
 	Schema string
 	// Logger receives the queue's and River's logs. Default slog.Default().
@@ -138,8 +158,17 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg Config) (*Queue[TTx], erro
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = 2 * time.Hour
 	}
-	if cfg.RescueAfter < cfg.JobTimeout {
+	if cfg.RescueAfter <= 0 {
 		cfg.RescueAfter = cfg.JobTimeout + time.Minute
+	}
+	if cfg.RescueAfter < cfg.JobTimeout {
+		return nil, fmt.Errorf("riverqueue: %w: RescueAfter must be at least JobTimeout", ErrBadConfig)
+	}
+	if cfg.AbandonedAfter <= 0 {
+		cfg.AbandonedAfter = max(24*time.Hour, cfg.RescueAfter)
+	}
+	if cfg.Sweeper != nil && (cfg.Integrations == nil || cfg.AbandonedAfter < cfg.RescueAfter) {
+		return nil, fmt.Errorf("riverqueue: %w: Sweeper needs Integrations and an AbandonedAfter of at least RescueAfter", ErrBadConfig)
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 5
@@ -189,7 +218,7 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg Config) (*Queue[TTx], erro
 		cfg.JanitorInterval = time.Hour
 	}
 	var periodic []*river.PeriodicJob
-	if cfg.Retention > 0 && q.works() {
+	if (cfg.Retention > 0 || cfg.Sweeper != nil) && q.works() {
 		periodic = append(periodic, janitorJob(cfg.JanitorInterval, cfg.DeliverQueue))
 	}
 	var cooldown time.Duration // River's default (100 ms), or the poll interval when shorter

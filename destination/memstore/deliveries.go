@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -136,4 +137,36 @@ func (d *Deliveries) PruneDeliveries(ctx context.Context, before time.Time) (int
 		}
 	}
 	return n, nil
+}
+
+var _ destination.AbandonedLister = (*Deliveries)(nil)
+
+// AbandonedOutputs returns the outputs that may have left an abandoned upload
+// (destination.OutputRecord.Sweepable), newest first, at most limit.
+func (d *Deliveries) AbandonedOutputs(ctx context.Context, before time.Time, limit int) ([]destination.OutputRef, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var refs []destination.OutputRef
+	for _, recs := range d.byWS {
+		for _, r := range recs {
+			for _, o := range r.Outputs {
+				if o.Sweepable(before) {
+					last := o.UpdatedAt
+					if last.IsZero() {
+						last = o.CreatedAt
+					}
+					refs = append(refs, destination.OutputRef{WorkspaceID: r.WorkspaceID, RenderID: r.RenderID,
+						IntegrationID: o.IntegrationID, Provider: o.Provider, Key: o.Key, Status: o.Status, Attempts: o.Attempts, UpdatedAt: last})
+				}
+			}
+		}
+	}
+	slices.SortFunc(refs, func(a, b destination.OutputRef) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
+	if limit > 0 && len(refs) > limit {
+		refs = refs[:limit]
+	}
+	return refs, nil
 }

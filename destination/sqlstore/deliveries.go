@@ -297,3 +297,44 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int, err
 	})
 	return n, wrap("prune deliveries", err)
 }
+
+var _ destination.AbandonedLister = (*Store)(nil)
+
+// AbandonedOutputs returns the outputs that may have left an abandoned upload
+// (destination.OutputRecord.Sweepable), newest first, at most limit (100 when limit <= 0).
+func (s *Store) AbandonedOutputs(ctx context.Context, before time.Time, limit int) ([]destination.OutputRef, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	var refs []destination.OutputRef
+	err := s.retry(ctx, true, func() error {
+		refs = nil
+		rows, err := s.db.QueryContext(ctx, s.deliveryQuery("SELECT workspace_id, render_id, integration_id, provider, object_key, "+
+			"status, attempts, COALESCE(updated_at, created_at) FROM delivery_outputs "+
+			"WHERE object_key <> '' AND COALESCE(updated_at, created_at) < ? AND (status <> 'completed' OR attempts > 1) "+
+			"ORDER BY COALESCE(updated_at, created_at) DESC, workspace_id, render_id, integration_id LIMIT ?"),
+			s.d.timeArg(before), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var o destination.OutputRef
+			var provider, status string
+			var last any
+			if err := rows.Scan(&o.WorkspaceID, &o.RenderID, &o.IntegrationID, &provider, &o.Key, &status, &o.Attempts, &last); err != nil {
+				return err
+			}
+			o.Provider, o.Status = destination.Provider(provider), destination.OutputStatus(status)
+			if o.UpdatedAt, err = parseTime(last); err != nil {
+				return errDone{&CorruptError{Rows: []CorruptRow{{ID: o.RenderID, WorkspaceID: o.WorkspaceID, Column: "delivery_outputs.updated_at", err: err}}}}
+			}
+			refs = append(refs, o)
+		}
+		return rows.Err()
+	})
+	return refs, wrap("abandoned outputs", err)
+}

@@ -31,6 +31,7 @@ func RunDeliveries(t *testing.T, newStore func(t *testing.T) destination.Deliver
 		{"ConcurrentOutputs", testDeliveryConcurrent},
 		{"CanceledContext", testDeliveryCanceled},
 		{"Prune", testDeliveryPrune},
+		{"Abandoned", testDeliveryAbandoned},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -195,8 +196,8 @@ func testDeliveryTransitions(t *testing.T, s destination.DeliveryStore) {
 	step("CDN failed after completed (ignored)", destination.Transition{Status: destination.StatusFailed, At: at(3),
 		ErrorCode: "unknown", Error: "late"}, r, func() {})
 
-	step("output uploading", destination.Transition{Status: destination.StatusUploading, At: at(4)}, o, func() {
-		o.Status, o.Attempts, o.StartedAt, o.UpdatedAt = destination.StatusUploading, 1, at(4), at(4)
+	step("output uploading", destination.Transition{Status: destination.StatusUploading, At: at(4), Key: "p/r.mp4"}, o, func() {
+		o.Status, o.Key, o.Attempts, o.StartedAt, o.UpdatedAt = destination.StatusUploading, "p/r.mp4", 1, at(4), at(4)
 	})
 	step("output failed", destination.Transition{Status: destination.StatusFailed, At: at(5),
 		ErrorCode: "invalid_credentials", Error: "the access key was rejected"}, o, func() {
@@ -412,4 +413,62 @@ func testDeliveryPrune(t *testing.T, s destination.DeliveryStore) {
 	cancel()
 	_, err = p.PruneDeliveries(ctx2, base)
 	wantErr(t, "PruneDeliveries with a canceled context", err, context.Canceled)
+}
+
+// testDeliveryAbandoned: AbandonedOutputs lists, in every workspace and newest first, the
+// outputs with a key last changed before the cutoff that are failed, in flight, or completed
+// after more than one attempt; never one without a key, one completed at the first attempt,
+// or one changed after the cutoff.
+func testDeliveryAbandoned(t *testing.T, s destination.DeliveryStore) {
+	l, ok := s.(destination.AbandonedLister)
+	if !ok {
+		t.Skip("the store does not implement destination.AbandonedLister")
+	}
+	ctx := context.Background()
+	at := func(h int) time.Time { return base.Add(time.Duration(h) * time.Hour) }
+	ws, other := newWorkspace(), newWorkspace()
+	rec, rec2 := DeliveryFixture(ws, 6), DeliveryFixture(other, 1)
+	addDelivery(t, s, rec)
+	addDelivery(t, s, rec2)
+	apply := func(r *destination.DeliveryRecord, i int, ts ...destination.Transition) {
+		t.Helper()
+		for _, tr := range ts {
+			if err := s.TransitionOutput(ctx, r.WorkspaceID, r.RenderID, r.Outputs[i].IntegrationID, tr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	up := func(h int, key string) destination.Transition {
+		return destination.Transition{Status: destination.StatusUploading, At: at(h), Key: key}
+	}
+	fail := destination.Transition{Status: destination.StatusFailed, At: at(2), ErrorCode: "unknown", Error: "failed"}
+	done := func(h int, key string) destination.Transition {
+		return destination.Transition{Status: destination.StatusCompleted, At: at(h), Key: key, URL: "u", SizeBytes: 1}
+	}
+	apply(rec, 0, up(1, "a/failed.mp4"), fail)                                                                           // failed: listed
+	apply(rec, 1, up(3, "a/inflight.mp4"))                                                                               // uploading (a dead worker): listed
+	apply(rec, 2, up(1, "a/once.mp4"), done(2, "a/once.mp4"))                                                            // completed at once: not listed
+	apply(rec, 3, up(1, "a/twice.mp4"), up(2, ""), done(4, "a/twice.mp4"))                                               // completed after 2 attempts: listed
+	apply(rec, 4, up(1, "a/late.mp4"), up(9, ""))                                                                        // changed after the cutoff: not listed
+	apply(rec, 5, destination.Transition{Status: destination.StatusFailed, At: at(1), ErrorCode: "invalid", Error: "x"}) // no key
+	apply(rec2, 0, up(1, "b/other.mp4"))                                                                                 // another workspace: listed
+	got, err := l.AbandonedOutputs(ctx, at(5), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range got {
+		keys = append(keys, o.Key)
+		if o.Key == "a/failed.mp4" && (o.WorkspaceID != ws || o.RenderID != rec.RenderID || o.IntegrationID != rec.Outputs[0].IntegrationID ||
+			o.Provider != rec.Outputs[0].Provider || o.Status != destination.StatusFailed || o.Attempts != 1 || !o.UpdatedAt.Equal(at(2))) {
+			t.Errorf("the failed output = %+v", o)
+		}
+	}
+	want := []string{"a/twice.mp4", "a/inflight.mp4", "a/failed.mp4", "b/other.mp4"}
+	if fmt.Sprint(keys) != fmt.Sprint(want) {
+		t.Fatalf("AbandonedOutputs = %v, want %v (newest first)", keys, want)
+	}
+	if got, err := l.AbandonedOutputs(ctx, at(5), 2); err != nil || len(got) != 2 || got[0].Key != "a/twice.mp4" {
+		t.Errorf("AbandonedOutputs with limit 2 = %+v, %v; want the 2 newest", got, err)
+	}
 }

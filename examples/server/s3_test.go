@@ -52,10 +52,7 @@ func s3Journey(t *testing.T, c config) (*testServer, string) {
 	size := float64(len(ts.s.sample))
 	checkFields(t, "output 0", outs[0].(map[string]any), map[string]any{"provider": "s3", "integrationId": id,
 		"outputKey": "renders/campaigns/summer-2026/render.mp4", "outputSizeBytes": size, "status": "completed"})
-	failedKey := "renders/render.mp4" // the in-process engine names the key it tried
-	if c.Queue != "" {
-		failedKey = "" // the durable record keeps a key once delivered
-	}
+	failedKey := "renders/render.mp4" // the key it tried: in process, and in the durable record
 	checkFields(t, "output 1", outs[1].(map[string]any), map[string]any{"integrationId": bad, "outputKey": failedKey, "status": "failed", "errorCode": "invalid_credentials"})
 	head, err := srv.Client(nil).HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(good.Bucket), Key: aws.String("renders/campaigns/summer-2026/render.mp4")})
 	if err != nil || aws.ToInt64(head.ContentLength) != int64(size) {

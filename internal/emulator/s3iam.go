@@ -86,7 +86,13 @@ func StartIAMGateway(t testing.TB) IAMGateway {
 // CreateUser creates an admin user with the given key (admin: it may use every bucket, as the
 // role's permissions policy would let it use the test's bucket).
 func (g IAMGateway) CreateUser(ctx context.Context, access, secret string) error {
-	body := fmt.Sprintf("<Account><Access>%s</Access><Secret>%s</Secret><Role>admin</Role></Account>", access, secret)
+	return g.CreateUserRole(ctx, access, secret, "admin")
+}
+
+// CreateUserRole creates a user with the given key and versitygw role ("admin", "user",
+// "userplus": a user or userplus reaches only the buckets it owns; a userplus may create them).
+func (g IAMGateway) CreateUserRole(ctx context.Context, access, secret, role string) error {
+	body := fmt.Sprintf("<Account><Access>%s</Access><Secret>%s</Secret><Role>%s</Role></Account>", access, secret, role)
 	return g.admin(ctx, "/create-user", body)
 }
 

@@ -70,6 +70,10 @@ type Options struct {
 	RetryAfter int
 	// Match, when set, limits faults to the requests it accepts.
 	Match func(*http.Request) bool
+	// Observe, when set, is called once the server answered a forwarded request (not one the
+	// proxy broke before forwarding) with that answer's status: a counter of what reached the
+	// server (a test that counts object commits per key). It may be called concurrently.
+	Observe func(r *http.Request, status int)
 }
 
 // Proxy is a running fault-injecting proxy. Create it with Start.
@@ -224,6 +228,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
+	if p.opts.Observe != nil {
+		p.opts.Observe(r, resp.StatusCode)
+	}
 	for k, v := range resp.Header {
 		w.Header()[k] = v
 	}

@@ -3,8 +3,10 @@ package faultproxy_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +21,8 @@ import (
 	"github.com/ilovevideoeditor/outputs/internal/faultproxy"
 	"github.com/ilovevideoeditor/outputs/provider"
 	"github.com/ilovevideoeditor/outputs/provider/azure"
+	"github.com/ilovevideoeditor/outputs/provider/drive"
+	"github.com/ilovevideoeditor/outputs/provider/drive/drivetest"
 	"github.com/ilovevideoeditor/outputs/provider/gcs"
 	"github.com/ilovevideoeditor/outputs/provider/s3"
 )
@@ -65,6 +69,14 @@ var backends = []backend{
 		return emulator.NewClient(t, &u, opts, nil, gcs.NewDriver(gcs.Options{AllowedTokenHosts: []string{emulator.TokenHost()}})),
 			u.Integration(destination.GCS, cfg), raw
 	}},
+	{"drive", func(t *testing.T, proxied func(string) string) (destination.Uploader, *destination.Integration, emulator.Raw) {
+		srv := drivetest.NewServer(drivetest.Options{})
+		t.Cleanup(srv.Close)
+		d := drive.NewDriver(drive.DriverOptions{OAuth: srv.OAuthConfig(""), Options: drive.Options{Endpoint: proxied(srv.URL()) + "/drive/v3/",
+			Retry: drive.RetryPolicy{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}}})
+		var u emulator.Unsealer
+		return emulator.NewClient(t, &u, opts, nil, d), u.Integration(destination.Drive, destination.Config{DriveRefreshToken: srv.IssueRefreshToken()}), rawDrive(srv)
+	}},
 	{"cdn-s3", func(t *testing.T, proxied func(string) string) (destination.Uploader, *destination.Integration, emulator.Raw) {
 		srv := emulator.NeedS3(t)
 		cfg := srv.Bucket(t)
@@ -87,19 +99,53 @@ var backends = []backend{
 	}},
 }
 
+// rawDrive reads the Drive fake directly: the file of a key must be the only live one of its
+// name (a duplicate counts as a leftover: a retried or resumed upload made a second file).
+func rawDrive(srv *drivetest.Server) emulator.Raw {
+	live := func(name string) []drivetest.Item {
+		var out []drivetest.Item
+		for _, it := range srv.Items() {
+			if it.Name == name && !it.Trashed && it.MimeType != drive.FolderMimeType {
+				out = append(out, it)
+			}
+		}
+		return out
+	}
+	return emulator.Raw{
+		Sum: func(_ context.Context, key string) ([]byte, error) {
+			got := live(path.Base(key))
+			if len(got) != 1 {
+				return nil, fmt.Errorf("%d files named %s", len(got), path.Base(key))
+			}
+			b, _ := srv.Content(got[0].ID)
+			sum := sha256.Sum256(b)
+			return sum[:], nil
+		},
+		Leftovers: func(context.Context, string) (int, error) {
+			n := 0
+			seen := map[string]bool{}
+			for _, it := range srv.Items() {
+				if !it.Trashed && it.MimeType != drive.FolderMimeType && !seen[it.Name] {
+					seen[it.Name] = true
+					n += max(0, len(live(it.Name))-1)
+				}
+			}
+			return n, nil
+		},
+	}
+}
+
 func init() {
 	// The same stores with file sources, at 20% faults.
 	for _, be := range backends {
-		if be.name != "gcs" {
-			backends = append(backends, backend{name: be.name + fileSuffix, setup: be.setup})
-		}
+		backends = append(backends, backend{name: be.name + fileSuffix, setup: be.setup})
 	}
 }
 
 // TestFaultMatrix uploads files of two parts through a proxy that breaks 5%, 20% and 50% of
 // the requests (resets mid-body, stalls, 500, 503 SlowDown with Retry-After, answers cut off
 // after the server processed the request), retrying transient failures as the engine would.
-// The S3, Azure and CDN stores run again at 20% with file sources (parts straight from the
+// Every store runs again at 20% with file sources (parts straight from the
 // file). Every upload reported successful must be byte-identical in the store (SHA-256), and nothing
 // may be left behind: no open multipart upload, no uncommitted Azure block.
 func TestFaultMatrix(t *testing.T) {

@@ -45,7 +45,7 @@ func (d *Driver) PrepareUpload(b *gblob.Bucket, _ *destination.Integration, key 
 		return nil
 	}
 	bb := cc.NewBlockBlobClient(d.StoredKey(key))
-	return func(ctx context.Context) error { return discardUncommitted(ctx, bb) }
+	return func(ctx context.Context) error { return discardUncommitted(ctx, bb, false) }
 }
 
 // cleanupMark is the metadata of the empty blob discardUncommitted commits and then deletes, so
@@ -56,9 +56,9 @@ const cleanupMark = "outputs_cleanup"
 // a block list discards every uncommitted block. A blob that does not exist gets an empty,
 // marked list committed only if it still does not exist, and is then deleted; an existing blob
 // gets its own committed list (with its headers and metadata) committed again, only if
-// unchanged. Each step is retried on its own until it succeeds or ctx expires, so a flaky
+// unchanged, unless missingOnly (then an existing blob is left as it is). Each step is retried on its own until it succeeds or ctx expires, so a flaky
 // connection does not restart the whole sequence.
-func discardUncommitted(ctx context.Context, bb *blockblob.Client) error {
+func discardUncommitted(ctx context.Context, bb *blockblob.Client, missingOnly bool) error {
 	step := func(fn func(context.Context) error) error {
 		timeout := time.Minute
 		if dl, ok := ctx.Deadline(); ok {
@@ -105,7 +105,7 @@ func discardUncommitted(ctx context.Context, bb *blockblob.Client) error {
 	switch {
 	case exists && marked(props.Metadata):
 		return del(props.ETag) // an earlier try's empty commit
-	case len(bl.BlockList.UncommittedBlocks) == 0:
+	case len(bl.BlockList.UncommittedBlocks) == 0, exists && missingOnly:
 		return nil
 	case !exists:
 		anyTag, one := azcore.ETagAny, "1"

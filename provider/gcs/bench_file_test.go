@@ -13,11 +13,12 @@ import (
 	"github.com/ilovevideoeditor/outputs/provider"
 )
 
-// BenchmarkUpload256MiBFile uploads a file (see emulator.BenchUploadFile): GCS has no
-// part-by-part path (storage.Writer takes an io.Reader), so "provider" and "stream" are the
-// same chunked path; "raw-chunk8MiB" is storage.Writer with 8 MiB chunks (a resumable session
-// buffering each chunk), "raw-unchunked" with ChunkSize 0 (one streaming request, no buffer, no
-// resumable session: what a file source could use, since the engine retries whole uploads).
+// BenchmarkUpload256MiBFile uploads a file (see emulator.BenchUploadFile): "provider" goes part
+// by part over a resumable session in raw HTTP, each chunk a section of the file (UploadParts);
+// "stream" is the same file as a plain reader through storage.Writer (the path files took
+// before, a resumable session buffering each chunk); "raw-chunk8MiB" is storage.Writer with
+// 8 MiB chunks, "raw-unchunked" with ChunkSize 0 (one streaming request, no buffer, no
+// resumable session: nothing to resume).
 func BenchmarkUpload256MiBFile(b *testing.B) {
 	cfg, roots := emulator.BenchGCS(b)
 	var u emulator.Unsealer

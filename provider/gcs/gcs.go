@@ -21,6 +21,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/storage"
@@ -55,11 +56,16 @@ type Options struct {
 	IAMCredentialsEndpoint string
 	// ImpersonationLifetime is how long minted tokens last (default and maximum 1h).
 	ImpersonationLifetime time.Duration
+
+	// Resume says how an upload resumed from a checkpoint learns what its session holds
+	// (default ResumeAuto: ask Google's endpoint, trust the checkpoint on an endpoint override).
+	Resume ResumeMode
 }
 
 // Driver opens GCS buckets. Create it with NewDriver.
 type Driver struct {
-	opts Options
+	opts  Options
+	conns sync.Map // weak.Pointer[blob.Bucket] → *conn: the buckets Open made (resumable.go)
 }
 
 var (
@@ -134,7 +140,7 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 		Transport:     &oauth2.Transport{Source: jc.TokenSource(tctx), Base: hc.Transport},
 		CheckRedirect: hc.CheckRedirect,
 	}}
-	return openBucket(ctx, client, cfg, &gcsblob.Options{GoogleAccessID: jc.Email, PrivateKey: jc.PrivateKey})
+	return d.openBucket(ctx, client, cfg, &gcsblob.Options{GoogleAccessID: jc.Email, PrivateKey: jc.PrivateKey})
 }
 
 // openBucket opens cfg's bucket over client, which already carries the tenant's
@@ -142,7 +148,7 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 // default-credential detection (which reads GOOGLE_APPLICATION_CREDENTIALS and the gcloud
 // well-known file, and probes the metadata server outside the SSRF guard): the client's
 // transport is used as it is.
-func openBucket(ctx context.Context, client *gcp.HTTPClient, cfg destination.Config, opts *gcsblob.Options) (*blob.Bucket, error) {
+func (d *Driver) openBucket(ctx context.Context, client *gcp.HTTPClient, cfg destination.Config, opts *gcsblob.Options) (*blob.Bucket, error) {
 	opts.ClientOptions = []option.ClientOption{option.WithoutAuthentication()}
 	if cfg.Endpoint != "" {
 		opts.ClientOptions = append(opts.ClientOptions, option.WithEndpoint(strings.TrimRight(cfg.Endpoint, "/")+"/storage/v1/"))
@@ -159,6 +165,7 @@ func openBucket(ctx context.Context, client *gcp.HTTPClient, cfg destination.Con
 	if b.As(&sc) {
 		sc.SetRetry(storage.WithPolicy(storage.RetryNever))
 	}
+	d.remember(b, &client.Client, cfg)
 	return b, nil
 }
 
@@ -167,8 +174,9 @@ const chunkAlign = 256 << 10
 
 // PrepareUpload rounds the chunk size up to a multiple of 256 KiB, as resumable uploads need,
 // and turns the storage client's retries off for the upload (the delivery engine retries whole
-// uploads). A failed resumable session needs no cleanup: it holds nothing visible and GCS
-// expires it after a week.
+// uploads). A failed resumable session of the writer needs no cleanup: it holds nothing
+// visible and GCS expires it after a week (file sources go through UploadParts, whose cleanup
+// cancels its session).
 func (d *Driver) PrepareUpload(_ *blob.Bucket, _ *destination.Integration, _ string, wo *blob.WriterOptions) func(context.Context) error {
 	if wo.BufferSize > 0 {
 		wo.BufferSize = (wo.BufferSize + chunkAlign - 1) / chunkAlign * chunkAlign

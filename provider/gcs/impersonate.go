@@ -48,7 +48,7 @@ func (d *Driver) openImpersonated(ctx context.Context, cfg destination.Config, h
 		CheckRedirect: hc.CheckRedirect,
 	}}
 	// Without a private key gcsblob cannot sign URLs; nothing here needs them.
-	return openBucket(ctx, client, cfg, &gcsblob.Options{GoogleAccessID: cfg.GCSImpersonateServiceAccount})
+	return d.openBucket(ctx, client, cfg, &gcsblob.Options{GoogleAccessID: cfg.GCSImpersonateServiceAccount})
 }
 
 // impersonatedSource mints access tokens for a service account with generateAccessToken.

@@ -7,12 +7,12 @@ import (
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 )
 
-// TestReaderAtContract runs the file-source contract on fake-gcs-server. GCS has no
-// part-by-part path (storage.Writer takes an io.Reader): the file is read as a stream through
-// the chunked writer, with the same promises.
+// TestReaderAtContract runs the file-source contract on fake-gcs-server: a file goes part by
+// part over a resumable session (UploadParts), each chunk a section of the file, never read as
+// a stream.
 func TestReaderAtContract(t *testing.T) {
 	cfg := emulator.GCS(t)
 	var u emulator.Unsealer
 	in := u.Integration(destination.GCS, cfg)
-	emulator.CheckReaderAtContract(t, newClient(t, &u, nil), in, chunk, emulator.RawGCS(cfg), false)
+	emulator.CheckReaderAtContract(t, newClient(t, &u, nil), in, chunk, emulator.RawGCS(cfg), true)
 }

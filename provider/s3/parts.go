@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gocloud.dev/blob"
@@ -48,11 +47,11 @@ func (d *Driver) UploadParts(ctx context.Context, b *blob.Bucket, in *destinatio
 	if !b.As(&client) {
 		return nil, errors.New("s3: the bucket has no S3 client")
 	}
-	var req *transfermanager.UploadObjectInput
-	if !provider.WriterAs(ctx, b, key, wo, func(as func(any) bool) bool { return as(&req) }) || req == nil {
-		return nil, errors.New("s3: the bucket's writer could not be prepared")
+	req, err := writerRequest(ctx, b, key, wo)
+	if err != nil {
+		return nil, err
 	}
-	tr := &tracker{Client: client, started: time.Now(), bucket: aws.ToString(req.Bucket), key: aws.ToString(req.Key)}
+	tr := &tracker{Client: client, started: time.Now(), settle: d.opts.AbortSettle, bucket: aws.ToString(req.Bucket), key: aws.ToString(req.Key)}
 	var algo types.ChecksumAlgorithm
 	if in != nil {
 		if s, err := settingsFor(in.Provider, in.Config); err == nil && s.aws {
@@ -66,13 +65,7 @@ func (d *Driver) UploadParts(ctx context.Context, b *blob.Bucket, in *destinatio
 		return cleanup, err
 	}
 	if uploadID == "" {
-		create := &s3.CreateMultipartUploadInput{Bucket: req.Bucket, Key: req.Key, ContentType: req.ContentType,
-			Metadata: req.Metadata, CacheControl: req.CacheControl, ContentDisposition: req.ContentDisposition,
-			ContentEncoding: req.ContentEncoding, ContentLanguage: req.ContentLanguage, ChecksumAlgorithm: algo}
-		if req.ACL != "" {
-			create.ACL = types.ObjectCannedACL(req.ACL)
-		}
-		mpu, err := tr.CreateMultipartUpload(ctx, create)
+		mpu, err := tr.CreateMultipartUpload(ctx, createInput(req, algo))
 		if err != nil {
 			return cleanup, err
 		}

@@ -82,7 +82,12 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, id string) 
 	s.sessions[ss.id] = ss
 	q := r.URL.Query()
 	q.Set("upload_id", ss.id)
-	w.Header().Set("Location", s.srv.URL+r.URL.Path+"?"+q.Encode())
+	// On the host the client called, as Google does (a proxy in front of the fake stays in the path).
+	base := s.srv.URL
+	if r.Host != "" {
+		base = strings.SplitN(s.srv.URL, "://", 2)[0] + "://" + r.Host
+	}
+	w.Header().Set("Location", base+r.URL.Path+"?"+q.Encode())
 	w.Header().Set("X-GUploader-UploadID", ss.id)
 	w.WriteHeader(http.StatusOK)
 }

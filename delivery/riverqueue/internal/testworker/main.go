@@ -1,5 +1,5 @@
-// Command testworker is a delivery worker process for riverqueue's multi-process test: it works
-// the queue on PostgreSQL with the real delivery engine, the S3 driver (loopback allowed) and a
+// Command testworker is a delivery worker process for riverqueue's multi-process tests: it works
+// the queue on PostgreSQL (-dsn) or on a SQLite file (-sqlite) with the real delivery engine, the S3 driver (loopback allowed) and a
 // file-backed CDN (and the Azure driver, for the SIGKILL harness), and records every object commit it sends to S3 (a whole-object PUT or a
 // multipart completion) in the test_commits table, until SIGTERM (graceful shutdown).
 package main
@@ -15,7 +15,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -46,21 +48,42 @@ func run() error {
 	cdnDir := flag.String("cdn", "", "CDN directory")
 	keysetFile := flag.String("keyset", "", "cleartext keyset file (tests only)")
 	workers := flag.Int("workers", 4, "max workers")
-	jobTimeout := flag.Duration("job-timeout", 0, "Config.JobTimeout (0: the default)")
-	rescueAfter := flag.Duration("rescue-after", 0, "Config.RescueAfter (0: the default)")
-	maxAttempts := flag.Int("max-attempts", 0, "Config.MaxAttempts (0: the default)")
-	partSize := flag.Int("part-size", 0, "provider.Options.PartSize (0: the default)")
-	concurrency := flag.Int("concurrency", 0, "provider.Options.Concurrency (0: the default)")
+	perWorkspace := flag.Int("per-workspace", 0, "max jobs of one workspace (0: the queue's default)")
+	sqlitePath := flag.String("sqlite", "", "SQLite database file (instead of -dsn)")
+	partSize := flag.Int("part-size", 0, "upload part size in bytes (0: the provider default)")
+	jobTimeout := flag.Duration("job-timeout", 0, "the queue's JobTimeout (0: its default)")
+	rescueAfter := flag.Duration("rescue-after", 0, "the queue's RescueAfter (0: its default)")
+	abandonedAfter := flag.Duration("abandoned-after", 0, "run the janitor's sweep with this AbandonedAfter (0: no sweep)")
+	janitorInterval := flag.Duration("janitor-interval", 0, "the queue's JanitorInterval (0: its default)")
+	retention := flag.Duration("retention", 0, "the queue's Retention (0: no pruning)")
+	stats := flag.String("stats", "", "at exit, write the peak RSS and peak heap in use (sampled every 50 ms) to this file")
+	maxAttempts := flag.Int("max-attempts", 0, "the queue's MaxAttempts (0: its default)")
+	concurrency := flag.Int("concurrency", 0, "upload concurrency (0: the provider default)")
 	flag.Parse()
+	if *stats != "" {
+		defer sampleMemory(*stats)()
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
-	pool, err := pgxpool.New(ctx, *dsn)
-	if err != nil {
-		return err
+	var (
+		db      *sql.DB
+		pool    *pgxpool.Pool
+		dialect = sqlstore.PostgreSQL
+		insert  = "INSERT INTO test_commits (bucket, object_key, pid) VALUES ($1, $2, $3)"
+		err     error
+	)
+	if *sqlitePath != "" {
+		dialect, insert = sqlstore.SQLite, "INSERT INTO test_commits (bucket, object_key, pid) VALUES (?, ?, ?)"
+		db, err = sqlstore.OpenSQLite(*sqlitePath)
+	} else {
+		if pool, err = pgxpool.New(ctx, *dsn); err != nil {
+			return err
+		}
+		defer pool.Close()
+		db, err = sql.Open("pgx", *dsn)
 	}
-	defer pool.Close()
-	db, err := sql.Open("pgx", *dsn)
 	if err != nil {
 		return err
 	}
@@ -80,17 +103,15 @@ func run() error {
 			q := r.URL.Query()
 			if (r.Method == http.MethodPut && !q.Has("partNumber")) || (r.Method == http.MethodPost && q.Has("uploadId")) {
 				bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-				if _, err := db.ExecContext(r.Context(), "INSERT INTO test_commits (bucket, object_key, pid) VALUES ($1, $2, $3)",
-					bucket, key, pid); err != nil {
+				if _, err := db.ExecContext(r.Context(), insert, bucket, key, pid); err != nil {
 					return nil, err
 				}
 			}
 			return next.RoundTrip(r)
 		})
 	}
-	client, err := provider.New(kr, provider.Options{AllowedNetworks: emulator.Loopback, WrapTransport: count,
-		PartSize: *partSize, Concurrency: *concurrency},
-		s3.NewDriver(s3.Options{RetryMaxAttempts: 1}), azure.NewDriver(azure.Options{}))
+	client, err := provider.New(kr, provider.Options{AllowedNetworks: emulator.Loopback, WrapTransport: count, PartSize: *partSize,
+		Concurrency: *concurrency}, s3.NewDriver(s3.Options{RetryMaxAttempts: 1}), azure.NewDriver(azure.Options{}))
 	if err != nil {
 		return err
 	}
@@ -104,17 +125,28 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	store := sqlstore.New(db, sqlstore.PostgreSQL, nil)
+	store := sqlstore.New(db, dialect, nil)
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, CDN: cdn, Logger: quiet})
 	if err != nil {
 		return err
 	}
-	q, err := riverqueue.NewPostgres(pool, riverqueue.Config{Engine: eng, Deliveries: store, CDN: cdn,
+	cfg := riverqueue.Config{Engine: eng, Deliveries: store, CDN: cdn,
 		OpenRender: func(_ context.Context, p riverqueue.Plan) (riverqueue.Source, io.Closer, error) {
 			return delivery.FileSource(filepath.Join(*renders, p.RenderID))
 		},
-		MaxWorkers: *workers, JobTimeout: *jobTimeout, RescueAfter: *rescueAfter, MaxAttempts: *maxAttempts, CDNWait: 50 * time.Millisecond, FetchPollInterval: 100 * time.Millisecond, Logger: quiet})
+		MaxWorkers: *workers, CDNWait: 50 * time.Millisecond, FetchPollInterval: 100 * time.Millisecond, Logger: quiet,
+		JobTimeout: *jobTimeout, RescueAfter: *rescueAfter, JanitorInterval: *janitorInterval,
+		Retention: *retention, MaxPerWorkspace: *perWorkspace, MaxAttempts: *maxAttempts}
+	if *abandonedAfter > 0 {
+		cfg.Sweeper, cfg.Integrations, cfg.AbandonedAfter = client, store, *abandonedAfter
+	}
+	var q queue
+	if pool != nil {
+		q, err = riverqueue.NewPostgres(pool, cfg)
+	} else {
+		q, err = riverqueue.NewSQLite(db, cfg)
+	}
 	if err != nil {
 		return err
 	}
@@ -126,6 +158,44 @@ func run() error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return q.Shutdown(sctx)
+}
+
+// sampleMemory samples the heap in use every 50 ms; the function it returns stops and writes
+// "peak_rss_bytes peak_heap_inuse_bytes" to file.
+func sampleMemory(file string) func() {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		_ = os.WriteFile(file, fmt.Appendf(nil, "%d %d\n", ru.Maxrss*1024, peak.Load()), 0o644)
+	}
+}
+
+// queue is a riverqueue.Queue of either driver.
+type queue interface {
+	Start(ctx context.Context) error
+	Shutdown(ctx context.Context) error
 }
 
 type roundTripper func(*http.Request) (*http.Response, error)
