@@ -157,13 +157,16 @@ func writeObject(ctx context.Context, s writeSpec) (destination.UploadResult, er
 			s.clearCheckpoint(ctx, parts)
 			return res, nil
 		}
-		// The provider committed other bytes than those sent: remove them (they are ours).
+		// The provider committed other bytes than those sent: remove them (they are ours), and
+		// the checkpoint of their session, so the next attempt uploads afresh instead of
+		// resuming a finished session (and reporting the deleted object delivered).
 		s.retry(ctx, "delete a damaged object", func(ctx context.Context) error {
 			if err := s.b.Delete(ctx, s.key); err != nil && !isNotFound(err) {
 				return err
 			}
 			return nil
 		})
+		s.clearCheckpoint(ctx, parts)
 		return res, err
 	}
 	switch {

@@ -1,6 +1,6 @@
 // Command testworker is a delivery worker process for riverqueue's multi-process tests: it works
 // the queue on PostgreSQL (-dsn) or on a SQLite file (-sqlite) with the real delivery engine, the S3 driver (loopback allowed) and a
-// file-backed CDN (and the Azure driver, for the SIGKILL harness), and records every object commit it sends to S3 (a whole-object PUT or a
+// file-backed CDN (and the Azure, GCS and Drive drivers, for the SIGKILL harness), and records every object commit it sends to S3 (a whole-object PUT or a
 // multipart completion) in the test_commits table, until SIGTERM (graceful shutdown).
 package main
 
@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"gocloud.dev/blob/fileblob"
+	"golang.org/x/oauth2"
 
 	"github.com/ilovevideoeditor/outputs/crypto"
 	"github.com/ilovevideoeditor/outputs/delivery"
@@ -32,6 +33,8 @@ import (
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/provider"
 	"github.com/ilovevideoeditor/outputs/provider/azure"
+	"github.com/ilovevideoeditor/outputs/provider/drive"
+	"github.com/ilovevideoeditor/outputs/provider/gcs"
 	"github.com/ilovevideoeditor/outputs/provider/s3"
 )
 
@@ -59,6 +62,11 @@ func run() error {
 	stats := flag.String("stats", "", "at exit, write the peak RSS and peak heap in use (sampled every 50 ms) to this file")
 	maxAttempts := flag.Int("max-attempts", 0, "the queue's MaxAttempts (0: its default)")
 	concurrency := flag.Int("concurrency", 0, "upload concurrency (0: the provider default)")
+	gcsTokenHost := flag.String("gcs-token-host", "", "host:port of the test token endpoint the GCS keys name (empty: no GCS driver)")
+	driveEndpoint := flag.String("drive-endpoint", "", "Drive API endpoint of a drivetest server (empty: no Drive driver)")
+	driveTokenURL := flag.String("drive-token-url", "", "the Drive OAuth client's token URL")
+	driveClientID := flag.String("drive-client-id", "", "the Drive OAuth client ID")
+	driveClientSecret := flag.String("drive-client-secret", "", "the Drive OAuth client secret")
 	flag.Parse()
 	if *stats != "" {
 		defer sampleMemory(*stats)()
@@ -110,8 +118,17 @@ func run() error {
 			return next.RoundTrip(r)
 		})
 	}
+	drivers := []provider.Driver{s3.NewDriver(s3.Options{RetryMaxAttempts: 1}), azure.NewDriver(azure.Options{})}
+	if *gcsTokenHost != "" {
+		drivers = append(drivers, gcs.NewDriver(gcs.Options{AllowedTokenHosts: []string{*gcsTokenHost}}))
+	}
+	if *driveEndpoint != "" {
+		drivers = append(drivers, drive.NewDriver(drive.DriverOptions{Options: drive.Options{Endpoint: *driveEndpoint},
+			OAuth: &oauth2.Config{ClientID: *driveClientID, ClientSecret: *driveClientSecret,
+				Endpoint: oauth2.Endpoint{TokenURL: *driveTokenURL, AuthStyle: oauth2.AuthStyleInParams}}}))
+	}
 	client, err := provider.New(kr, provider.Options{AllowedNetworks: emulator.Loopback, WrapTransport: count, PartSize: *partSize,
-		Concurrency: *concurrency}, s3.NewDriver(s3.Options{RetryMaxAttempts: 1}), azure.NewDriver(azure.Options{}))
+		Concurrency: *concurrency}, drivers...)
 	if err != nil {
 		return err
 	}
