@@ -38,10 +38,14 @@ const (
 	Truncate
 	// EarlyAnswer answers 403 AccessDenied before reading the request body.
 	EarlyAnswer
+	// Refuse reads the whole request body, then answers 403 AccessDenied without forwarding:
+	// a refusal the client always sees (after an EarlyAnswer, the connection's reset can reach
+	// the client before the answer does).
+	Refuse
 	numFaults
 )
 
-var names = [...]string{"reset", "stall", "throttle", "server-error", "truncate", "early-answer"}
+var names = [...]string{"reset", "stall", "throttle", "server-error", "truncate", "early-answer", "refuse"}
 
 // String names the fault.
 func (f Fault) String() string {
@@ -51,7 +55,8 @@ func (f Fault) String() string {
 	return fmt.Sprintf("fault(%d)", int(f))
 }
 
-// Transient are the faults after which trying again may succeed (all but EarlyAnswer).
+// Transient are the faults after which trying again may succeed (all but EarlyAnswer and
+// Refuse).
 var Transient = []Fault{Reset, Stall, Throttle, ServerError, Truncate}
 
 // Options configures a Proxy.
@@ -219,6 +224,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		errorAnswer(w, http.StatusInternalServerError, "InternalError", "InternalError")
 		return
 	case EarlyAnswer:
+		errorAnswer(w, http.StatusForbidden, "AccessDenied", "AuthorizationFailure")
+		return
+	case Refuse:
+		_, _ = io.Copy(io.Discard, r.Body)
 		errorAnswer(w, http.StatusForbidden, "AccessDenied", "AuthorizationFailure")
 		return
 	}

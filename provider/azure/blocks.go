@@ -108,18 +108,24 @@ func commit(ctx context.Context, bb *blockblob.Client, ids []string, uo *azblob.
 
 // dropLateBlocks waits blockSettle, then discards bb's uncommitted blocks if it has any.
 func dropLateBlocks(ctx context.Context, bb *blockblob.Client) error {
-	t := time.NewTimer(blockSettle)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-	}
-	bl, err := bb.GetBlockList(ctx, blockblob.BlockListTypeUncommitted, nil)
+	bl, err := settledBlocks(ctx, bb)
 	if err != nil || len(bl.BlockList.UncommittedBlocks) == 0 {
 		return err
 	}
 	return discardUncommitted(ctx, bb, false)
+}
+
+// settledBlocks waits blockSettle (a cancelled Put Block may still land), then lists bb's
+// uncommitted blocks.
+func settledBlocks(ctx context.Context, bb *blockblob.Client) (blockblob.GetBlockListResponse, error) {
+	t := time.NewTimer(blockSettle)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return blockblob.GetBlockListResponse{}, ctx.Err()
+	case <-t.C:
+	}
+	return bb.GetBlockList(ctx, blockblob.BlockListTypeUncommitted, nil)
 }
 
 // sessionPrefix starts the session a checkpoint keeps of a block upload; the block tag follows.
@@ -227,14 +233,7 @@ func discardSettled(ctx context.Context, bb *blockblob.Client) error {
 	if err := discardUncommitted(ctx, bb, false); err != nil {
 		return err
 	}
-	t := time.NewTimer(blockSettle)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-	}
-	bl, err := bb.GetBlockList(ctx, blockblob.BlockListTypeUncommitted, nil)
+	bl, err := settledBlocks(ctx, bb)
 	switch {
 	case bloberror.HasCode(err, bloberror.BlobNotFound):
 		return nil

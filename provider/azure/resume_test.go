@@ -341,14 +341,14 @@ func TestResumePermanentFailure(t *testing.T) {
 	const key = "resume/refused.mp4"
 	cp := &memstore.Checkpoint{}
 	r.interrupt(key, nil, cp, 3*blockSize)
-	p, err := faultproxy.Start(faultproxy.Options{Target: r.srv.Endpoint, Rate: 1, Faults: []faultproxy.Fault{faultproxy.EarlyAnswer}, Match: isPutBlock})
+	p, err := faultproxy.Start(faultproxy.Options{Target: r.srv.Endpoint, Rate: 1, Faults: []faultproxy.Fault{faultproxy.Refuse}, Match: isPutBlock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
 	c, in := r.client(nil, p.URL)
 	_, err = r.upload(context.Background(), c, in, key, nil, cp)
-	if ue := destination.AsUploadError(err); ue == nil || ue.Transient || p.Count(faultproxy.EarlyAnswer) == 0 {
+	if ue := destination.AsUploadError(err); ue == nil || ue.Transient || p.Count(faultproxy.Refuse) == 0 {
 		t.Fatalf("refused upload: %v, want a permanent failure", err)
 	}
 	r.checkClean(key, cp)
