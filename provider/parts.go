@@ -440,6 +440,11 @@ func (s writeSpec) upload(ctx context.Context, m *meter, wo *blob.WriterOptions,
 		return p, err
 	}
 	p.keepNonce(wo)
+	if p.alreadyCommitted(ctx, s.b, s.key) {
+		*cleanup = nil
+		p.finish(m, true)
+		return p, nil
+	}
 	c, err := s.drv.(ReaderAtUploader).UploadParts(ctx, s.b, s.in, s.key, p, wo)
 	if c != nil {
 		*cleanup = c

@@ -110,6 +110,25 @@ func (p *Parts) loadCheckpoint(ctx context.Context, cp destination.Checkpoint, k
 	return nil
 }
 
+// alreadyCommitted reports whether an earlier attempt of this checkpointed upload committed the
+// object although its checkpoint was not cleared (a crash between the commit and the clear, or a
+// lost answer): key then holds an object of the source's size tagged with the session's nonce.
+// The parts the checkpoint names count as skipped; the others are read again for the checksum
+// only, and the write path verifies the object as any upload's.
+func (p *Parts) alreadyCommitted(ctx context.Context, b *blob.Bucket, key string) bool {
+	if p.ckpt == nil || p.ckpt.resumed == nil || p.ckpt.resumed.Nonce == "" {
+		return false
+	}
+	a, err := b.Attributes(ctx, key)
+	if err != nil || a.Size != p.size || a.Metadata[uploadMetaKey] != p.ckpt.resumed.Nonce {
+		return false
+	}
+	for _, sp := range p.ckpt.resumed.Parts {
+		p.Skip(sp.I)
+	}
+	return true
+}
+
 // keepNonce makes a resumed upload tag its object as the attempt that started the session did:
 // the provider took the object's metadata then. The nonce is saved with the session.
 func (p *Parts) keepNonce(wo *blob.WriterOptions) {

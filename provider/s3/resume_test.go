@@ -285,3 +285,47 @@ func TestResumePermanentFailure(t *testing.T) {
 	}
 	var _ provider.SessionAborter = s3.NewDriver(s3.Options{})
 }
+
+// lostClear is a checkpoint whose clear is lost, as when the worker dies between the commit and
+// the clear.
+type lostClear struct{ memstore.Checkpoint }
+
+func (c *lostClear) Save(ctx context.Context, state []byte) error {
+	if state == nil {
+		return nil
+	}
+	return c.Checkpoint.Save(ctx, state)
+}
+
+// TestResumeAlreadyCommitted: an upload whose commit happened but whose checkpoint was not
+// cleared is found committed by the next attempt: nothing is sent again, nothing committed
+// twice, the object verified.
+func TestResumeAlreadyCommitted(t *testing.T) {
+	e := newResumeEnv(t, faultproxy.Options{})
+	cp := &lostClear{}
+	const key = "resume/committed.mp4"
+	c := newClient(t, e.u, nil, s3.Options{})
+	src := func() io.Reader { return emulator.NewFileSource(e.file, resumeSize) }
+	if _, err := c.Upload(context.Background(), e.in, key, src(), destination.UploadOptions{Size: resumeSize, Checkpoint: cp}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := cp.Load(context.Background()); st == nil {
+		t.Fatal("the checkpoint was cleared; the test needs it kept")
+	}
+	before, posts := e.proxy.BodyBytes(http.MethodPut), e.proxy.BodyBytes(http.MethodPost)
+	res, err := newClient(t, e.u, nil, s3.Options{}).Upload(context.Background(), e.in, key, src(), destination.UploadOptions{Size: resumeSize, Checkpoint: &cp.Checkpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent := e.proxy.BodyBytes(http.MethodPut) - before; sent != 0 {
+		t.Errorf("sent %d bytes again, want 0", sent)
+	}
+	if p := e.proxy.BodyBytes(http.MethodPost) - posts; p != 0 {
+		t.Errorf("sent %d bytes of POSTs (a second commit?), want 0", p)
+	}
+	if res.Size != resumeSize {
+		t.Errorf("result %+v", res)
+	}
+	e.checkObject(t, key)
+	cleared(t, &cp.Checkpoint)
+}
