@@ -274,20 +274,7 @@ func TestSIGKILLResume(t *testing.T) {
 		args := append([]string{"-dsn", h.dsn, "-renders", h.renders, "-cdn", cdnDir, "-keyset", keyset, "-workers", "8",
 			"-job-timeout", jobTimeout.String(), "-rescue-after", rescueAfter.String(), "-max-attempts", "20",
 			"-part-size", fmt.Sprint(partSize), "-concurrency", fmt.Sprint(killConcurrency)}, workerArgs...)
-		cmd := exec.Command(bin, args...)
-		cmd.Stderr = os.Stderr
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		if err != nil || strings.TrimSpace(line) != "ready" {
-			t.Fatalf("worker: %q, %v", line, err)
-		}
-		return cmd
+		return startReady(t, bin, args)
 	}
 	sent := func() (n int64) {
 		for _, r := range live {

@@ -402,8 +402,15 @@ func (p *process) stop() {
 // start runs a worker process with args (the keyset and CDN are added) until it is ready; the
 // test's end stops it gracefully unless it was killed or stopped.
 func (w *workers) start(args ...string) *process {
-	t := w.t
-	cmd := exec.Command(w.bin, append([]string{"-cdn", w.cdn, "-keyset", w.keyset}, args...)...)
+	p := &process{t: w.t, cmd: startReady(w.t, w.bin, append([]string{"-cdn", w.cdn, "-keyset", w.keyset}, args...))}
+	w.t.Cleanup(p.stop)
+	return p
+}
+
+// startReady starts the worker binary bin with args and waits until it says it is ready (a
+// worker that does not is killed and fails the test).
+func startReady(t testing.TB, bin string, args []string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -412,13 +419,13 @@ func (w *workers) start(args ...string) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{t: t, cmd: cmd}
-	t.Cleanup(p.stop)
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || strings.TrimSpace(line) != "ready" {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
 		t.Fatalf("worker %d: %q, %v", cmd.Process.Pid, line, err)
 	}
-	return p
+	return cmd
 }
 
 // createCommits creates the table the worker processes record the commits they send in.
