@@ -175,7 +175,9 @@ func TestResumeAfterInterruption(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(10, 20))
 	for _, how := range []string{"cancel", "cancel", "cancel", "keepbytes", "keepbytes", "reset", "reset"} {
-		at := resumePart/2 + rng.Int64N(size-resumePart)
+		// Before the last chunk: a cancelled last chunk may still complete at the server (its
+		// body was sent), which commits the file; that race is not what this test is about.
+		at := resumePart/2 + rng.Int64N(size-2*resumePart)
 		t.Run(fmt.Sprintf("%s-at-%d", how, at), func(t *testing.T) {
 			ctx := context.Background()
 			e := newResumeEnv(t, drivetest.Options{})
