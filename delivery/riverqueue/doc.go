@@ -5,7 +5,7 @@
 // DeliverCDN and DeliverTarget from their own consumers instead.
 //
 //	q, err := riverqueue.NewPostgres(pool, riverqueue.Config{Engine: engine, Deliveries: store, CDN: cdn,
-//		OpenRender: openRenderFile})
+//		Sealer: keyring, OpenRender: openRenderFile}) // keyring: the *crypto.Keyring of the integrations
 //	err = q.Migrate(ctx)                      // River's schema, once at start-up (rivermigrate)
 //	err = q.Start(ctx)                        // work jobs
 //	tx, _ := pool.Begin(ctx)                  // the host's render row and the plan, atomically:
@@ -51,7 +51,11 @@
 // The engine owns retries within an attempt. An output the engine reports failed is recorded
 // failed and its job cancelled (not retried by River, and no longer holding its unique key), so
 // Redeliver can queue it again later, with the integration's current credentials, from the CDN
-// copy. River's own attempts (Config.MaxAttempts) cover crashes and timeouts: a worker killed
+// copy. River's own attempts (Config.MaxAttempts) cover crashes and timeouts. River gets one
+// attempt more than MaxAttempts: the job reaches it only when every working attempt was cut
+// short (its worker killed, the database lost), and it records the output failed
+// (CodeInterrupted) instead of letting River discard the job with its record still uploading;
+// the janitor sweeps what the interrupted uploads left. A worker killed
 // mid-job is rescued by River's rescuer (on the leader, every 30 s) once Config.RescueAfter
 // (default JobTimeout + 1 min) has passed since the attempt started, and the job runs again on
 // any worker, attempt² seconds later (at most a minute; not River's default attempt⁴). On SQLite a new process on the same file does it: the tests kill a worker
@@ -73,9 +77,11 @@
 // they implement it (provider.SessionAborter): S3 does.
 //
 // A checkpoint holds no credential, but a GCS or Drive resumable session URL is a capability:
-// whoever reads it can write that one object until the session expires (a week). Checkpoints
-// live in River's job table (river_job.metadata): protect it as the host's own tables, and
-// mind what River UI or job dumps show.
+// whoever reads it can write that one object until the session expires (a week). So checkpoints
+// are sealed with Config.Sealer (the keyring of the integrations' secrets) before they reach
+// River's job table (river_job.metadata), bound to their job: River UI and job dumps show
+// ciphertext. One that does not open (tampered with, its key deleted from the keyring) is
+// ignored and the upload starts afresh.
 //
 // # Back-pressure and shutdown
 //

@@ -54,7 +54,7 @@ func TestRealEngineOnS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := h.openWith(riverqueue.Config{Engine: eng, Deliveries: h.store, CDN: cdn,
+	q, err := h.openWith(riverqueue.Config{Engine: eng, Deliveries: h.store, CDN: cdn, Sealer: h.kr,
 		OpenRender: func(_ context.Context, p riverqueue.Plan) (riverqueue.Source, io.Closer, error) {
 			return delivery.FileSource(filepath.Join(h.renders, p.RenderID))
 		},

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ilovevideoeditor/outputs/crypto"
 	"github.com/ilovevideoeditor/outputs/delivery/riverqueue"
 	"github.com/ilovevideoeditor/outputs/delivery/riverqueue/internal/testengine"
 	"github.com/ilovevideoeditor/outputs/destination"
@@ -30,7 +31,8 @@ func Example() {
 	_ = os.WriteFile(filepath.Join(dir, "render_1"), []byte("the finished video"), 0o644)
 
 	engine := &testengine.Engine{Store: store, CDNDir: filepath.Join(dir, "cdn"), DestDir: filepath.Join(dir, "dest")} // delivery.Engine in a real host
-	q, err := riverqueue.NewSQLite(db, riverqueue.Config{Engine: engine, Deliveries: store, CDN: engine,
+	keyring, _ := crypto.NewInsecureDevelopmentKeyring()                                                               // the host's keyring (crypto.ReadEncryptedKeyring)
+	q, err := riverqueue.NewSQLite(db, riverqueue.Config{Engine: engine, Deliveries: store, CDN: engine, Sealer: keyring,
 		OpenRender: testengine.OpenRender(dir), Logger: slog.New(slog.DiscardHandler), FetchPollInterval: 50 * time.Millisecond, CDNWait: 20 * time.Millisecond})
 	if err != nil {
 		fmt.Println(err)

@@ -35,6 +35,7 @@ type harness[TTx any] struct {
 	store   *sqlstore.Store
 	eng     *testengine.Engine
 	svc     *outputs.Service
+	kr      *crypto.Keyring // seals the integrations and the queue's checkpoints
 	renders string
 	dsn     string  // PostgreSQL only: the DSN of the schema
 	file    string  // SQLite only: the database file
@@ -63,7 +64,7 @@ func quietLogger() *slog.Logger {
 
 // baseConfig is a Config with fast polling for tests.
 func (h *harness[TTx]) config(cfg func(*riverqueue.Config)) riverqueue.Config {
-	c := riverqueue.Config{Engine: h.eng, Deliveries: h.store, CDN: h.eng, OpenRender: testengine.OpenRender(h.renders),
+	c := riverqueue.Config{Engine: h.eng, Deliveries: h.store, CDN: h.eng, Sealer: h.kr, OpenRender: testengine.OpenRender(h.renders),
 		MaxWorkers: 4, CDNWait: 20 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond, Logger: quietLogger()}
 	if cfg != nil {
 		cfg(&c)
@@ -85,7 +86,7 @@ func newHarness[TTx any](t testing.TB, db *sql.DB, d sqlstore.Dialect) *harness[
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	h := &harness[TTx]{t: t, store: store, svc: svc, db: db, renders: filepath.Join(dir, "renders"),
+	h := &harness[TTx]{t: t, store: store, svc: svc, kr: kr, db: db, renders: filepath.Join(dir, "renders"),
 		eng: &testengine.Engine{Store: store, CDNDir: filepath.Join(dir, "cdn"), DestDir: filepath.Join(dir, "dest")}}
 	if err := os.MkdirAll(h.renders, 0o755); err != nil {
 		t.Fatal(err)

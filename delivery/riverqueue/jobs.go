@@ -48,7 +48,19 @@ const (
 	CodeCDNFailed = "cdn_failed"
 	// CodeTimeout: the job ran out of time on its last attempt.
 	CodeTimeout = "timeout"
+	// CodeInterrupted: every attempt of the job was cut short (its worker killed or stopped,
+	// the database lost) before the delivery could finish or fail.
+	CodeInterrupted = "interrupted"
 )
+
+// msgInterrupted is the message of CodeInterrupted.
+const msgInterrupted = "the delivery was interrupted on every attempt"
+
+// exhausted reports whether job's attempt is the one past Config.MaxAttempts (see
+// Queue.riverAttempts), which only records the failure.
+func exhausted(job *rivertype.JobRow) bool {
+	return job.MaxAttempts > 1 && job.Attempt >= job.MaxAttempts
+}
 
 type cdnWorker[TTx any] struct {
 	river.WorkerDefaults[CDNArgs]
@@ -80,26 +92,31 @@ func (w *cdnWorker[TTx]) Work(ctx context.Context, job *river.Job[CDNArgs]) erro
 		t.At = q.now()
 		return d.TransitionRender(ctx, p.WorkspaceID, p.RenderID, t)
 	}
+	if exhausted(job.JobRow) {
+		err := q.failed(ctx, set, CodeInterrupted, msgInterrupted, nil)
+		q.announce(ctx, p, "")
+		return err
+	}
 	if err := set(ctx, destination.Transition{Status: destination.StatusUploading}); err != nil {
 		return err
 	}
 	src, closer, err := q.cfg.OpenRender(ctx, p)
 	if err != nil {
 		if ctx.Err() != nil {
-			return q.interrupted(ctx, job.JobRow.Attempt, job.JobRow.MaxAttempts, set)
+			return q.interrupted(ctx, job.JobRow, set)
 		}
 		q.log.WarnContext(ctx, "riverqueue: render file unavailable", "workspace", p.WorkspaceID, "render", p.RenderID, "error", err)
 		return q.failed(ctx, set, CodeSourceUnavailable, "the render file could not be read", err)
 	}
 	if src.ReaderAt != nil && src.Checkpoint == nil {
-		src.Checkpoint = q.checkpoint(job.JobRow) // the upload resumes after a crash
+		src.Checkpoint = q.checkpoint(ctx, job.JobRow) // the upload resumes after a crash
 	}
 	url, out, err := q.cfg.Engine.DeliverCDN(ctx, p, src)
 	if closer != nil {
 		_ = closer.Close()
 	}
 	if ctx.Err() != nil {
-		return q.interrupted(ctx, job.JobRow.Attempt, job.JobRow.MaxAttempts, set)
+		return q.interrupted(ctx, job.JobRow, set)
 	}
 	if err != nil {
 		code, msg := out.ErrorCode, out.Error
@@ -170,6 +187,11 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 		}
 		return d.TransitionOutput(ctx, p.WorkspaceID, p.RenderID, a.IntegrationID, t)
 	}
+	if exhausted(job.JobRow) {
+		err := q.failed(ctx, set, CodeInterrupted, msgInterrupted, nil)
+		q.announce(ctx, p, a.IntegrationID)
+		return err
+	}
 	switch rec.Status {
 	case destination.StatusCompleted:
 	case destination.StatusFailed:
@@ -204,11 +226,11 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 		// Part by part from the CDN copy, checkpointed: the upload resumes after a crash.
 		ra := newRangeReaderAt(ctx, rr, key, size)
 		defer ra.Close()
-		src.ReaderAt, src.Open, src.Checkpoint = ra, nil, q.checkpoint(job.JobRow)
+		src.ReaderAt, src.Open, src.Checkpoint = ra, nil, q.checkpoint(ctx, job.JobRow)
 	}
 	out := q.cfg.Engine.DeliverTarget(ctx, p, a.Index, src)
 	if ctx.Err() != nil {
-		return q.interrupted(ctx, job.JobRow.Attempt, job.JobRow.MaxAttempts, set)
+		return q.interrupted(ctx, job.JobRow, set)
 	}
 	if out.Status != destination.StatusCompleted {
 		code, msg := out.ErrorCode, out.Error
@@ -230,9 +252,13 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 	return nil
 }
 
-// checkpoint returns the checkpoint of job's upload, kept in its metadata.
-func (q *Queue[TTx]) checkpoint(job *rivertype.JobRow) *jobCheckpoint {
-	return newJobCheckpoint(q.driver.GetExecutor(), q.cfg.Schema, job)
+// checkpoint returns the checkpoint of job's upload, kept sealed in its metadata.
+func (q *Queue[TTx]) checkpoint(ctx context.Context, job *rivertype.JobRow) *jobCheckpoint {
+	c, err := newJobCheckpoint(q.driver.GetExecutor(), q.cfg.Schema, q.cfg.Sealer, job)
+	if err != nil {
+		q.log.WarnContext(ctx, "riverqueue: the upload starts afresh", "job", job.ID, "error", err)
+	}
+	return c
 }
 
 // failed records a failure and ends the job for good (cancelled: it does not hold the unique
@@ -250,9 +276,9 @@ func (q *Queue[TTx]) failed(ctx context.Context, set func(context.Context, desti
 
 // interrupted handles a job whose context ended: a shutdown or a rescue hands it back (its
 // record goes back to pending and River runs it again); a timeout on the last attempt fails it.
-func (q *Queue[TTx]) interrupted(ctx context.Context, attempt, maxAttempts int, set func(context.Context, destination.Transition) error) error {
+func (q *Queue[TTx]) interrupted(ctx context.Context, job *rivertype.JobRow, set func(context.Context, destination.Transition) error) error {
 	cause := context.Cause(ctx)
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) && attempt >= maxAttempts {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && job.Attempt >= job.MaxAttempts-1 {
 		return q.failed(ctx, set, CodeTimeout, "the delivery did not finish in time", cause)
 	}
 	if err := set(context.WithoutCancel(ctx), destination.Transition{Status: destination.StatusPending}); err != nil {

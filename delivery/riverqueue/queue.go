@@ -28,8 +28,8 @@ const (
 	DefaultDeliverQueue = "outputs_deliver"
 )
 
-// Config configures a Queue. Engine, Deliveries and CDN are required for a Queue that works
-// jobs; a Queue that only enqueues (a web process) needs none of them.
+// Config configures a Queue. Engine, Deliveries, CDN and Sealer are required for a Queue that
+// works jobs; a Queue that only enqueues (a web process) needs none of them.
 type Config struct {
 	// Engine delivers one CDN copy or one target per job.
 	Engine Engine
@@ -103,6 +103,9 @@ type Config struct {
 	// be at least RescueAfter (a job whose worker died is rescued by then), and better several
 	// times it: a rescued job that resumes an upload finds it swept and starts it again.
 	AbandonedAfter time.Duration
+	// Sealer seals the upload checkpoints kept in River's job table (see MetadataKeyCheckpoint):
+	// required to work jobs; a *crypto.Keyring, such as the one sealing the integrations.
+	Sealer Sealer
 	// Schema is the PostgreSQL schema of River's tables (empty: the search path).
 	Schema string
 	// Logger receives the queue's and River's logs. Default slog.Default().
@@ -257,7 +260,7 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg Config) (*Queue[TTx], erro
 
 // works reports whether the Config can work jobs.
 func (q *Queue[TTx]) works() bool {
-	return q.cfg.Engine != nil && q.cfg.Deliveries != nil && q.cfg.CDN != nil
+	return q.cfg.Engine != nil && q.cfg.Deliveries != nil && q.cfg.CDN != nil && q.cfg.Sealer != nil
 }
 
 // Client returns the River client (for the host's own jobs, events, or River UI).
@@ -277,10 +280,10 @@ func (q *Queue[TTx]) Migrate(ctx context.Context) error {
 }
 
 // Start starts working jobs (it returns once the workers run). It fails with ErrBadConfig when
-// the Config lacks Engine, Deliveries or CDN.
+// the Config lacks Engine, Deliveries, CDN or Sealer.
 func (q *Queue[TTx]) Start(ctx context.Context) error {
 	if !q.works() {
-		return fmt.Errorf("riverqueue: start: %w: Engine, Deliveries and CDN are required to work jobs", ErrBadConfig)
+		return fmt.Errorf("riverqueue: start: %w: Engine, Deliveries, CDN and Sealer are required to work jobs", ErrBadConfig)
 	}
 	return q.client.Start(ctx)
 }
@@ -394,15 +397,19 @@ func (q *Queue[TTx]) insert(ctx context.Context, tx TTx, params []river.InsertMa
 	return r, nil
 }
 
+// riverAttempts is the MaxAttempts of CDN and destination jobs: Config.MaxAttempts working
+// attempts and the one that records the output failed when each of them was interrupted.
+func (q *Queue[TTx]) riverAttempts() int { return q.cfg.MaxAttempts + 1 }
+
 func (q *Queue[TTx]) cdnParams(plan Plan) river.InsertManyParams {
 	return river.InsertManyParams{Args: CDNArgs{WorkspaceID: plan.WorkspaceID, RenderID: plan.RenderID, Plan: plan},
-		InsertOpts: &river.InsertOpts{Queue: q.cfg.CDNQueue, UniqueOpts: river.UniqueOpts{ByArgs: true}}}
+		InsertOpts: &river.InsertOpts{Queue: q.cfg.CDNQueue, MaxAttempts: q.riverAttempts(), UniqueOpts: river.UniqueOpts{ByArgs: true}}}
 }
 
 func (q *Queue[TTx]) targetParams(plan Plan, i int) river.InsertManyParams {
 	return river.InsertManyParams{Args: TargetArgs{WorkspaceID: plan.WorkspaceID, RenderID: plan.RenderID,
 		IntegrationID: plan.Targets[i].IntegrationID, Index: i, Plan: plan},
-		InsertOpts: &river.InsertOpts{Queue: q.cfg.DeliverQueue, UniqueOpts: river.UniqueOpts{ByArgs: true}}}
+		InsertOpts: &river.InsertOpts{Queue: q.cfg.DeliverQueue, MaxAttempts: q.riverAttempts(), UniqueOpts: river.UniqueOpts{ByArgs: true}}}
 }
 
 // checkPlan validates a plan before anything is queued.

@@ -361,3 +361,40 @@ func testCDNFailure[TTx any](t *testing.T, b backend[TTx]) {
 	h.mustDeliver(p, "i1", data)
 	h.mustDeliver(p, "i2", data)
 }
+
+func TestInterruptedOnEveryAttempt(t *testing.T) {
+	each(t, func(t *testing.T) { testInterrupted(t, sqliteBackend) },
+		func(t *testing.T) { testInterrupted(t, postgresBackend) })
+}
+
+// lostDatabase is a delivery store whose output i2 cannot start an attempt: each attempt of its
+// job ends in an error, as when the worker loses the database (or dies) every time.
+type lostDatabase struct{ destination.DeliveryStore }
+
+func (l lostDatabase) TransitionOutput(ctx context.Context, ws, render, integration string, t destination.Transition) error {
+	if integration == "i2" && t.Status == destination.StatusUploading {
+		return errors.New("connection lost")
+	}
+	return l.DeliveryStore.TransitionOutput(ctx, ws, render, integration, t)
+}
+
+// testInterrupted: a job whose every working attempt (MaxAttempts) is cut short is not left
+// for River to discard with its output still in flight: the attempt after them records the
+// output failed (interrupted); the other output is delivered.
+func testInterrupted[TTx any](t *testing.T, b backend[TTx]) {
+	h := b(t, func(c *riverqueue.Config) { c.MaxAttempts, c.Deliveries = 2, lostDatabase{c.Deliveries} })
+	h.start()
+	p, data := h.render("ws1", "r1", 4096, h.integration("ws1", "i1", "good"), h.integration("ws1", "i2", "good"))
+	h.enqueue(p)
+	rec := h.waitDoneWithin("ws1", "r1", 30*time.Second)
+	if o := rec.Output("i2"); o.Status != destination.StatusFailed || o.ErrorCode != riverqueue.CodeInterrupted {
+		t.Fatalf("output i2 = %+v, want failed %s", o.Progress, riverqueue.CodeInterrupted)
+	}
+	h.mustDeliver(p, "i1", data)
+	h.waitSettled()
+	res, err := h.q.Client().JobList(context.Background(), river.NewJobListParams().Kinds(riverqueue.TargetArgs{}.Kind()).
+		States(rivertype.JobStateCancelled))
+	if err != nil || len(res.Jobs) != 1 || res.Jobs[0].Attempt != 3 {
+		t.Fatalf("cancelled jobs %+v, %v; want i2's, after 2 working attempts and the one recording the failure", res, err)
+	}
+}

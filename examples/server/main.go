@@ -257,7 +257,7 @@ func newServer(ctx context.Context, c config, log *slog.Logger) (*server, func()
 	closers = append(closers, s.close)
 	s.deliver = inProcess{s}
 	if qdb != nil {
-		q, stopQueue, err := startQueue(ctx, qdb, svc, cdnAPI, sample, log)
+		q, stopQueue, err := startQueue(ctx, qdb, svc, cdnAPI, kr, sample, log)
 		if err != nil {
 			return fail(err)
 		}

@@ -95,8 +95,8 @@ func (qd *queueDB) close() {
 // startQueue builds the River queue over the Service's engine, migrates River's schema and
 // starts working jobs in this process (it both enqueues and works: CDN copies, destinations,
 // redeliveries). The returned stop shuts it down gracefully.
-func startQueue(ctx context.Context, qd *queueDB, svc *outputs.Service, cdn destination.CDN, sample []byte, log *slog.Logger) (*queued, func(), error) {
-	cfg := riverqueue.Config{Engine: svc.Engine(), Deliveries: qd.deliveries, CDN: cdn, Logger: log,
+func startQueue(ctx context.Context, qd *queueDB, svc *outputs.Service, cdn destination.CDN, sealer riverqueue.Sealer, sample []byte, log *slog.Logger) (*queued, func(), error) {
+	cfg := riverqueue.Config{Engine: svc.Engine(), Deliveries: qd.deliveries, CDN: cdn, Sealer: sealer, Logger: log,
 		OpenRender: func(context.Context, riverqueue.Plan) (riverqueue.Source, io.Closer, error) {
 			// "Rendering" produced the sample: every render's file is the same bytes.
 			return riverqueue.Source{ReaderAt: bytes.NewReader(sample), Size: int64(len(sample))}, nil, nil

@@ -148,7 +148,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	cfg := riverqueue.Config{Engine: eng, Deliveries: store, CDN: cdn,
+	cfg := riverqueue.Config{Engine: eng, Deliveries: store, CDN: cdn, Sealer: kr,
 		OpenRender: func(_ context.Context, p riverqueue.Plan) (riverqueue.Source, io.Closer, error) {
 			return delivery.FileSource(filepath.Join(*renders, p.RenderID))
 		},
