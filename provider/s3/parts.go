@@ -149,7 +149,11 @@ func resume(ctx context.Context, tr *tracker, src *provider.Parts, parts []types
 }
 
 // AbortSession aborts the multipart upload a checkpointed session names (see
-// provider.SessionAborter); one S3 no longer knows is not an error.
+// provider.SessionAborter); one S3 no longer knows is not an error. The worker that kept the
+// session may have died with parts in flight, which S3 can still store after the abort and so
+// bring the upload back (S3 documents that an abort may have to be repeated): it checks with
+// ListParts, AbortSettle after each abort, and aborts again until S3 no longer knows the upload
+// (at most abortTries times; where ListParts is refused it trusts the abort).
 func (d *Driver) AbortSession(ctx context.Context, b *blob.Bucket, _ *destination.Integration, _ string, raw []byte) error {
 	var sess session
 	if json.Unmarshal(raw, &sess) != nil || sess.UploadID == "" {
@@ -159,12 +163,29 @@ func (d *Driver) AbortSession(ctx context.Context, b *blob.Bucket, _ *destinatio
 	if !b.As(&client) {
 		return errors.New("s3: the bucket has no S3 client")
 	}
-	_, err := client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &sess.Bucket, Key: &sess.Key, UploadId: &sess.UploadID})
-	if err != nil && !noSuchUpload(err) {
-		return err
+	for range abortTries {
+		_, err := client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &sess.Bucket, Key: &sess.Key, UploadId: &sess.UploadID})
+		if err != nil && !noSuchUpload(err) {
+			return err
+		}
+		select {
+		case <-time.After(d.opts.AbortSettle):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		_, err = client.ListParts(ctx, &s3.ListPartsInput{Bucket: &sess.Bucket, Key: &sess.Key, UploadId: &sess.UploadID, MaxParts: aws.Int32(1)})
+		if noSuchUpload(err) {
+			return nil
+		}
+		if c, ok := classifyError(err); ok && !c.Transient {
+			return nil // listing is refused: trust the abort
+		}
 	}
-	return nil
+	return errors.New("s3: the aborted multipart upload is still listed")
 }
+
+// abortTries bounds the aborts of one checkpointed session (AbortSession).
+const abortTries = 5
 
 // confirmAborted runs the tracker's cleanup, then lists the multipart uploads of the key begun
 // since the upload started, twice, settle apart: a server may still be storing a part whose
