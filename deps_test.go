@@ -6,15 +6,16 @@ import (
 	"testing"
 )
 
-// TestCoreLinksNoCloudSDK: a host's unit test of the root package (with memstore) must not link
-// a storage SDK. The root, destination and delivery packages depend on none of the AWS, Azure,
-// Google Cloud, gRPC or Go CDK modules (the provider packages do).
+// TestCoreLinksNoCloudSDK: a host's unit test of the root package (with memstore and the
+// deliverytest fakes) must not link a storage SDK. The root, destination, delivery and
+// delivery/deliverytest packages depend on none of the AWS, Azure, Google Cloud, gRPC or Go CDK
+// modules (the provider packages do).
 func TestCoreLinksNoCloudSDK(t *testing.T) {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command on PATH")
 	}
-	out, err := exec.Command(goCmd, "list", "-deps", ".", "./destination", "./delivery").CombinedOutput()
+	out, err := exec.Command(goCmd, "list", "-deps", ".", "./destination", "./delivery", "./delivery/deliverytest").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
@@ -28,5 +29,5 @@ func TestCoreLinksNoCloudSDK(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("go list -deps . ./destination ./delivery: %d packages", len(deps))
+	t.Logf("go list -deps . ./destination ./delivery ./delivery/deliverytest: %d packages", len(deps))
 }

@@ -19,7 +19,8 @@
 // plan at once, by the engine of package delivery, which the Service composes.
 //
 // The package itself links no storage SDK and no Go CDK: the SDKs come in with the provider
-// packages the host wires in, so a host's unit test over memstore stays small.
+// packages the host wires in, so a host's unit test over memstore stays small (package
+// delivery/deliverytest has a scripted Uploader and an in-memory CDN for it).
 //
 // Every operation is scoped by the caller's workspace (destination.Caller); an integration of
 // another workspace behaves exactly like a missing one. Views returned to callers never carry a

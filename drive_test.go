@@ -9,12 +9,16 @@ import (
 	"testing"
 
 	"github.com/ilovevideoeditor/outputs"
+	"github.com/ilovevideoeditor/outputs/crypto"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/provider/drive"
 	"github.com/ilovevideoeditor/outputs/provider/drive/drivetest"
 )
 
 const driveRedirect = "https://app.example.com/v1/integrations/drive/callback"
+
+// newStateKeyring is the OAuth state keyset: separate from the secrets keyset.
+func newStateKeyring() (*crypto.Keyring, error) { return crypto.NewInsecureDevelopmentKeyring() }
 
 func newDriveHarness(t *testing.T) (*harness, *drivetest.Server) {
 	t.Helper()

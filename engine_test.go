@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	"github.com/ilovevideoeditor/outputs"
+	"github.com/ilovevideoeditor/outputs/delivery/deliverytest"
 	"github.com/ilovevideoeditor/outputs/destination"
 )
 
 func TestResolveThenDeliver(t *testing.T) {
-	up := &fakeUploader{}
-	cdn := newMemCDN()
+	up := &deliverytest.Uploader{}
+	cdn := &deliverytest.CDN{}
 	h := newHarness(t, func(o *outputs.Options) { o.Uploader = up; o.Delivery.CDN = cdn })
 	ctx := context.Background()
 	v, err := h.svc.CreateIntegration(ctx, wsA, r2Input(true))
@@ -36,8 +37,9 @@ func TestResolveThenDeliver(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, err := h.svc.Deliver(ctx, plan, outputs.Source{ReaderAt: bytes.NewReader([]byte("abc")), Size: 3})
+	copied, _ := cdn.Object("r/render.mp4")
 	if err != nil || d.Status != "completed" || d.Outputs[0].OutputKey != "renders/campaigns/summer-2026/render.mp4" ||
-		d.Outputs[0].Status != destination.StatusCompleted || string(cdn.objects["r/render.mp4"]) != "abc" {
+		d.Outputs[0].Status != destination.StatusCompleted || string(copied) != "abc" {
 		t.Fatalf("%+v %v", d, err)
 	}
 	if h.svc.Engine() == nil {

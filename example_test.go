@@ -10,6 +10,7 @@ import (
 
 	"github.com/ilovevideoeditor/outputs"
 	"github.com/ilovevideoeditor/outputs/crypto"
+	"github.com/ilovevideoeditor/outputs/delivery/deliverytest"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/memstore"
 )
@@ -73,8 +74,8 @@ func ExampleService_ResolveDestinations() {
 func ExampleService_Deliver() {
 	ctx := context.Background()
 	kr, _ := crypto.NewInsecureDevelopmentKeyring()
-	svc, _ := outputs.New(outputs.Options{Store: memstore.New(), Keyring: kr, Uploader: &fakeUploader{}, Logger: slog.New(slog.DiscardHandler),
-		Delivery: outputs.DeliveryOptions{CDN: newMemCDN(), CDNKeyPrefix: "renders/"}})
+	svc, _ := outputs.New(outputs.Options{Store: memstore.New(), Keyring: kr, Uploader: &deliverytest.Uploader{}, Logger: slog.New(slog.DiscardHandler),
+		Delivery: outputs.DeliveryOptions{CDN: &deliverytest.CDN{}, CDNKeyPrefix: "renders/"}})
 	caller := destination.Caller{WorkspaceID: "ws_123", UserID: "user_1"}
 	v, _ := svc.CreateIntegration(ctx, caller, outputs.CreateInput{Provider: destination.S3, Name: "Archive", IsDefault: true,
 		Config: destination.Config{Bucket: "archive", Region: "eu-west-1", AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "a-very-secret-key-1234", PathPrefix: "videos"}})

@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"github.com/ilovevideoeditor/outputs"
+	"github.com/ilovevideoeditor/outputs/delivery/deliverytest"
 	"github.com/ilovevideoeditor/outputs/destination"
 )
 
 // hookUploader runs hook in Test, then returns its result.
 type hookUploader struct {
-	fakeUploader
+	deliverytest.Uploader
 	hook func()
 	res  destination.TestResult
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ilovevideoeditor/outputs"
 	"github.com/ilovevideoeditor/outputs/crypto"
+	"github.com/ilovevideoeditor/outputs/delivery/deliverytest"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/memstore"
 )
@@ -329,7 +330,8 @@ func TestLegacyDefaultDestination(t *testing.T) {
 }
 
 func TestTestIntegrationRecordsLastTest(t *testing.T) {
-	up := &fakeUploader{test: destination.TestResult{OK: false, Code: "invalid_credentials", Message: "the access key was rejected"}}
+	up := &deliverytest.Uploader{}
+	up.SetTestResult(destination.TestResult{OK: false, Code: "invalid_credentials", Message: "the access key was rejected"})
 	h := newHarness(t, func(o *outputs.Options) { o.Uploader = up })
 	ctx := context.Background()
 	v, err := h.svc.CreateIntegration(ctx, wsA, r2Input(true))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ilovevideoeditor/outputs/delivery"
+	"github.com/ilovevideoeditor/outputs/delivery/deliverytest"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/memstore"
 )
@@ -26,15 +27,15 @@ var fast = delivery.RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, Max
 
 type harness struct {
 	store *memstore.Store
-	up    *fakeUploader
-	cdn   *memCDN
+	up    *deliverytest.Uploader
+	cdn   *deliverytest.CDN
 	ev    *events
 	eng   *delivery.Engine
 }
 
 func newHarness(t testing.TB, mut ...func(*delivery.Options)) *harness {
 	t.Helper()
-	h := &harness{store: memstore.New(), up: &fakeUploader{}, cdn: newMemCDN(), ev: &events{}}
+	h := &harness{store: memstore.New(), up: &deliverytest.Uploader{}, cdn: &deliverytest.CDN{}, ev: &events{}}
 	opts := delivery.Options{Store: h.store, Uploader: h.up, CDN: h.cdn, CDNKeyPrefix: "cdn/", Retry: fast, OnEvent: h.ev.add, Logger: quiet}
 	for _, m := range mut {
 		m(&opts)
@@ -74,10 +75,10 @@ func TestDeliverFanOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Status != "completed" || d.URL != "https://cdn.test/cdn%2F018f-render%2Frender.mp4" || len(d.Outputs) != 3 {
+	if d.Status != "completed" || d.URL != "https://cdn.test/cdn/018f-render/render.mp4" || len(d.Outputs) != 3 {
 		t.Fatalf("%+v", d)
 	}
-	if !bytes.Equal(h.cdn.get("cdn/018f-render/render.mp4"), data) {
+	if b, _ := h.cdn.Object("cdn/018f-render/render.mp4"); !bytes.Equal(b, data) {
 		t.Fatal("CDN copy differs")
 	}
 	want := sha256.Sum256(data)
@@ -86,7 +87,7 @@ func TestDeliverFanOut(t *testing.T) {
 			o.Provider != destination.R2 || o.Checksum == "" {
 			t.Errorf("output %d: %+v", i, o)
 		}
-		if h.up.sums[o.IntegrationID] != want {
+		if h.up.Sum(o.IntegrationID) != want {
 			t.Errorf("output %d: bytes differ", i)
 		}
 	}
@@ -110,29 +111,27 @@ func TestDeliverIsolatesFailures(t *testing.T) {
 	transient := func() error {
 		return &destination.UploadError{Code: "unavailable", Message: "try again", Transient: true}
 	}
-	h.up.failures = map[string][]error{
-		targets[0].IntegrationID: {permanent},
-		targets[1].IntegrationID: {transient(), transient()},
-		targets[3].IntegrationID: {transient(), transient(), transient(), transient(), transient()},
-	}
-	h.up.delay = map[string]time.Duration{targets[2].IntegrationID: 200 * time.Millisecond}
+	h.up.Fail(targets[0].IntegrationID, permanent)
+	h.up.Fail(targets[1].IntegrationID, transient(), transient())
+	h.up.Fail(targets[3].IntegrationID, transient(), transient(), transient(), transient(), transient())
+	h.up.SetDelay(targets[2].IntegrationID, 200*time.Millisecond)
 	d, err := h.eng.Deliver(context.Background(), delivery.Plan{WorkspaceID: ws, RenderID: "r1", FileName: "../../etc/render.mp4", Targets: targets},
 		bytesSource([]byte("small video")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := d.Outputs
-	if o[0].Status != destination.StatusFailed || o[0].ErrorCode != "invalid_credentials" || h.up.attemptsOf(targets[0].IntegrationID) != 1 {
-		t.Errorf("permanent: %+v (attempts %d)", o[0], h.up.attemptsOf(targets[0].IntegrationID))
+	if o[0].Status != destination.StatusFailed || o[0].ErrorCode != "invalid_credentials" || h.up.Attempts(targets[0].IntegrationID) != 1 {
+		t.Errorf("permanent: %+v (attempts %d)", o[0], h.up.Attempts(targets[0].IntegrationID))
 	}
-	if o[1].Status != destination.StatusCompleted || h.up.attemptsOf(targets[1].IntegrationID) != 3 {
+	if o[1].Status != destination.StatusCompleted || h.up.Attempts(targets[1].IntegrationID) != 3 {
 		t.Errorf("transient: %+v", o[1])
 	}
 	if o[2].Status != destination.StatusCompleted {
 		t.Errorf("slow: %+v", o[2])
 	}
-	if o[3].Status != destination.StatusFailed || o[3].ErrorCode != "unavailable" || h.up.attemptsOf(targets[3].IntegrationID) != fast.MaxAttempts {
-		t.Errorf("exhausted: %+v attempts %d", o[3], h.up.attemptsOf(targets[3].IntegrationID))
+	if o[3].Status != destination.StatusFailed || o[3].ErrorCode != "unavailable" || h.up.Attempts(targets[3].IntegrationID) != fast.MaxAttempts {
+		t.Errorf("exhausted: %+v attempts %d", o[3], h.up.Attempts(targets[3].IntegrationID))
 	}
 	for _, x := range o {
 		if strings.Contains(x.OutputKey, "..") || !strings.HasSuffix(x.OutputKey, "/render.mp4") {
@@ -157,7 +156,8 @@ func TestDeliverIsolatesFailures(t *testing.T) {
 func TestDeliverCancel(t *testing.T) {
 	h := newHarness(t)
 	targets := h.targets(t, ws, 2)
-	h.up.delay = map[string]time.Duration{targets[0].IntegrationID: time.Minute, targets[1].IntegrationID: time.Minute}
+	h.up.SetDelay(targets[0].IntegrationID, time.Minute)
+	h.up.SetDelay(targets[1].IntegrationID, time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -241,7 +241,7 @@ func TestStoredPlanLeasesIntegrations(t *testing.T) {
 		if o := d.Outputs[i]; o.Status != destination.StatusFailed || o.ErrorCode != delivery.CodeIntegrationUnavailable || o.Error == "" {
 			t.Errorf("output %d: %+v", i, o)
 		}
-		if n := h.up.attemptsOf(back.Targets[i].IntegrationID); n != 0 {
+		if n := h.up.Attempts(back.Targets[i].IntegrationID); n != 0 {
 			t.Errorf("output %d: %d uploads to an unavailable integration", i, n)
 		}
 	}
@@ -250,7 +250,7 @@ func TestStoredPlanLeasesIntegrations(t *testing.T) {
 			t.Errorf("output %d: %+v", i, o)
 		}
 	}
-	if got := h.up.got[targets[2].IntegrationID]; got.Version != 2 || got.Secrets[destination.SecretAccessKey].Hint != "••••new1" {
+	if got := h.up.Integration(targets[2].IntegrationID); got.Version != 2 || got.Secrets[destination.SecretAccessKey].Hint != "••••new1" {
 		t.Errorf("re-keyed integration delivered with version %d %v", got.Version, got.Secrets)
 	}
 }
@@ -307,7 +307,7 @@ func TestStoredPlanRefused(t *testing.T) {
 			}
 		})
 	}
-	if h.up.attemptsOf(good.IntegrationID) != 0 || len(h.cdn.objects) != 0 {
+	if h.up.Attempts(good.IntegrationID) != 0 || len(h.cdn.Keys()) != 0 {
 		t.Fatal("an invalid plan was delivered")
 	}
 	if o := h.eng.DeliverTarget(context.Background(), delivery.Plan{WorkspaceID: ws, RenderID: "r", Targets: []destination.Target{good}}, 1, src); o.ErrorCode != delivery.CodeInvalid {
@@ -339,7 +339,7 @@ type errReaderAt struct{}
 
 func (errReaderAt) ReadAt([]byte, int64) (int, error) { return 0, errors.New("EIO") }
 
-type panicUploader struct{ fakeUploader }
+type panicUploader struct{ deliverytest.Uploader }
 
 func (*panicUploader) Upload(context.Context, *destination.Integration, string, io.Reader, destination.UploadOptions) (destination.UploadResult, error) {
 	panic("uploader bug")
@@ -370,7 +370,7 @@ func TestSourceFaults(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h.cdn.objects = map[string][]byte{}
+			h.cdn.Reset()
 			d, err := h.eng.Deliver(context.Background(), plan, tc.src)
 			if !errors.Is(err, delivery.ErrCDN) {
 				t.Errorf("err = %v, want ErrCDN", err)
@@ -378,7 +378,7 @@ func TestSourceFaults(t *testing.T) {
 			if o := d.Outputs[0]; o.Status != destination.StatusFailed || o.ErrorCode != tc.code {
 				t.Errorf("output %+v, want %s", o, tc.code)
 			}
-			if len(h.cdn.objects) != 0 {
+			if len(h.cdn.Keys()) != 0 {
 				t.Error("the CDN committed a bad source")
 			}
 		})
@@ -398,7 +398,7 @@ func TestSourceFaults(t *testing.T) {
 // stallUploader reads a little, then hangs (as on a tarpit) until its context ends, for the
 // first stalls attempts.
 type stallUploader struct {
-	fakeUploader
+	deliverytest.Uploader
 	stalls atomic.Int32
 }
 
@@ -408,7 +408,7 @@ func (s *stallUploader) Upload(ctx context.Context, in *destination.Integration,
 		<-ctx.Done()
 		return destination.UploadResult{}, ctx.Err()
 	}
-	return s.fakeUploader.Upload(ctx, in, key, src, opts)
+	return s.Uploader.Upload(ctx, in, key, src, opts)
 }
 
 // TestStallRetried: an attempt that makes no progress for StallTimeout is cancelled and
@@ -434,7 +434,7 @@ func TestStallRetried(t *testing.T) {
 
 // concUploader records the attempts in flight, per workspace and in all.
 type concUploader struct {
-	fakeUploader
+	deliverytest.Uploader
 	hold           time.Duration
 	mu             chan struct{}
 	now, peak      map[string]int
@@ -459,7 +459,7 @@ func (c *concUploader) Upload(ctx context.Context, in *destination.Integration, 
 		<-c.mu
 	}()
 	time.Sleep(c.hold)
-	return c.fakeUploader.Upload(ctx, in, key, src, opts)
+	return c.Uploader.Upload(ctx, in, key, src, opts)
 }
 
 // TestWorkspaceCap: one workspace never holds more than its share of the upload slots, and
@@ -514,7 +514,7 @@ func TestBudgetExcludesSlotWait(t *testing.T) {
 func TestRedeliverFromCDN(t *testing.T) {
 	h := newHarness(t)
 	targets := h.targets(t, ws, 1)
-	h.up.failures = map[string][]error{targets[0].IntegrationID: {&destination.UploadError{Code: "unavailable", Transient: true}}}
+	h.up.Fail(targets[0].IntegrationID, &destination.UploadError{Code: "unavailable", Transient: true})
 	data := []byte("the render, from the CDN")
 	p := delivery.Plan{WorkspaceID: ws, RenderID: "r", FileName: "render.mp4", Targets: targets}
 	if _, _, err := h.eng.DeliverCDN(context.Background(), p, bytesSource(data)); err != nil {
@@ -525,7 +525,7 @@ func TestRedeliverFromCDN(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := h.eng.DeliverTarget(context.Background(), p, 0, src)
-	if o.Status != destination.StatusCompleted || h.up.sums[targets[0].IntegrationID] != sha256.Sum256(data) || h.up.attemptsOf(targets[0].IntegrationID) != 2 {
+	if o.Status != destination.StatusCompleted || h.up.Sum(targets[0].IntegrationID) != sha256.Sum256(data) || h.up.Attempts(targets[0].IntegrationID) != 2 {
 		t.Fatalf("%+v", o)
 	}
 }
@@ -538,7 +538,7 @@ func TestSlotFreedDuringBackoff(t *testing.T) {
 		o.Retry = delivery.RetryPolicy{MaxAttempts: 2, BaseDelay: 2 * time.Second, MaxDelay: 2 * time.Second}
 	})
 	flaky := h.targets(t, ws, 1)
-	h.up.failures = map[string][]error{flaky[0].IntegrationID: {&destination.UploadError{Code: "unavailable", Transient: true}}}
+	h.up.Fail(flaky[0].IntegrationID, &destination.UploadError{Code: "unavailable", Transient: true})
 	first := make(chan struct{})
 	go func() {
 		defer close(first)

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/ilovevideoeditor/outputs/delivery"
+	"github.com/ilovevideoeditor/outputs/delivery/deliverytest"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/memstore"
 )
@@ -20,7 +21,7 @@ func ExampleEngine_Deliver() {
 	ctx := context.Background()
 	store := memstore.New()
 	_, _ = store.Create(ctx, &destination.Integration{ID: "int-r2", WorkspaceID: "ws-1", Provider: destination.R2, IsActive: true})
-	eng, err := delivery.New(delivery.Options{Store: store, Uploader: &fakeUploader{}, CDN: newMemCDN(), CDNKeyPrefix: "renders/",
+	eng, err := delivery.New(delivery.Options{Store: store, Uploader: &deliverytest.Uploader{}, CDN: &deliverytest.CDN{}, CDNKeyPrefix: "renders/",
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
@@ -39,7 +40,7 @@ func ExampleEngine_Deliver() {
 	// {
 	//   "id": "018f3c2e",
 	//   "status": "completed",
-	//   "url": "https://cdn.test/renders%2F018f3c2e%2Frender.mp4",
+	//   "url": "https://cdn.test/renders/018f3c2e/render.mp4",
 	//   "outputs": [
 	//     {
 	//       "integrationId": "int-r2",
@@ -48,7 +49,7 @@ func ExampleEngine_Deliver() {
 	//       "outputUrl": "https://example.test/renders/campaigns/render.mp4",
 	//       "outputSizeBytes": 21,
 	//       "status": "completed",
-	//       "checksum": "crc32c:AAAAAA=="
+	//       "checksum": "crc32c:yNOA8A=="
 	//     }
 	//   ]
 	// }
@@ -73,7 +74,7 @@ func ExamplePlan() {
 	_, _ = store.Update(ctx, b)
 	var plan delivery.Plan
 	_ = json.Unmarshal(stored, &plan)
-	eng, _ := delivery.New(delivery.Options{Store: store, Uploader: &fakeUploader{}, CDN: newMemCDN(), Logger: slog.New(slog.DiscardHandler)})
+	eng, _ := delivery.New(delivery.Options{Store: store, Uploader: &deliverytest.Uploader{}, CDN: &deliverytest.CDN{}, Logger: slog.New(slog.DiscardHandler)})
 	d, _ := eng.Deliver(ctx, plan, delivery.Source{ReaderAt: bytes.NewReader([]byte("mp4")), Size: 3})
 	for _, o := range d.Outputs {
 		fmt.Printf("%s %s %q\n", o.IntegrationID, o.Status, o.ErrorCode)
@@ -90,8 +91,8 @@ func ExampleEngine_DeliverTarget() {
 	ctx := context.Background()
 	store := memstore.New()
 	_, _ = store.Create(ctx, &destination.Integration{ID: "int-gcs", WorkspaceID: "ws-1", Provider: destination.GCS, IsActive: true})
-	cdn := newMemCDN()
-	eng, _ := delivery.New(delivery.Options{Store: store, Uploader: &fakeUploader{}, CDN: cdn, Logger: slog.New(slog.DiscardHandler)})
+	cdn := &deliverytest.CDN{}
+	eng, _ := delivery.New(delivery.Options{Store: store, Uploader: &deliverytest.Uploader{}, CDN: cdn, Logger: slog.New(slog.DiscardHandler)})
 	plan := delivery.Plan{WorkspaceID: "ws-1", RenderID: "r7", FileName: "render.mp4",
 		Targets: []destination.Target{{IntegrationID: "int-gcs", Provider: destination.GCS}}}
 
@@ -108,7 +109,7 @@ func ExampleEngine_DeliverTarget() {
 	o := eng.DeliverTarget(ctx, plan, 0, src)
 	fmt.Println(o.Provider, o.OutputKey, o.OutputSizeBytes, o.Status)
 	// Output:
-	// https://cdn.test/r7%2Frender.mp4 <nil>
+	// https://cdn.test/r7/render.mp4 <nil>
 	// gcs render.mp4 21 completed
 }
 

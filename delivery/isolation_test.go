@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ilovevideoeditor/outputs/delivery"
+	"github.com/ilovevideoeditor/outputs/delivery/deliverytest"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/memstore"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
@@ -94,7 +95,7 @@ func TestTarpitIsolation(t *testing.T) {
 		Targets: addS3Targets(t, store, u, "ws-tarpit", pitCfgs)}
 
 	var stalls atomic.Int64
-	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, CDN: newMemCDN(), StallTimeout: 2 * time.Second, // well above a healthy upload's pauses, even under -race on a loaded machine
+	eng, err := delivery.New(delivery.Options{Store: store, Uploader: client, CDN: &deliverytest.CDN{}, StallTimeout: 2 * time.Second, // well above a healthy upload's pauses, even under -race on a loaded machine
 		Retry: delivery.RetryPolicy{MaxAttempts: 8, BaseDelay: 200 * time.Millisecond, MaxDelay: time.Second}, Logger: quiet,
 		OnEvent: func(e delivery.Event) {
 			if e.WorkspaceID == "ws-tarpit" && e.Kind == delivery.EventRetry && e.Code == destination.CodeStalled {

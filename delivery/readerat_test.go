@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/ilovevideoeditor/outputs/delivery"
+	"github.com/ilovevideoeditor/outputs/delivery/deliverytest"
 	"github.com/ilovevideoeditor/outputs/destination"
 )
 
 // atUploader reads its source only through ReadAt, as provider's part-by-part path does, and
 // fails when the engine handed it no random-access source.
-type atUploader struct{ fakeUploader }
+type atUploader struct{ deliverytest.Uploader }
 
 func (u *atUploader) Upload(ctx context.Context, in *destination.Integration, key string, src io.Reader, opts destination.UploadOptions) (destination.UploadResult, error) {
 	ra, ok := src.(interface {
@@ -30,7 +31,7 @@ func (u *atUploader) Upload(ctx context.Context, in *destination.Integration, ke
 	if ra.Size() != opts.Size {
 		return destination.UploadResult{}, errors.New("Size differs from UploadOptions.Size")
 	}
-	return u.fakeUploader.Upload(ctx, in, key, io.NewSectionReader(ra, 0, ra.Size()), opts)
+	return u.Uploader.Upload(ctx, in, key, io.NewSectionReader(ra, 0, ra.Size()), opts)
 }
 
 // TestReaderAtSource: a ReaderAt source reaches the uploader as a ReaderAt of known size whose

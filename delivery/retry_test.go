@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ilovevideoeditor/outputs/delivery"
+	"github.com/ilovevideoeditor/outputs/delivery/deliverytest"
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/destination/memstore"
 )
@@ -50,7 +51,7 @@ func newOutageServer(t testing.TB) *outageServer {
 // httpUploader is an Uploader of our own over the outage server: one PUT per attempt, a 5xx or
 // a broken connection classified transient, anything else permanent.
 type httpUploader struct {
-	fakeUploader
+	deliverytest.Uploader
 	base string
 	hc   *http.Client
 }
@@ -91,7 +92,7 @@ func TestDefaultPolicySurvivesOutage(t *testing.T) {
 		up := &httpUploader{base: srv.URL, hc: srv.Client()}
 		ev := &events{}
 		store := memstore.New()
-		eng, err := delivery.New(delivery.Options{Store: store, Uploader: up, CDN: newMemCDN(), Retry: p, OnEvent: ev.add, Logger: quiet})
+		eng, err := delivery.New(delivery.Options{Store: store, Uploader: up, CDN: &deliverytest.CDN{}, Retry: p, OnEvent: ev.add, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +130,7 @@ func TestOldPolicyWouldFail(t *testing.T) {
 	old := delivery.RetryPolicy{MaxAttempts: 4, BaseDelay: 500 * time.Millisecond / scale, MaxDelay: 10 * time.Second / scale}
 	srv := newOutageServer(t)
 	store := memstore.New()
-	eng, err := delivery.New(delivery.Options{Store: store, Uploader: &httpUploader{base: srv.URL, hc: srv.Client()}, CDN: newMemCDN(), Retry: old, Logger: quiet})
+	eng, err := delivery.New(delivery.Options{Store: store, Uploader: &httpUploader{base: srv.URL, hc: srv.Client()}, CDN: &deliverytest.CDN{}, Retry: old, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
