@@ -44,6 +44,10 @@ type Progress struct {
 	// SizeBytes and Checksum describe the stored object (checksum format "crc32c:<base64>").
 	SizeBytes int64  `json:"sizeBytes,omitempty"`
 	Checksum  string `json:"checksum,omitempty"`
+	// Transfer says how the stored object's bytes got there, once completed: TransferStream or
+	// TransferCopy (Output.Transfer). Empty when not known: an uploader that does not say, or a
+	// record completed before stores kept it.
+	Transfer string `json:"transfer,omitempty"`
 	// Attempts counts the upload attempts that started (StatusUploading transitions).
 	Attempts  int    `json:"attempts,omitempty"`
 	ErrorCode string `json:"errorCode,omitempty"`
@@ -94,7 +98,8 @@ func (s OutputStatus) Terminal() bool { return s == StatusCompleted || s == Stat
 // RenderStatus is a render's status as the API documents it (GET of a render): its ID, the CDN
 // copy's status and URL (always the CDN, never a destination), and one entry per destination.
 // Each output carries the documented provider, outputKey, outputUrl, outputSizeBytes and status,
-// plus its integrationId and, when failed, the sanitized errorCode and error.
+// plus its integrationId, its transfer once completed (when known) and, when failed, the
+// sanitized errorCode and error.
 type RenderStatus struct {
 	ID      string       `json:"id"`
 	Status  OutputStatus `json:"status"`
@@ -107,7 +112,7 @@ func (r *DeliveryRecord) RenderStatus() *RenderStatus {
 	st := &RenderStatus{ID: r.RenderID, Status: r.Status, URL: r.URL, Outputs: make([]Output, len(r.Outputs))}
 	for i, o := range r.Outputs {
 		st.Outputs[i] = Output{IntegrationID: o.IntegrationID, Provider: o.Provider, OutputKey: o.Key,
-			OutputURL: o.URL, OutputSizeBytes: o.SizeBytes, Status: o.Status}
+			OutputURL: o.URL, OutputSizeBytes: o.SizeBytes, Status: o.Status, Transfer: o.Transfer}
 		if o.Status == StatusFailed {
 			st.Outputs[i].ErrorCode, st.Outputs[i].Error = o.ErrorCode, o.Error
 		}
@@ -120,8 +125,8 @@ func (r *DeliveryRecord) RenderStatus() *RenderStatus {
 //   - StatusPending: queued again (a redelivery); the error is cleared, nothing else changes.
 //   - StatusUploading: an attempt started: Attempts grows by one, StartedAt becomes At, the
 //     error is cleared; Key, when set, is stored (the key the attempt writes).
-//   - StatusCompleted: Key, URL, SizeBytes and Checksum are stored, FinishedAt becomes At, the
-//     error is cleared.
+//   - StatusCompleted: Key, URL, SizeBytes, Checksum and Transfer are stored, FinishedAt becomes
+//     At, the error is cleared.
 //   - StatusFailed: ErrorCode and Error are stored, FinishedAt becomes At; Key, when set, is
 //     stored (the key the failed attempt wrote).
 //
@@ -134,6 +139,9 @@ type Transition struct {
 	Key, URL  string
 	SizeBytes int64
 	Checksum  string
+	// Transfer is the completed upload's Output.Transfer (TransferStream or TransferCopy, or ""
+	// when not known); set with StatusCompleted.
+	Transfer string
 	// Set with StatusFailed: sanitized, client-safe.
 	ErrorCode, Error string
 }
@@ -174,7 +182,7 @@ func (p *Progress) Apply(t Transition) bool {
 			p.Key = t.Key
 		}
 	case StatusCompleted:
-		p.Key, p.URL, p.SizeBytes, p.Checksum = t.Key, t.URL, t.SizeBytes, t.Checksum
+		p.Key, p.URL, p.SizeBytes, p.Checksum, p.Transfer = t.Key, t.URL, t.SizeBytes, t.Checksum, t.Transfer
 		p.FinishedAt = t.At
 	case StatusFailed:
 		p.FinishedAt = t.At

@@ -37,7 +37,7 @@
 // Jobs write the delivery record through Config.Deliveries (destination.DeliveryStore): the CDN
 // job adds it (every output pending) when it first runs, then each job records its transitions
 // (uploading with the key it writes, when the Engine is a KeyNamer as *delivery.Engine is;
-// completed with key, url and size; failed with the key it tried and the engine's sanitized
+// completed with key, url, size, checksum and transfer, "stream" or "copy"; failed with the key it tried and the engine's sanitized
 // code and message), so a failed or interrupted output names its outputKey as in process. The root Service's GetDelivery reads it. A job that finds its output already
 // completed (a crash between the upload and River's acknowledgement) returns at once: an output is
 // never delivered twice by the queue. With a store that writes in the host's transaction

@@ -128,7 +128,7 @@ func (w *cdnWorker[TTx]) Work(ctx context.Context, job *river.Job[CDNArgs]) erro
 		return err
 	}
 	if err := set(context.WithoutCancel(ctx), destination.Transition{Status: destination.StatusCompleted,
-		Key: out.OutputKey, URL: url, SizeBytes: out.OutputSizeBytes, Checksum: out.Checksum}); err != nil {
+		Key: out.OutputKey, URL: url, SizeBytes: out.OutputSizeBytes, Checksum: out.Checksum, Transfer: out.Transfer}); err != nil {
 		return err
 	}
 	q.announce(ctx, p, "") // delivery.completed when the render has no destination
@@ -245,7 +245,7 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 		return err
 	}
 	if err := set(context.WithoutCancel(ctx), destination.Transition{Status: destination.StatusCompleted,
-		Key: out.OutputKey, URL: out.OutputURL, SizeBytes: out.OutputSizeBytes, Checksum: out.Checksum}); err != nil {
+		Key: out.OutputKey, URL: out.OutputURL, SizeBytes: out.OutputSizeBytes, Checksum: out.Checksum, Transfer: out.Transfer}); err != nil {
 		return err
 	}
 	q.announce(ctx, p, a.IntegrationID)

@@ -111,12 +111,15 @@ func testDeliveryCompletes[TTx any](t *testing.T, b backend[TTx]) {
 	}
 	for i, o := range st.Outputs {
 		if o.Status != destination.StatusCompleted || o.OutputKey != "renders/render.mp4" || o.OutputSizeBytes != int64(len(data)) ||
-			o.Provider != destination.S3 || o.IntegrationID != p.Targets[i].IntegrationID {
+			o.Provider != destination.S3 || o.IntegrationID != p.Targets[i].IntegrationID || o.Transfer != destination.TransferStream {
 			t.Fatalf("output %d = %+v", i, o)
 		}
 		h.mustDeliver(p, o.IntegrationID, data)
 	}
 	rec, _ := h.store.GetDelivery(context.Background(), "ws1", "r1")
+	if rec.Transfer != destination.TransferStream {
+		t.Fatalf("CDN copy transfer = %q, want %q", rec.Transfer, destination.TransferStream)
+	}
 	for _, o := range rec.Outputs {
 		if o.Attempts != 1 || o.StartedAt.IsZero() || o.FinishedAt.Before(o.StartedAt) {
 			t.Fatalf("output record = %+v, want one attempt with its timestamps", o)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/ilovevideoeditor/outputs/destination"
@@ -11,19 +12,25 @@ import (
 )
 
 // The Store is also a destination.DeliveryStore over the deliveries and delivery_outputs tables
-// (migration 0003). Transitions read the row, apply destination.Progress.Apply and write it back
+// (migration 0003; 0004 adds their transfer column). Transitions read the row, apply destination.Progress.Apply and write it back
 // in one transaction holding the row (FOR UPDATE on PostgreSQL, the write lock on SQLite), so
 // concurrent workers never lose an update.
 var _ destination.DeliveryStore = (*Store)(nil)
 
-// progressColumns are the columns of a destination.Progress, in progressArgs order.
-const progressColumns = "status, object_key, url, size_bytes, checksum, attempts, error_code, error_message, " +
+// progressColumns are the columns of a destination.Progress, in progressArgs order, the same in
+// deliveries (the CDN copy) and delivery_outputs; progressSet assigns them all.
+const progressColumns = "status, object_key, url, size_bytes, checksum, transfer, attempts, error_code, error_message, " +
 	"started_at, finished_at, updated_at"
 
+var progressSet = strings.ReplaceAll(progressColumns, ",", " = ?,") + " = ?"
+
 func (d Dialect) progressArgs(p *destination.Progress) []any {
-	return []any{string(p.Status), p.Key, p.URL, p.SizeBytes, p.Checksum, p.Attempts, p.ErrorCode, p.Error,
+	return []any{string(p.Status), p.Key, p.URL, p.SizeBytes, p.Checksum, p.Transfer, p.Attempts, p.ErrorCode, p.Error,
 		d.nullTime(p.StartedAt), d.nullTime(p.FinishedAt), d.nullTime(p.UpdatedAt)}
 }
+
+// placeholders returns n comma-separated placeholders, one per argument of an INSERT.
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 // nullTime is timeArg with the zero time as NULL.
 func (d Dialect) nullTime(t time.Time) any {
@@ -40,7 +47,7 @@ func progressScan(p *destination.Progress) ([]any, func() (string, error)) {
 		status            string
 		started, fin, upd any
 	)
-	dest := []any{&status, &p.Key, &p.URL, &p.SizeBytes, &p.Checksum, &p.Attempts, &p.ErrorCode, &p.Error,
+	dest := []any{&status, &p.Key, &p.URL, &p.SizeBytes, &p.Checksum, &p.Transfer, &p.Attempts, &p.ErrorCode, &p.Error,
 		&started, &fin, &upd}
 	return dest, func() (string, error) {
 		p.Status = destination.OutputStatus(status)
@@ -99,7 +106,7 @@ func (s *Store) addDelivery(ctx context.Context, q querier, c *destination.Deliv
 	args := append([]any{c.WorkspaceID, c.RenderID}, s.d.progressArgs(&c.Progress)...)
 	args = append(args, s.d.timeArg(c.CreatedAt))
 	if _, err := q.ExecContext(ctx, s.deliveryQuery("INSERT INTO deliveries (workspace_id, render_id, "+progressColumns+
-		", created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, render_id) DO NOTHING"),
+		", created_at) VALUES ("+placeholders(len(args))+") ON CONFLICT (workspace_id, render_id) DO NOTHING"),
 		args...); err != nil {
 		return err
 	}
@@ -121,7 +128,7 @@ func (s *Store) addDelivery(ctx context.Context, q querier, c *destination.Deliv
 		args = append(args, s.d.timeArg(o.CreatedAt))
 		if _, err := q.ExecContext(ctx, s.deliveryQuery("INSERT INTO delivery_outputs (workspace_id, render_id, "+
 			"integration_id, position, provider, "+progressColumns+", created_at) "+
-			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
+			"VALUES ("+placeholders(len(args))+") "+
 			"ON CONFLICT (workspace_id, render_id, integration_id) DO NOTHING"), args...); err != nil {
 			return err
 		}
@@ -240,9 +247,8 @@ func (s *Store) transition(ctx context.Context, workspaceID, renderID, integrati
 		if !p.Apply(t) {
 			return nil
 		}
-		_, err = q.ExecContext(ctx, s.deliveryQuery("UPDATE "+table+" SET status = ?, object_key = ?, url = ?, "+
-			"size_bytes = ?, checksum = ?, attempts = ?, error_code = ?, error_message = ?, started_at = ?, "+
-			"finished_at = ?, updated_at = ? WHERE "+where), append(s.d.progressArgs(&p), key...)...)
+		_, err = q.ExecContext(ctx, s.deliveryQuery("UPDATE "+table+" SET "+progressSet+" WHERE "+where),
+			append(s.d.progressArgs(&p), key...)...)
 		return err
 	})
 	return wrap("transition delivery", err)

@@ -52,7 +52,11 @@ func (d Dialect) Migrations() ([]Migration, error) {
 // Migrate brings the database schema up to date: it creates the outputs_schema_migrations table
 // when missing and applies, in one transaction, every embedded migration not recorded there.
 // Running it again, or from several processes at once, is harmless.
-func (s *Store) Migrate(ctx context.Context) error {
+func (s *Store) Migrate(ctx context.Context) error { return s.migrate(ctx, 0) }
+
+// migrate is Migrate up to version upTo included (every version when upTo is 0); tests use it to
+// build a database of an earlier schema.
+func (s *Store) migrate(ctx context.Context, upTo int) error {
 	all, err := s.d.Migrations()
 	if err != nil {
 		return err
@@ -85,7 +89,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return err
 		}
 		for _, m := range all {
-			if applied[m.Version] {
+			if applied[m.Version] || upTo > 0 && m.Version > upTo {
 				continue
 			}
 			if _, err := q.ExecContext(ctx, m.SQL); err != nil {

@@ -13,7 +13,7 @@ import (
 
 // RunDeliveries runs the conformance suite of destination.DeliveryStore: round trip of every
 // field, AddDelivery's idempotence and its adding of new outputs, the Transition rules (attempts,
-// timestamps, errors cleared, completed kept), workspace isolation, validation, copy semantics,
+// timestamps, errors cleared, completed kept with its transfer), workspace isolation, validation, copy semantics,
 // concurrent transitions of one render's outputs (no lost update), cancelled contexts, and
 // retention (destination.DeliveryPruner, when the store implements it).
 // newStore is called once per subtest and must return an empty store.
@@ -119,8 +119,13 @@ func testDeliveryRoundTrip(t *testing.T, s destination.DeliveryStore) {
 	rec := DeliveryFixture(newWorkspace(), 2)
 	// Every field set, with strings a SQL store must pass as parameters.
 	rec.Progress = destination.Progress{Status: destination.StatusCompleted, Key: `renders/it's "quoted"/é.mp4`,
-		URL: "https://cdn.example.com/a?sig=x&y=1", SizeBytes: 1 << 40, Checksum: "crc32c:AAAAAA==", Attempts: 3,
+		URL: "https://cdn.example.com/a?sig=x&y=1", SizeBytes: 1 << 40, Checksum: "crc32c:AAAAAA==",
+		Transfer: destination.TransferStream, Attempts: 3,
 		StartedAt: base.Add(time.Second), FinishedAt: base.Add(2 * time.Second), UpdatedAt: base.Add(2 * time.Second)}
+	rec.Outputs[0].Progress = destination.Progress{Status: destination.StatusCompleted, Key: "p/a.mp4",
+		URL: "https://b.example.com/p/a.mp4", SizeBytes: 1 << 40, Checksum: "crc32c:AAAAAA==",
+		Transfer: destination.TransferCopy, Attempts: 1,
+		StartedAt: base.Add(time.Second), FinishedAt: base.Add(3 * time.Second), UpdatedAt: base.Add(3 * time.Second)}
 	rec.Outputs[1].Progress = destination.Progress{Status: destination.StatusFailed, Attempts: 2,
 		ErrorCode: "permission_denied", Error: `the key lacks s3:PutObject; DROP TABLE x; --`,
 		StartedAt: base.Add(3 * time.Second), FinishedAt: base.Add(4 * time.Second), UpdatedAt: base.Add(4 * time.Second)}
@@ -131,7 +136,12 @@ func testDeliveryRoundTrip(t *testing.T, s destination.DeliveryStore) {
 	if st.ID != rec.RenderID || st.Status != destination.StatusCompleted || st.URL != rec.URL || len(st.Outputs) != 2 {
 		t.Fatalf("RenderStatus = %+v", st)
 	}
-	if o := st.Outputs[1]; o.Status != destination.StatusFailed || o.ErrorCode != "permission_denied" || o.Provider != rec.Outputs[1].Provider {
+	if o := st.Outputs[0]; o.Status != destination.StatusCompleted || o.Transfer != destination.TransferCopy ||
+		o.OutputKey != "p/a.mp4" || o.OutputSizeBytes != 1<<40 {
+		t.Fatalf("completed output in RenderStatus = %+v", o)
+	}
+	if o := st.Outputs[1]; o.Status != destination.StatusFailed || o.ErrorCode != "permission_denied" ||
+		o.Provider != rec.Outputs[1].Provider || o.Transfer != "" {
 		t.Fatalf("failed output in RenderStatus = %+v", o)
 	}
 }
@@ -189,12 +199,14 @@ func testDeliveryTransitions(t *testing.T, s destination.DeliveryStore) {
 		r.Status, r.Attempts, r.StartedAt, r.UpdatedAt = destination.StatusUploading, 1, at(1), at(1)
 	})
 	step("CDN completed", destination.Transition{Status: destination.StatusCompleted, At: at(2), Key: "k/r.mp4",
-		URL: "https://cdn/k/r.mp4", SizeBytes: 42, Checksum: "crc32c:AQIDBA=="}, r, func() {
+		URL: "https://cdn/k/r.mp4", SizeBytes: 42, Checksum: "crc32c:AQIDBA==", Transfer: destination.TransferStream}, r, func() {
 		r.Status, r.Key, r.URL, r.SizeBytes, r.Checksum = destination.StatusCompleted, "k/r.mp4", "https://cdn/k/r.mp4", 42, "crc32c:AQIDBA=="
-		r.FinishedAt, r.UpdatedAt = at(2), at(2)
+		r.Transfer, r.FinishedAt, r.UpdatedAt = destination.TransferStream, at(2), at(2)
 	})
 	step("CDN failed after completed (ignored)", destination.Transition{Status: destination.StatusFailed, At: at(3),
 		ErrorCode: "unknown", Error: "late"}, r, func() {})
+	step("CDN completed again (ignored)", destination.Transition{Status: destination.StatusCompleted, At: at(3),
+		Key: "k/other.mp4", SizeBytes: 1, Transfer: destination.TransferCopy}, r, func() {})
 
 	step("output uploading", destination.Transition{Status: destination.StatusUploading, At: at(4), Key: "p/r.mp4"}, o, func() {
 		o.Status, o.Key, o.Attempts, o.StartedAt, o.UpdatedAt = destination.StatusUploading, "p/r.mp4", 1, at(4), at(4)
@@ -210,11 +222,16 @@ func testDeliveryTransitions(t *testing.T, s destination.DeliveryStore) {
 		o.Status, o.Attempts, o.StartedAt, o.UpdatedAt = destination.StatusUploading, 2, at(7), at(7)
 	})
 	step("output completed", destination.Transition{Status: destination.StatusCompleted, At: at(8), Key: "p/r.mp4",
-		URL: "https://b/p/r.mp4", SizeBytes: 42, Checksum: "crc32c:AQIDBA=="}, o, func() {
+		URL: "https://b/p/r.mp4", SizeBytes: 42, Checksum: "crc32c:AQIDBA==", Transfer: destination.TransferCopy}, o, func() {
 		o.Status, o.Key, o.URL, o.SizeBytes, o.Checksum = destination.StatusCompleted, "p/r.mp4", "https://b/p/r.mp4", 42, "crc32c:AQIDBA=="
-		o.FinishedAt, o.UpdatedAt = at(8), at(8)
+		o.Transfer, o.FinishedAt, o.UpdatedAt = destination.TransferCopy, at(8), at(8)
 	})
 	step("output uploading after completed (ignored)", destination.Transition{Status: destination.StatusUploading, At: at(9)}, o, func() {})
+	step("output completed again (ignored)", destination.Transition{Status: destination.StatusCompleted, At: at(9),
+		Key: "p/r.mp4", URL: "https://b/p/r.mp4", SizeBytes: 42, Transfer: destination.TransferStream}, o, func() {})
+	if got := getDelivery(t, s, ws, render).RenderStatus().Outputs[0].Transfer; got != destination.TransferCopy {
+		t.Fatalf("RenderStatus output transfer = %q, want %q", got, destination.TransferCopy)
+	}
 	if !getDelivery(t, s, ws, render).Done() {
 		t.Fatal("Done() = false with everything completed")
 	}
@@ -255,6 +272,7 @@ func testDeliveryInvalid(t *testing.T, s destination.DeliveryStore) {
 		"no render":          func(r *destination.DeliveryRecord) { r.RenderID = "" },
 		"NUL in render":      func(r *destination.DeliveryRecord) { r.RenderID = "a\x00b" },
 		"bad UTF-8 error":    func(r *destination.DeliveryRecord) { r.Outputs[0].Error = "\xff" },
+		"NUL in transfer":    func(r *destination.DeliveryRecord) { r.Outputs[1].Transfer = "copy\x00" },
 		"unknown status":     func(r *destination.DeliveryRecord) { r.Status = "done" },
 		"no integration":     func(r *destination.DeliveryRecord) { r.Outputs[0].IntegrationID = "" },
 		"duplicate output":   func(r *destination.DeliveryRecord) { r.Outputs[1].IntegrationID = r.Outputs[0].IntegrationID },
@@ -274,6 +292,7 @@ func testDeliveryInvalid(t *testing.T, s destination.DeliveryStore) {
 		"no status":      {At: base},
 		"unknown status": {Status: "done", At: base},
 		"NUL in error":   {Status: destination.StatusFailed, At: base, Error: "a\x00"},
+		"bad transfer":   {Status: destination.StatusCompleted, At: base, Transfer: "\xff"},
 	} {
 		wantErr(t, "TransitionOutput with "+name,
 			s.TransitionOutput(ctx, rec.WorkspaceID, rec.RenderID, rec.Outputs[0].IntegrationID, tr), destination.ErrInvalid)

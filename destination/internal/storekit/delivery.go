@@ -45,7 +45,7 @@ func CheckTransition(workspaceID, renderID string, t destination.Transition) err
 		p.Add("status", destination.CodeInvalid, "must be pending, uploading, completed or failed")
 	}
 	for _, f := range []struct{ name, v string }{{"key", t.Key}, {"url", t.URL}, {"checksum", t.Checksum},
-		{"errorCode", t.ErrorCode}, {"error", t.Error}} {
+		{"transfer", t.Transfer}, {"errorCode", t.ErrorCode}, {"error", t.Error}} {
 		checkString(&p, f.name, f.v)
 	}
 	checkTime(&p, "at", t.At)
@@ -57,7 +57,7 @@ func checkProgress(p *destination.Problems, prefix string, g *destination.Progre
 		p.Add(prefix+"status", destination.CodeInvalid, "must be pending, uploading, completed or failed")
 	}
 	for _, f := range []struct{ name, v string }{{"key", g.Key}, {"url", g.URL}, {"checksum", g.Checksum},
-		{"errorCode", g.ErrorCode}, {"error", g.Error}} {
+		{"transfer", g.Transfer}, {"errorCode", g.ErrorCode}, {"error", g.Error}} {
 		checkString(p, prefix+f.name, f.v)
 	}
 	for _, f := range []struct {

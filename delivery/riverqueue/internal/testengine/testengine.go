@@ -41,7 +41,8 @@ func (e *Engine) DeliverCDN(ctx context.Context, p riverqueue.Plan, src riverque
 	if err != nil {
 		return "", destination.Output{Status: destination.StatusFailed, ErrorCode: "unavailable", Error: "the CDN rejected the copy"}, err
 	}
-	return "file:///" + key, destination.Output{OutputKey: key, OutputSizeBytes: n, Status: destination.StatusCompleted}, ctx.Err()
+	return "file:///" + key, destination.Output{OutputKey: key, OutputSizeBytes: n, Status: destination.StatusCompleted,
+		Transfer: destination.TransferStream}, ctx.Err()
 }
 
 // DeliverTarget leases the integration and copies src.Open's stream to DestPath.
@@ -75,6 +76,7 @@ func (e *Engine) DeliverTarget(ctx context.Context, p riverqueue.Plan, i int, sr
 		return out
 	}
 	out.Status, out.OutputKey, out.OutputSizeBytes = destination.StatusCompleted, t.Prefix+p.FileName, n
+	out.Transfer = destination.TransferStream // streamed from src
 	out.OutputURL = "file:///" + t.IntegrationID + "/" + out.OutputKey
 	return out
 }
