@@ -112,7 +112,7 @@ func (r *DeliveryRecord) RenderStatus() *RenderStatus {
 	st := &RenderStatus{ID: r.RenderID, Status: r.Status, URL: r.URL, Outputs: make([]Output, len(r.Outputs))}
 	for i, o := range r.Outputs {
 		st.Outputs[i] = Output{IntegrationID: o.IntegrationID, Provider: o.Provider, OutputKey: o.Key,
-			OutputURL: o.URL, OutputSizeBytes: o.SizeBytes, Status: o.Status, Transfer: o.Transfer}
+			OutputURL: o.URL, OutputSizeBytes: o.SizeBytes, Status: o.Status, Checksum: o.Checksum, Transfer: o.Transfer}
 		if o.Status == StatusFailed {
 			st.Outputs[i].ErrorCode, st.Outputs[i].Error = o.ErrorCode, o.Error
 		}

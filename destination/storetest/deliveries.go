@@ -136,7 +136,7 @@ func testDeliveryRoundTrip(t *testing.T, s destination.DeliveryStore) {
 	if st.ID != rec.RenderID || st.Status != destination.StatusCompleted || st.URL != rec.URL || len(st.Outputs) != 2 {
 		t.Fatalf("RenderStatus = %+v", st)
 	}
-	if o := st.Outputs[0]; o.Status != destination.StatusCompleted || o.Transfer != destination.TransferCopy ||
+	if o := st.Outputs[0]; o.Status != destination.StatusCompleted || o.Transfer != destination.TransferCopy || o.Checksum != "crc32c:AAAAAA==" ||
 		o.OutputKey != "p/a.mp4" || o.OutputSizeBytes != 1<<40 {
 		t.Fatalf("completed output in RenderStatus = %+v", o)
 	}
