@@ -4,12 +4,28 @@ import (
 	"context"
 	"io"
 	"maps"
+	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/ilovevideoeditor/outputs/destination"
 )
+
+// BenchFileSize is the size of the file benchmarks' file: OUTPUTS_BENCH_FILE_MIB MiB when set
+// (to see that memory per upload does not grow with the size: 256, then 1024), else def.
+func BenchFileSize(b testing.TB, def int64) int64 {
+	v := os.Getenv("OUTPUTS_BENCH_FILE_MIB")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		b.Fatalf("OUTPUTS_BENCH_FILE_MIB=%q: want a positive number of MiB", v)
+	}
+	return n << 20
+}
 
 // BenchUploadFile is BenchUpload from a real file of size bytes on disk (in the page cache after
 // it is written), as renders are: "provider" hands Upload what the delivery engine does (a

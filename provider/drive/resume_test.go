@@ -401,11 +401,13 @@ func (c *failingCheckpoint) Save(ctx context.Context, st []byte) error {
 // process allocated and its peak heap, less the fake's copy of the file (one byte per byte).
 //
 //	OUTPUTS_DRIVE_HEAP=1 go test -count=1 -v -run TestHeapOfFileUpload ./provider/drive/
+//
+// OUTPUTS_BENCH_FILE_MIB sets another size (the fake keeps the file in memory: mind 1 GiB).
 func TestHeapOfFileUpload(t *testing.T) {
 	if os.Getenv("OUTPUTS_DRIVE_HEAP") == "" {
 		t.Skip("a measurement: set OUTPUTS_DRIVE_HEAP=1")
 	}
-	const size = 256 << 20
+	size := emulator.BenchFileSize(t, 256<<20)
 	f, _ := emulator.DataFile(t, size, 9)
 	ctx := context.Background()
 	for _, how := range []string{"stream", "file"} {
@@ -446,8 +448,8 @@ func TestHeapOfFileUpload(t *testing.T) {
 		}
 		const mib = 1 << 20
 		t.Logf("%s: verified %s; allocated %.1f MiB, peak heap %.1f MiB above the start (both less the fake's %d MiB copy)",
-			how, res.Verified, float64(after.TotalAlloc-before.TotalAlloc-size)/mib,
-			(float64(peak.Load())-float64(before.HeapInuse)-size)/mib, size/mib)
+			how, res.Verified, (float64(after.TotalAlloc-before.TotalAlloc)-float64(size))/mib,
+			(float64(peak.Load())-float64(before.HeapInuse)-float64(size))/mib, size/mib)
 		e.srv.Close()
 	}
 }

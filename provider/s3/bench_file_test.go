@@ -35,4 +35,5 @@ func benchUploadFile(b *testing.B, size int64) {
 		}})
 }
 
-func BenchmarkUpload512MiBFile(b *testing.B) { benchUploadFile(b, 512<<20) }
+// BenchmarkUpload512MiBFile uploads a 512 MiB file (OUTPUTS_BENCH_FILE_MIB sets another size).
+func BenchmarkUpload512MiBFile(b *testing.B) { benchUploadFile(b, emulator.BenchFileSize(b, 512<<20)) }

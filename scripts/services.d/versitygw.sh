@@ -19,9 +19,11 @@ start)
   wait_http "http://127.0.0.1:$port/health" 200 "$(cat "$state/pid")" || { cat "$state/log" >&2; exit 1; }
   stop_pidfile "$state/tls.pid"; mkdir -p "$state/tls-data"; test_tls "$state/tls"
   tls_port=$(free_port)
+  # The https instance is production's path (the benchmarks'): keep connections alive as S3
+  # does; versitygw closes each one after its answer by default, a TLS handshake per request.
   ROOT_ACCESS_KEY=$access ROOT_SECRET_KEY=$secret \
     nohup "$bin" --port "127.0.0.1:$tls_port" --cert "$state/tls/cert.pem" --key "$state/tls/key.pem" \
-    --health /health --quiet posix "$state/tls-data" >"$state/tls.log" 2>&1 </dev/null &
+    --keep-alive --health /health --quiet posix "$state/tls-data" >"$state/tls.log" 2>&1 </dev/null &
   echo $! >"$state/tls.pid"
   wait_http "https://127.0.0.1:$tls_port/health" 200 "$(cat "$state/tls.pid")" 60 "$state/tls/ca.pem" || { cat "$state/tls.log" >&2; exit 1; }
   echo "export OUTPUTS_TEST_S3_ENDPOINT=http://127.0.0.1:$port"
