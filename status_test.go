@@ -70,7 +70,8 @@ func TestGetDeliveryDocumentedShape(t *testing.T) {
 	outs := got["outputs"].([]any)
 	want := []map[string]any{
 		{"integrationId": "i1", "provider": "r2", "outputKey": "renders/campaigns/render.mp4",
-			"outputUrl": "https://cdn.example.com/renders/campaigns/render.mp4", "outputSizeBytes": 2457600.0, "status": "completed"},
+			"outputUrl": "https://cdn.example.com/renders/campaigns/render.mp4", "outputSizeBytes": 2457600.0, "status": "completed",
+			"checksum": "crc32c:AAAAAA=="}, // the stored checksum, as Deliver's outputs carry it
 		{"integrationId": "i2", "provider": "s3", "outputKey": "", "outputUrl": "", "outputSizeBytes": 0.0,
 			"status": "failed", "errorCode": "invalid_credentials", "error": "the access key was rejected"},
 	}
