@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,11 +273,22 @@ func TestResumePermanentFailure(t *testing.T) {
 
 	// AbortCheckpointed on a kept session.
 	e.interrupt(t, key, cp)
+	id := sessionUploadID(t, cp)
 	if err := c.AbortCheckpointed(context.Background(), e.in, key, cp); err != nil {
 		t.Fatal(err)
 	}
-	if ups := e.uploads(t); len(ups) != 0 {
-		t.Errorf("multipart uploads left after AbortCheckpointed: %v", ups)
+	// Only the session's upload is AbortCheckpointed's to remove. A part of the failed upload
+	// above that was still on its way through the proxy when its cleanup ended can be stored
+	// after all (S3 documents that an abort may have to be repeated; the janitor sweeps such
+	// uploads): versitygw then keeps it under the aborted upload, unlisted until another upload
+	// of the key begins, as this one did.
+	for _, up := range e.uploads(t) {
+		if k, upID, _ := strings.Cut(up, " "); upID == id {
+			t.Errorf("the session's multipart upload is left after AbortCheckpointed: %v", up)
+		} else {
+			t.Logf("an earlier upload's late part brought back %s", up)
+			_, _ = e.raw.AbortMultipartUpload(context.Background(), &awss3.AbortMultipartUploadInput{Bucket: aws.String(e.cfg.Bucket), Key: aws.String(k), UploadId: aws.String(upID)})
+		}
 	}
 	cleared(t, cp)
 	// Aborting again (nothing saved, or a session S3 forgot) is not an error.
@@ -284,6 +296,22 @@ func TestResumePermanentFailure(t *testing.T) {
 		t.Errorf("AbortCheckpointed of nothing: %v", err)
 	}
 	var _ provider.SessionAborter = s3.NewDriver(s3.Options{})
+}
+
+// sessionUploadID returns the multipart upload ID of the session cp keeps.
+func sessionUploadID(t *testing.T, cp destination.Checkpoint) string {
+	t.Helper()
+	raw, err := cp.Load(context.Background())
+	var st struct {
+		Session []byte `json:"session"`
+	}
+	var sess struct {
+		UploadID string `json:"uploadId"`
+	}
+	if err != nil || json.Unmarshal(raw, &st) != nil || json.Unmarshal(st.Session, &sess) != nil || sess.UploadID == "" {
+		t.Fatalf("no session in the checkpoint (%v)", err)
+	}
+	return sess.UploadID
 }
 
 // lostClear is a checkpoint whose clear is lost, as when the worker dies between the commit and
