@@ -83,19 +83,19 @@ func newHTTPClient(opts *Options) *http.Client {
 	g := newGuard(opts.AllowedNetworks)
 	dialer := &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second, Control: g.control}
 	tr := &http.Transport{
-		Proxy:                 nil, // never an environment proxy: the guard must see the real destination
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
+		Proxy:       nil, // never an environment proxy: the guard must see the real destination
+		DialContext: dialer.DialContext,
+		// https is dialed here so that each Write of a body is one system call (tlsconn.go);
+		// TLSClientConfig and TLSHandshakeTimeout are applied by dialTLS, and only HTTP/1.1
+		// is spoken.
+		DialTLSContext:        dialTLS(dialer.DialContext, tlsClientConfig(opts), opts.TLSHandshakeTimeout),
 		MaxIdleConns:          opts.MaxIdleConns,
 		MaxIdleConnsPerHost:   opts.MaxIdleConnsPerHost,
 		IdleConnTimeout:       opts.IdleConnTimeout,
-		TLSHandshakeTimeout:   opts.TLSHandshakeTimeout,
-		TLSClientConfig:       tlsClientConfig(opts),
 		ExpectContinueTimeout: opts.ExpectContinueTimeout,
 		ResponseHeaderTimeout: opts.ResponseHeaderTimeout,
-		// Request bodies are copied to the connection through this buffer: 64 KiB (not the
-		// default 4 KiB) reads a file part in 64 KiB preads and writes full 16 KiB TLS records,
-		// a quarter of the system calls and record seals per byte.
+		// Headers and the start of a body go through this buffer (the rest of a body is copied
+		// in 32 KiB reads): 64 KiB, not the default 4 KiB, sends full 16 KiB TLS records.
 		WriteBufferSize: 64 << 10,
 	}
 	var rt http.RoundTripper = tr
