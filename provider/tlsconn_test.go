@@ -193,6 +193,21 @@ func TestRecordBatcherKeepsItsFailure(t *testing.T) {
 	}
 }
 
+// discardEach reads and discards every connection ln accepts until the test ends, when ln is
+// closed.
+func discardEach(tb testing.TB, ln net.Listener) {
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+}
+
 // TestDialTLSHandshakeTimeout checks that a server that never answers the handshake fails the
 // dial as a timeout (classified so) within TLSHandshakeTimeout, that a cancelled caller gets its
 // own cancellation, and that a certificate from another authority is refused.
@@ -201,16 +216,7 @@ func TestDialTLSHandshakeTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, never answered
-		}
-	}()
+	discardEach(t, ln) // reads the handshake, never answers
 	var d net.Dialer
 	dial := dialTLS(d.DialContext, nil, 200*time.Millisecond)
 	_, err = dial(context.Background(), "tcp", ln.Addr().String())
@@ -271,16 +277,7 @@ func BenchmarkTLSWrite(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
+	discardEach(b, ln)
 	cfg := &tls.Config{RootCAs: tlsServerPool(srv)}
 	var d net.Dialer
 	dials := map[string]func(ctx context.Context, network, addr string) (net.Conn, error){
