@@ -40,10 +40,9 @@ var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, batchBufSize); 
 type recordBatcher struct {
 	net.Conn
 
-	mu       sync.Mutex
-	batching bool
-	buf      *[]byte // while batching
-	err      error   // the first failed write
+	mu  sync.Mutex
+	buf *[]byte // while gathering (between begin and end), else nil
+	err error   // the first failed write
 }
 
 func (r *recordBatcher) Write(p []byte) (int, error) {
@@ -52,7 +51,7 @@ func (r *recordBatcher) Write(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
-	if !r.batching {
+	if r.buf == nil {
 		return r.writeLocked(p)
 	}
 	b := *r.buf
@@ -92,7 +91,7 @@ func (r *recordBatcher) flushLocked() error {
 // begin starts gathering.
 func (r *recordBatcher) begin() {
 	r.mu.Lock()
-	r.batching, r.buf = true, batchBufs.Get().(*[]byte)
+	r.buf = batchBufs.Get().(*[]byte)
 	r.mu.Unlock()
 }
 
@@ -108,7 +107,7 @@ func (r *recordBatcher) end() error {
 	}
 	*r.buf = (*r.buf)[:0]
 	batchBufs.Put(r.buf)
-	r.batching, r.buf = false, nil
+	r.buf = nil
 	return err
 }
 
@@ -143,9 +142,6 @@ func (c *batchedTLSConn) ReadFrom(r io.Reader) (int64, error) {
 const copyBufSize = 64 << 10
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
-
-// NetConn returns the connection under the TLS layer.
-func (c *batchedTLSConn) NetConn() net.Conn { return c.raw.Conn }
 
 // dialTLS returns the transport's DialTLSContext: it connects through dial (the guarded
 // dialer), makes the TLS handshake with cfg (nil: Go's defaults) for the host of addr, offering
