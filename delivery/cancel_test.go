@@ -24,8 +24,15 @@ import (
 // TestCancelAtRandomPoints cancels 20 deliveries (the CDN copy and three S3 destinations on
 // versitygw, multipart) at random points: Deliver returns within a second of the cancel, every
 // output is failed as cancelled or completed whole, no object under an output key is partial,
-// and no goroutine is left once the idle connections are closed. Multipart uploads left behind
-// are counted (aborting them is the provider's part of the upload path).
+// no goroutine is left once the idle connections are closed, and no multipart upload is left
+// in any bucket.
+//
+// Each delivery writes a key of its own. versitygw (backend/posix UploadPart) can store a part
+// that was still being written when the upload's abort removed its directory: the part's file
+// recreates the directory without the key's name, so it is listed only once another upload of
+// the same key is created, as the next delivery of a shared key would do. On AWS an aborted
+// upload stays aborted; a key per delivery keeps that emulator artefact out of the count while
+// an upload our cleanup really missed is still listed.
 func TestCancelAtRandomPoints(t *testing.T) {
 	srv := emulator.NeedS3(t)
 	const size = 6 << 20 // 2 parts of 5 MiB
@@ -48,7 +55,7 @@ func TestCancelAtRandomPoints(t *testing.T) {
 	}
 	data := make([]byte, size)
 	plan := func(i int) delivery.Plan {
-		return delivery.Plan{WorkspaceID: ws, RenderID: fmt.Sprint("cancel-", i), FileName: "render.mp4", Targets: targets}
+		return delivery.Plan{WorkspaceID: ws, RenderID: fmt.Sprint("cancel-", i), FileName: fmt.Sprintf("render-%d.mp4", i), Targets: targets}
 	}
 	// One whole delivery first: its time scales the cancel points, and the connections it
 	// leaves idle are the baseline's.
@@ -108,9 +115,6 @@ func TestCancelAtRandomPoints(t *testing.T) {
 				t.Errorf("bucket %s: partial object %s of %d bytes", cfg.Bucket, aws.ToString(o.Key), aws.ToInt64(o.Size))
 			}
 		}
-		// Known (reported to the provider side): under load a few multipart uploads survive, e.g.
-		// a CreateMultipartUpload the server handles after the cancelled upload's sweep ran. They
-		// are counted, not failed on, until the provider's cleanup closes that window.
 		left := srv.MultipartUploads(t, cfg.Bucket)
 		if left != 0 {
 			t.Errorf("bucket %s: %d multipart uploads left after the cancels, want 0", cfg.Bucket, left)

@@ -36,13 +36,15 @@ type tracker struct {
 }
 
 func (t *tracker) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, o ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
+	t.mu.Lock()
+	t.created = true // before it is sent: a cleanup that overlaps it still lists the key
+	t.mu.Unlock()
 	out, err := t.Client.CreateMultipartUpload(ctx, in, o...)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.open == nil {
 		t.open = map[string]bool{}
 	}
-	t.created = true
 	if err == nil && out.UploadId != nil {
 		t.open[*out.UploadId] = true
 	}
