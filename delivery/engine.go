@@ -208,8 +208,7 @@ func (e *Engine) DeliverCDN(ctx context.Context, p Plan, src Source) (url string
 	if e.opts.CDN == nil {
 		return "", destination.Output{}, fmt.Errorf("delivery: no CDN configured: %w", destination.ErrUnsupported)
 	}
-	c, err := e.checkPlan(Plan{WorkspaceID: p.WorkspaceID, RenderID: p.RenderID, FileName: p.FileName,
-		ContentType: p.ContentType, FinishedAt: p.FinishedAt}, src, true, 0)
+	c, err := e.checkPlan(cdnPlan(p), src, true, 0)
 	if err != nil {
 		return "", destination.Output{}, err
 	}
@@ -244,12 +243,61 @@ func (e *Engine) DeliverTarget(ctx context.Context, p Plan, i int, src Source) d
 // takes the time of the call, as DeliverTarget does. An invalid plan or index gives the
 // *destination.ValidationError DeliverTarget would report.
 func (e *Engine) TargetKey(p Plan, i int) (string, error) {
-	c, err := e.checkPlan(p, Source{Open: func(context.Context) (io.ReadCloser, error) { return nil, io.EOF }}, false, i)
+	c, err := e.checkPlan(p, noSource, false, i)
 	if err != nil {
 		return "", err
 	}
 	return c.Targets[i].Prefix + c.leaf, nil
 }
+
+// noSource stands for the source where only the plan is checked (no upload is made).
+var noSource = Source{Open: func(context.Context) (io.ReadCloser, error) { return nil, io.EOF }}
+
+// AbortTarget removes what the provider still holds of the checkpointed upload of p's target i
+// (the session cp kept: an S3 multipart upload, Azure's staged blocks, a GCS or Drive resumable
+// session), then clears cp. A delivery that fails for good does it itself; a queue calls it for
+// an output it ends failed with no attempt left to do it (every attempt interrupted, or the
+// last one out of time). The integration is leased as DeliverTarget leases it, so a deleted or
+// inactive one gives its *destination.UploadError (nothing can be sent without its
+// credentials). It returns nil when cp holds no session, or when the Uploader cannot abort (it
+// is no destination.CheckpointAborter); an invalid plan or index gives the
+// *destination.ValidationError DeliverTarget would report.
+func (e *Engine) AbortTarget(ctx context.Context, p Plan, i int, cp destination.Checkpoint) error {
+	a, ok := e.opts.Uploader.(destination.CheckpointAborter)
+	if !ok || isNil(cp) {
+		return nil
+	}
+	c, err := e.checkPlan(p, noSource, false, i)
+	if err != nil {
+		return err
+	}
+	in, ue := e.lease(ctx, c.WorkspaceID, c.Targets[i])
+	if ue != nil {
+		return ue
+	}
+	return a.AbortCheckpointed(ctx, in, c.Targets[i].Prefix+c.leaf, cp)
+}
+
+// AbortCDN is AbortTarget for the CDN copy of p's render (its targets are ignored).
+func (e *Engine) AbortCDN(ctx context.Context, p Plan, cp destination.Checkpoint) error {
+	a, ok := e.opts.CDN.(destination.CheckpointAborter)
+	if !ok || isNil(cp) {
+		return nil
+	}
+	c, err := e.checkPlan(cdnPlan(p), noSource, true, 0)
+	if err != nil {
+		return err
+	}
+	return a.AbortCheckpointed(ctx, nil, e.cdnKey(c), cp)
+}
+
+// cdnPlan is p without its targets: what the CDN copy depends on.
+func cdnPlan(p Plan) Plan {
+	return Plan{WorkspaceID: p.WorkspaceID, RenderID: p.RenderID, FileName: p.FileName, ContentType: p.ContentType, FinishedAt: p.FinishedAt}
+}
+
+// cdnKey is the key of c's CDN copy.
+func (e *Engine) cdnKey(c *checked) string { return e.opts.CDNKeyPrefix + c.RenderID + "/" + c.name }
 
 func (e *Engine) pendingOutput(c *checked, i int) destination.Output {
 	t := c.Targets[i]
@@ -259,7 +307,7 @@ func (e *Engine) pendingOutput(c *checked, i int) destination.Output {
 
 // deliverCDN makes the CDN copy through the attempt loop.
 func (e *Engine) deliverCDN(ctx context.Context, c *checked, src Source) (string, destination.Output) {
-	key := e.opts.CDNKeyPrefix + c.RenderID + "/" + c.name
+	key := e.cdnKey(c)
 	o := destination.Output{Provider: CDNProvider, OutputKey: key, Status: destination.StatusPending}
 	j := &job{e: e, c: c, src: src, out: &o, ev: Event{WorkspaceID: c.WorkspaceID, RenderID: c.RenderID, Provider: CDNProvider},
 		upload: func(ctx context.Context, g *guard, opts destination.UploadOptions) (destination.UploadResult, error) {

@@ -32,9 +32,24 @@ type Engine interface {
 }
 
 var (
-	_ Engine   = (*delivery.Engine)(nil)
-	_ KeyNamer = (*delivery.Engine)(nil)
+	_ Engine         = (*delivery.Engine)(nil)
+	_ KeyNamer       = (*delivery.Engine)(nil)
+	_ SessionAborter = (*delivery.Engine)(nil)
 )
+
+// SessionAborter is an optional Engine interface. A job that ends its output failed with no
+// attempt left to clean up (every attempt was cut short: CodeInterrupted; the last one ran out
+// of time: CodeTimeout) has it remove the provider session the job's checkpoint kept, which
+// would otherwise hold a resumable upload until the provider expires it: an S3 multipart upload
+// or Azure's staged blocks (the janitor's Sweeper would find those later), a GCS or Drive
+// session (a week, and nothing else can find it). A failure is logged, not retried.
+// *delivery.Engine implements it.
+type SessionAborter interface {
+	// AbortCDN removes what the checkpointed CDN copy of p's render left, and clears cp.
+	AbortCDN(ctx context.Context, p Plan, cp destination.Checkpoint) error
+	// AbortTarget removes what the checkpointed upload of p.Targets[i] left, and clears cp.
+	AbortTarget(ctx context.Context, p Plan, i int, cp destination.Checkpoint) error
+}
 
 // CDNReader streams the CDN copy back (destination.CDN implements it).
 type CDNReader interface {

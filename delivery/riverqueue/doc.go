@@ -54,8 +54,11 @@
 // copy. River's own attempts (Config.MaxAttempts) cover crashes and timeouts. River gets one
 // attempt more than MaxAttempts: the job reaches it only when every working attempt was cut
 // short (its worker killed, the database lost), and it records the output failed
-// (CodeInterrupted) instead of letting River discard the job with its record still uploading;
-// the janitor sweeps what the interrupted uploads left. A worker killed
+// (CodeInterrupted) instead of letting River discard the job with its record still uploading.
+// That attempt, like a last one that runs out of JobTimeout (CodeTimeout), has the engine
+// remove the provider session the job's checkpoint kept (SessionAborter: an S3 multipart
+// upload, Azure's staged blocks, a GCS or Drive resumable session); the janitor sweeps what
+// killed workers left without a checkpoint. A worker killed
 // mid-job is rescued by River's rescuer (on the leader, every 30 s) once Config.RescueAfter
 // (default JobTimeout + 1 min) has passed since the attempt started, and the job runs again on
 // any worker, attempt² seconds later (at most a minute; not River's default attempt⁴). On SQLite a new process on the same file does it: the tests kill a worker

@@ -92,7 +92,11 @@ func (w *cdnWorker[TTx]) Work(ctx context.Context, job *river.Job[CDNArgs]) erro
 		t.At = q.now()
 		return d.TransitionRender(ctx, p.WorkspaceID, p.RenderID, t)
 	}
+	abort := func(ctx context.Context, a SessionAborter, cp destination.Checkpoint) error {
+		return a.AbortCDN(ctx, p, cp)
+	}
 	if exhausted(job.JobRow) {
+		q.abortSession(ctx, job.JobRow, nil, abort)
 		err := q.failed(ctx, set, CodeInterrupted, msgInterrupted, nil)
 		q.announce(ctx, p, "")
 		return err
@@ -103,7 +107,7 @@ func (w *cdnWorker[TTx]) Work(ctx context.Context, job *river.Job[CDNArgs]) erro
 	src, closer, err := q.cfg.OpenRender(ctx, p)
 	if err != nil {
 		if ctx.Err() != nil {
-			return q.interrupted(ctx, job.JobRow, set)
+			return q.interrupted(ctx, job.JobRow, set, nil, abort)
 		}
 		q.log.WarnContext(ctx, "riverqueue: render file unavailable", "workspace", p.WorkspaceID, "render", p.RenderID, "error", err)
 		return q.failed(ctx, set, CodeSourceUnavailable, "the render file could not be read", err)
@@ -116,7 +120,7 @@ func (w *cdnWorker[TTx]) Work(ctx context.Context, job *river.Job[CDNArgs]) erro
 		_ = closer.Close()
 	}
 	if ctx.Err() != nil {
-		return q.interrupted(ctx, job.JobRow, set)
+		return q.interrupted(ctx, job.JobRow, set, src.Checkpoint, abort)
 	}
 	if err != nil {
 		code, msg := out.ErrorCode, out.Error
@@ -187,7 +191,11 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 		}
 		return d.TransitionOutput(ctx, p.WorkspaceID, p.RenderID, a.IntegrationID, t)
 	}
+	abort := func(ctx context.Context, sa SessionAborter, cp destination.Checkpoint) error {
+		return sa.AbortTarget(ctx, p, a.Index, cp)
+	}
 	if exhausted(job.JobRow) {
+		q.abortSession(ctx, job.JobRow, nil, abort)
 		err := q.failed(ctx, set, CodeInterrupted, msgInterrupted, nil)
 		q.announce(ctx, p, a.IntegrationID)
 		return err
@@ -230,7 +238,7 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 	}
 	out := q.cfg.Engine.DeliverTarget(ctx, p, a.Index, src)
 	if ctx.Err() != nil {
-		return q.interrupted(ctx, job.JobRow, set)
+		return q.interrupted(ctx, job.JobRow, set, src.Checkpoint, abort)
 	}
 	if out.Status != destination.StatusCompleted {
 		code, msg := out.ErrorCode, out.Error
@@ -261,6 +269,40 @@ func (q *Queue[TTx]) checkpoint(ctx context.Context, job *rivertype.JobRow) *job
 	return c
 }
 
+// abortFunc removes the session a checkpoint kept, through the engine's SessionAborter.
+type abortFunc func(ctx context.Context, a SessionAborter, cp destination.Checkpoint) error
+
+// sessionAbortTimeout bounds the removal of a session when a job ends failed.
+const sessionAbortTimeout = 30 * time.Second
+
+// abortSession removes, through abort, the provider session that checkpoint cp (nil: the one
+// job's metadata holds) kept, when the engine is a SessionAborter: the job is about to end
+// failed with no attempt left to resume or remove it. It runs on a context of its own (the
+// attempt's may have ended); a failure is logged (the janitor's Sweeper or the provider's
+// expiry removes what is left).
+func (q *Queue[TTx]) abortSession(ctx context.Context, job *rivertype.JobRow, cp destination.Checkpoint, abort abortFunc) {
+	sa, ok := q.cfg.Engine.(SessionAborter)
+	if !ok {
+		return
+	}
+	if cp == nil {
+		jc := q.checkpoint(ctx, job)
+		if jc == nil {
+			return
+		}
+		cp = jc
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sessionAbortTimeout)
+	defer cancel()
+	if err := abort(actx, sa, cp); err != nil {
+		msg := err.Error()
+		if ue := destination.AsUploadError(err); ue != nil {
+			msg = ue.Code + ": " + ue.Message // sanitized: never the provider's raw answer
+		}
+		q.log.WarnContext(ctx, "riverqueue: removing the session of a failed job", "job", job.ID, "kind", job.Kind, "error", msg)
+	}
+}
+
 // failed records a failure and ends the job for good (cancelled: it does not hold the unique
 // key, so Redeliver can queue the output again). The engine already spent its retries.
 func (q *Queue[TTx]) failed(ctx context.Context, set func(context.Context, destination.Transition) error, code, msg string, cause error) error {
@@ -276,9 +318,13 @@ func (q *Queue[TTx]) failed(ctx context.Context, set func(context.Context, desti
 
 // interrupted handles a job whose context ended: a shutdown or a rescue hands it back (its
 // record goes back to pending and River runs it again); a timeout on the last attempt fails it.
-func (q *Queue[TTx]) interrupted(ctx context.Context, job *rivertype.JobRow, set func(context.Context, destination.Transition) error) error {
+// Failing it, it removes the session of the attempt's checkpoint cp (nil: the job's) through
+// abort (see abortSession).
+func (q *Queue[TTx]) interrupted(ctx context.Context, job *rivertype.JobRow, set func(context.Context, destination.Transition) error,
+	cp destination.Checkpoint, abort abortFunc) error {
 	cause := context.Cause(ctx)
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) && job.Attempt >= job.MaxAttempts-1 {
+		q.abortSession(ctx, job, cp, abort)
 		return q.failed(ctx, set, CodeTimeout, "the delivery did not finish in time", cause)
 	}
 	if err := set(context.WithoutCancel(ctx), destination.Transition{Status: destination.StatusPending}); err != nil {

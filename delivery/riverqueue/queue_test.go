@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -383,21 +384,53 @@ func (l lostDatabase) TransitionOutput(ctx context.Context, ws, render, integrat
 
 // testInterrupted: a job whose every working attempt (MaxAttempts) is cut short is not left
 // for River to discard with its output still in flight: the attempt after them records the
-// output failed (interrupted); the other output is delivered.
+// output failed (interrupted) and has the engine remove the session its checkpoint kept; the
+// other output is delivered, with nothing removed.
 func testInterrupted[TTx any](t *testing.T, b backend[TTx]) {
 	h := b(t, func(c *riverqueue.Config) { c.MaxAttempts, c.Deliveries = 2, lostDatabase{c.Deliveries} })
 	h.start()
-	p, data := h.render("ws1", "r1", 4096, h.integration("ws1", "i1", "good"), h.integration("ws1", "i2", "good"))
-	h.enqueue(p)
-	rec := h.waitDoneWithin("ws1", "r1", 30*time.Second)
-	if o := rec.Output("i2"); o.Status != destination.StatusFailed || o.ErrorCode != riverqueue.CodeInterrupted {
-		t.Fatalf("output i2 = %+v, want failed %s", o.Progress, riverqueue.CodeInterrupted)
-	}
-	h.mustDeliver(p, "i1", data)
+	h.failOne("i1", "i2", riverqueue.CodeInterrupted)
 	h.waitSettled()
 	res, err := h.q.Client().JobList(context.Background(), river.NewJobListParams().Kinds(riverqueue.TargetArgs{}.Kind()).
 		States(rivertype.JobStateCancelled))
 	if err != nil || len(res.Jobs) != 1 || res.Jobs[0].Attempt != 3 {
 		t.Fatalf("cancelled jobs %+v, %v; want i2's, after 2 working attempts and the one recording the failure", res, err)
 	}
+}
+
+// failOne delivers render r1 of ws1 to the integrations good and bad, and checks that bad's
+// output failed with code, the engine removed its session only, and good's was delivered.
+func (h *harness[TTx]) failOne(good, bad, code string) {
+	h.t.Helper()
+	p, data := h.render("ws1", "r1", 4096, h.integration("ws1", good, "good"), h.integration("ws1", bad, "good"))
+	h.enqueue(p)
+	rec := h.waitDoneWithin("ws1", "r1", 30*time.Second)
+	if o := rec.Output(bad); o.Status != destination.StatusFailed || o.ErrorCode != code {
+		h.t.Fatalf("output %s = %+v, want failed %s", bad, o.Progress, code)
+	}
+	h.mustDeliver(p, good, data)
+	if got := h.eng.Aborts(); !slices.Equal(got, []string{bad + "/r1"}) {
+		h.t.Fatalf("sessions removed: %q, want %s's only", got, bad)
+	}
+}
+
+func TestTimeoutOnLastAttempt(t *testing.T) {
+	each(t, func(t *testing.T) { testTimeoutOnLastAttempt(t, sqliteBackend) },
+		func(t *testing.T) { testTimeoutOnLastAttempt(t, postgresBackend) })
+}
+
+// testTimeoutOnLastAttempt: an output whose last attempt runs out of JobTimeout is recorded
+// failed (timeout) and the engine removes the session its checkpoint kept (the engine itself
+// keeps a session whose attempt ended with its context, for the next attempt to resume).
+func testTimeoutOnLastAttempt[TTx any](t *testing.T, b backend[TTx]) {
+	h := b(t, func(c *riverqueue.Config) { c.MaxAttempts, c.JobTimeout = 1, 300*time.Millisecond })
+	h.eng.OnDeliver = func(ctx context.Context, p riverqueue.Plan, i int) error {
+		if p.Targets[i].IntegrationID == "slow" {
+			<-ctx.Done() // a stalled upload
+			return ctx.Err()
+		}
+		return nil
+	}
+	h.start()
+	h.failOne("fast", "slow", riverqueue.CodeTimeout)
 }

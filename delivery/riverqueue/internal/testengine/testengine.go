@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 
 	"github.com/ilovevideoeditor/outputs/delivery/riverqueue"
 	"github.com/ilovevideoeditor/outputs/destination"
@@ -24,6 +26,35 @@ type Engine struct {
 	DestDir string
 	// OnDeliver, when set, runs before a target is written (counting, blocking, failing it).
 	OnDeliver func(ctx context.Context, p riverqueue.Plan, i int) error
+
+	mu     sync.Mutex
+	aborts []string
+}
+
+var _ riverqueue.SessionAborter = (*Engine)(nil)
+
+// AbortCDN records the removal of the CDN copy's session ("cdn/<render>") and clears cp.
+func (e *Engine) AbortCDN(ctx context.Context, p riverqueue.Plan, cp destination.Checkpoint) error {
+	return e.abort(ctx, "cdn/"+p.RenderID, cp)
+}
+
+// AbortTarget records the removal of target i's session ("<integration>/<render>") and clears cp.
+func (e *Engine) AbortTarget(ctx context.Context, p riverqueue.Plan, i int, cp destination.Checkpoint) error {
+	return e.abort(ctx, p.Targets[i].IntegrationID+"/"+p.RenderID, cp)
+}
+
+func (e *Engine) abort(ctx context.Context, what string, cp destination.Checkpoint) error {
+	e.mu.Lock()
+	e.aborts = append(e.aborts, what)
+	e.mu.Unlock()
+	return cp.Save(ctx, nil)
+}
+
+// Aborts returns the sessions removed so far, in order.
+func (e *Engine) Aborts() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.aborts)
 }
 
 // CDNKey is the CDN key of a plan's render.
