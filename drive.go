@@ -72,13 +72,25 @@ func (s *Service) CompleteDrive(ctx context.Context, caller destination.Caller, 
 	if err != nil {
 		return nil, err
 	}
-	// Two callbacks racing (two tabs, two servers) may both have created one: the oldest wins,
-	// so every racer converges on it and removes its own.
-	if first, err := s.firstDrive(ctx, conn.WorkspaceID); err == nil && first != nil && first.ID != stored.ID {
-		if err := s.store.Delete(ctx, conn.WorkspaceID, stored.ID); err != nil && !isNotFound(err) {
-			return nil, storeErr("connect drive", err)
+	// Two callbacks racing (two tabs, two servers) may each have created one. Every racer
+	// converges on the oldest (List order): one that finds an older one removes its own, and
+	// the oldest removes the newer ones it finds. CreatedAt is taken before the insert, so a
+	// racer can be the oldest although its insert came after another racer's check; that
+	// check saw no older one, and this one's removes it. Of any two racers, the later check
+	// sees both, so one drive integration is left.
+	if drives, err := s.drives(ctx, conn.WorkspaceID); err == nil && len(drives) > 0 {
+		if first := drives[0]; first.ID != stored.ID {
+			if err := s.store.Delete(ctx, conn.WorkspaceID, stored.ID); err != nil && !isNotFound(err) {
+				return nil, storeErr("connect drive", err)
+			}
+			return s.setDriveToken(ctx, caller, first.ID, conn.RefreshToken)
 		}
-		return s.setDriveToken(ctx, caller, first.ID, conn.RefreshToken)
+		for _, newer := range drives[1:] {
+			if err := s.store.Delete(ctx, conn.WorkspaceID, newer.ID); err != nil && !isNotFound(err) {
+				s.log.WarnContext(ctx, "drive connected; removing a racing duplicate failed", "workspace", conn.WorkspaceID,
+					"integration", newer.ID, "error", storeErr("connect drive", err))
+			}
+		}
 	}
 	s.log.InfoContext(ctx, "drive connected", "workspace", conn.WorkspaceID, "integration", stored.ID, "user", conn.UserID)
 	return s.view(stored), nil
@@ -110,14 +122,24 @@ func (s *Service) setDriveToken(ctx context.Context, caller destination.Caller, 
 
 // firstDrive returns the workspace's oldest drive integration (List order), or nil.
 func (s *Service) firstDrive(ctx context.Context, workspaceID string) (*destination.Integration, error) {
+	drives, err := s.drives(ctx, workspaceID)
+	if err != nil || len(drives) == 0 {
+		return nil, err
+	}
+	return drives[0], nil
+}
+
+// drives returns the workspace's drive integrations, oldest first (List order).
+func (s *Service) drives(ctx context.Context, workspaceID string) ([]*destination.Integration, error) {
 	list, err := s.store.List(ctx, workspaceID)
 	if err != nil {
 		return nil, storeErr("connect drive", err)
 	}
+	var out []*destination.Integration
 	for _, in := range list {
 		if in.Provider == destination.Drive {
-			return in, nil
+			out = append(out, in)
 		}
 	}
-	return nil, nil
+	return out, nil
 }

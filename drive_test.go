@@ -7,10 +7,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ilovevideoeditor/outputs"
 	"github.com/ilovevideoeditor/outputs/crypto"
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/destination/memstore"
 	"github.com/ilovevideoeditor/outputs/provider/drive"
 	"github.com/ilovevideoeditor/outputs/provider/drive/drivetest"
 )
@@ -20,11 +22,11 @@ const driveRedirect = "https://app.example.com/v1/integrations/drive/callback"
 // newStateKeyring is the OAuth state keyset: separate from the secrets keyset.
 func newStateKeyring() (*crypto.Keyring, error) { return crypto.NewInsecureDevelopmentKeyring() }
 
-func newDriveHarness(t *testing.T) (*harness, *drivetest.Server) {
+func newDriveHarness(t *testing.T, mut ...func(*outputs.Options)) (*harness, *drivetest.Server) {
 	t.Helper()
 	srv := drivetest.NewServer(drivetest.Options{})
 	t.Cleanup(srv.Close)
-	h := newHarness(t, func(o *outputs.Options) {
+	h := newHarness(t, append([]func(*outputs.Options){func(o *outputs.Options) {
 		stateKeys, err := newStateKeyring()
 		if err != nil {
 			t.Fatal(err)
@@ -34,7 +36,7 @@ func newDriveHarness(t *testing.T) (*harness, *drivetest.Server) {
 			t.Fatal(err)
 		}
 		o.Drive = c
-	})
+	}}, mut...)...)
 	return h, srv
 }
 
@@ -136,6 +138,77 @@ func TestDriveStateAttacks(t *testing.T) {
 	plain := newHarness(t)
 	if _, err := plain.svc.DriveAuthURL(context.Background(), wsA); !errors.Is(err, destination.ErrUnsupported) {
 		t.Fatal(err)
+	}
+}
+
+// heldCreate is a store whose Create of the integration created at hold waits for release.
+type heldCreate struct {
+	destination.Store
+	hold    time.Time
+	release chan struct{}
+}
+
+func (h *heldCreate) Create(ctx context.Context, in *destination.Integration) (*destination.Integration, error) {
+	if in.CreatedAt.Equal(h.hold) {
+		<-h.release
+	}
+	return h.Store.Create(ctx, in)
+}
+
+// TestDriveRacingCallbackOlderButLater: the callback whose integration is older (CreatedAt is
+// taken before the insert) is stored only after the other callback has checked and returned:
+// the older one removes the newer, so one drive integration is left.
+func TestDriveRacingCallbackOlderButLater(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	tick := t0
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		tick = tick.Add(time.Millisecond)
+		return tick
+	}
+	store := &heldCreate{Store: memstore.New(), release: make(chan struct{})}
+	h, srv := newDriveHarness(t, func(o *outputs.Options) { o.Store, o.Clock = store, clock })
+	var cbs [2][2]string
+	for i := range cbs {
+		u, err := h.svc.DriveAuthURL(context.Background(), wsA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := srv.Authorize(context.Background(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cbs[i] = [2]string{back.Query().Get("state"), back.Query().Get("code")}
+	}
+	mu.Lock()
+	store.hold = tick.Add(time.Millisecond) // the next integration created: the first callback's
+	mu.Unlock()
+	first := make(chan error, 1)
+	go func() {
+		_, err := h.svc.CompleteDrive(context.Background(), wsA, cbs[0][0], cbs[0][1], "")
+		first <- err
+	}()
+	for { // the clock reached hold: the first callback took it as its CreatedAt
+		mu.Lock()
+		taken := !tick.Before(store.hold)
+		mu.Unlock()
+		if taken {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := h.svc.CompleteDrive(context.Background(), wsA, cbs[1][0], cbs[1][1], ""); err != nil {
+		t.Fatal(err)
+	}
+	close(store.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	list, _ := h.svc.ListIntegrations(context.Background(), wsA)
+	if len(list) != 1 || !list[0].CreatedAt.Equal(store.hold) {
+		t.Fatalf("%d drive integrations after the racing callbacks (%+v), want the older one only", len(list), list)
 	}
 }
 
