@@ -319,10 +319,15 @@ type EnqueueResult struct {
 // (or a retry of the host's transaction) is a no-op. Nothing runs before tx commits; a rolled
 // back tx leaves no job. When Config.Deliveries can write in tx (a TxRecorder of TTx, such as
 // sqlstore.Store with *sql.Tx), the delivery is recorded pending in tx too; otherwise (pgx.Tx)
-// the CDN job records it when it starts, and GetDelivery reports not found until then.
+// the CDN job records it when it starts, and GetDelivery reports not found until then. A plan
+// without FinishedAt gets the time of the call, so that every job and every attempt of the
+// delivery names the same keys (the engine's KeyTemplate {date}), however late it runs.
 func (q *Queue[TTx]) Enqueue(ctx context.Context, tx TTx, plan Plan) (EnqueueResult, error) {
 	if err := checkPlan(plan); err != nil {
 		return EnqueueResult{}, err
+	}
+	if plan.FinishedAt.IsZero() {
+		plan.FinishedAt = q.now().UTC()
 	}
 	if r, ok := q.cfg.Deliveries.(TxRecorder[TTx]); ok {
 		if err := r.AddDeliveryTx(ctx, tx, record(plan, q.now())); err != nil {

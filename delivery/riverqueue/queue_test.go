@@ -2,6 +2,7 @@ package riverqueue_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -79,6 +80,35 @@ func testEnqueueDuplicateAndRollback[TTx any](t *testing.T, b backend[TTx]) {
 		rollback()
 		if !errors.Is(err, destination.ErrInvalid) {
 			t.Fatalf("Enqueue with %s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+// TestEnqueueFixesFinishedAt: a plan enqueued without FinishedAt gets the time of the Enqueue in
+// every job, so the keys ({date}) are the same for every job and attempt, whenever they run.
+func TestEnqueueFixesFinishedAt(t *testing.T) {
+	h := sqliteBackend(t, nil) // not started: jobs stay queued
+	p, _ := h.render("ws1", "r1", 16, h.integration("ws1", "i1", "good"), h.integration("ws1", "i2", "good"))
+	p.FinishedAt = time.Time{}
+	before := time.Now()
+	h.enqueue(p)
+	res, err := h.q.Client().JobList(context.Background(), river.NewJobListParams().First(10))
+	if err != nil || len(res.Jobs) != 3 {
+		t.Fatalf("JobList = %d jobs, %v; want 3", len(res.Jobs), err)
+	}
+	var at time.Time
+	for _, j := range res.Jobs {
+		var args struct {
+			Plan riverqueue.Plan `json:"plan"`
+		}
+		if err := json.Unmarshal(j.EncodedArgs, &args); err != nil {
+			t.Fatal(err)
+		}
+		if at.IsZero() {
+			at = args.Plan.FinishedAt
+		}
+		if got := args.Plan.FinishedAt; got.Before(before.Add(-time.Second)) || !got.Equal(at) {
+			t.Fatalf("job %s has finishedAt %s, want the Enqueue's time in every job (first: %s)", j.Kind, got, at)
 		}
 	}
 }
