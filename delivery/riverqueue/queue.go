@@ -326,11 +326,12 @@ func (q *Queue[TTx]) Enqueue(ctx context.Context, tx TTx, plan Plan) (EnqueueRes
 	if err := checkPlan(plan); err != nil {
 		return EnqueueResult{}, err
 	}
+	now := q.now().Truncate(time.Microsecond) // as the SQL stores keep it
 	if plan.FinishedAt.IsZero() {
-		plan.FinishedAt = q.now().UTC()
+		plan.FinishedAt = now.UTC()
 	}
 	if r, ok := q.cfg.Deliveries.(TxRecorder[TTx]); ok {
-		if err := r.AddDeliveryTx(ctx, tx, record(plan, q.now())); err != nil {
+		if err := r.AddDeliveryTx(ctx, tx, record(plan, now)); err != nil {
 			return EnqueueResult{}, fmt.Errorf("riverqueue: enqueue: %w", err)
 		}
 	}
@@ -351,7 +352,9 @@ func (q *Queue[TTx]) Enqueue(ctx context.Context, tx TTx, plan Plan) (EnqueueRes
 // Redeliver writes nothing but jobs in tx (the record changes when they run), so a rolled back
 // tx redelivers nothing. An output recorded failed a moment ago may still hold its job's unique
 // key until River finalizes that job (milliseconds): it then counts in Duplicates, and a later
-// Redeliver queues it.
+// Redeliver queues it. A plan without FinishedAt gets the delivery record's CreatedAt: the
+// time Enqueue gave the plan when Config.Deliveries records in the host's transaction
+// (TxRecorder), else the time the CDN job first ran.
 func (q *Queue[TTx]) Redeliver(ctx context.Context, tx TTx, plan Plan, integrationIDs ...string) (EnqueueResult, error) {
 	if err := checkPlan(plan); err != nil {
 		return EnqueueResult{}, err
@@ -362,6 +365,9 @@ func (q *Queue[TTx]) Redeliver(ctx context.Context, tx TTx, plan Plan, integrati
 	rec, err := q.cfg.Deliveries.GetDelivery(ctx, plan.WorkspaceID, plan.RenderID)
 	if err != nil {
 		return EnqueueResult{}, fmt.Errorf("riverqueue: redeliver: %w", err)
+	}
+	if plan.FinishedAt.IsZero() {
+		plan.FinishedAt = rec.CreatedAt.UTC() // the time Enqueue gave it, as recorded
 	}
 	want := map[string]bool{}
 	for _, id := range integrationIDs {

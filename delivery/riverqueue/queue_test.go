@@ -85,16 +85,27 @@ func testEnqueueDuplicateAndRollback[TTx any](t *testing.T, b backend[TTx]) {
 }
 
 // TestEnqueueFixesFinishedAt: a plan enqueued without FinishedAt gets the time of the Enqueue in
-// every job, so the keys ({date}) are the same for every job and attempt, whenever they run.
+// every job, so the keys ({date}) are the same for every job and attempt, whenever they run; so
+// does a job Redeliver adds for it later (an integration added to the render).
 func TestEnqueueFixesFinishedAt(t *testing.T) {
 	h := sqliteBackend(t, nil) // not started: jobs stay queued
 	p, _ := h.render("ws1", "r1", 16, h.integration("ws1", "i1", "good"), h.integration("ws1", "i2", "good"))
 	p.FinishedAt = time.Time{}
 	before := time.Now()
 	h.enqueue(p)
-	res, err := h.q.Client().JobList(context.Background(), river.NewJobListParams().First(10))
-	if err != nil || len(res.Jobs) != 3 {
-		t.Fatalf("JobList = %d jobs, %v; want 3", len(res.Jobs), err)
+	ctx := context.Background()
+	p.Targets = append(p.Targets, h.integration("ws1", "i3", "good"))
+	tx, commit, rollback := h.begin(ctx)
+	defer rollback()
+	if res, err := h.q.Redeliver(ctx, tx, p, "i3"); err != nil || res.Inserted != 1 {
+		t.Fatalf("Redeliver of an added integration = %+v, %v", res, err)
+	}
+	if err := commit(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.q.Client().JobList(ctx, river.NewJobListParams().First(10))
+	if err != nil || len(res.Jobs) != 4 {
+		t.Fatalf("JobList = %d jobs, %v; want 4", len(res.Jobs), err)
 	}
 	var at time.Time
 	for _, j := range res.Jobs {
