@@ -65,7 +65,8 @@ func benchFirstByte[TTx any](b *testing.B, backend backend[TTx]) {
 // S3 driver, a file CDN, PostgreSQL) working 8 deliveries at once: 8 renders of 32 MiB to one
 // S3 bucket on versitygw each, with 8 workers and no per-workspace bound. The process samples
 // its heap in use every 50 ms and reports it with its peak RSS (getrusage) at exit. The
-// destination jobs stream the CDN copy (no ReaderAt), so their parts are buffered.
+// destination jobs read their parts from the CDN copy by range (provider.CDN is a
+// CDNRangeReader), so no part is buffered.
 //
 //	go test ./delivery/riverqueue/ -run '^$' -bench WorkerMemory -benchtime 1x
 func BenchmarkWorkerMemory(b *testing.B) {
