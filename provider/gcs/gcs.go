@@ -169,6 +169,14 @@ func (d *Driver) openBucket(ctx context.Context, client *gcp.HTTPClient, cfg des
 	return b, nil
 }
 
+// noUploadRetries turn the retries of a storage.Writer off. RetryNever does not: with it the
+// writer passes no retry settings to the resumable upload underneath (google.golang.org/api
+// gensupport), which then retries every chunk on its own defaults (5xx, connection resets)
+// for up to ChunkRetryDeadline, 32 s, for instance against an endpoint that answers 403 before
+// reading a chunk and drops the connection. RetryAlways with an error function that refuses
+// every error hands the upload a retry setting that never retries.
+var noUploadRetries = []storage.RetryOption{storage.WithPolicy(storage.RetryAlways), storage.WithErrorFunc(func(error) bool { return false })}
+
 // chunkAlign is the granularity of resumable upload chunks.
 const chunkAlign = 256 << 10
 
@@ -185,7 +193,7 @@ func (d *Driver) PrepareUpload(_ *blob.Bucket, _ *destination.Integration, _ str
 	wo.BeforeWrite = func(as func(any) bool) error {
 		var oh **storage.ObjectHandle
 		if as(&oh) {
-			*oh = (*oh).Retryer(storage.WithPolicy(storage.RetryNever))
+			*oh = (*oh).Retryer(noUploadRetries...)
 		}
 		if prev != nil {
 			return prev(as)

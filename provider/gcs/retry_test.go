@@ -1,0 +1,47 @@
+package gcs_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/internal/emulator"
+	"github.com/ilovevideoeditor/outputs/internal/faultproxy"
+)
+
+// TestStreamUploadRetriesNothing: a stream upload (storage.Writer) whose chunk is reset or
+// answered 500 fails after that one request, as a transient UploadError for the delivery
+// engine to retry. storage.RetryNever alone left the resumable upload underneath retrying
+// every chunk for up to 32 s (ChunkRetryDeadline), hidden from the engine's budget.
+func TestStreamUploadRetriesNothing(t *testing.T) {
+	cfg := emulator.GCS(t)
+	for _, f := range []faultproxy.Fault{faultproxy.Reset, faultproxy.ServerError} {
+		t.Run(f.String(), func(t *testing.T) {
+			p, err := faultproxy.Start(faultproxy.Options{Target: cfg.Endpoint, Rate: 1, Faults: []faultproxy.Fault{f},
+				Match: func(r *http.Request) bool {
+					return r.URL.Query().Get("upload_id") != "" && r.Header.Get("Content-Range") != ""
+				}}) // the chunks
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			proxied := cfg
+			proxied.Endpoint = p.URL
+			var u emulator.Unsealer
+			c := newClient(t, &u, nil)
+			const size = chunk + 1<<20
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_, err = c.Upload(ctx, u.Integration(destination.GCS, proxied), "retry/"+emulator.Name("s")+".mp4", emulator.NewData(size, 3),
+				destination.UploadOptions{Size: size})
+			if ue := destination.AsUploadError(err); ue == nil || !ue.Transient || ue.Code == destination.CodeCanceled {
+				t.Fatalf("upload: %v, want a transient UploadError", err)
+			}
+			if n := p.Count(f); n != 1 {
+				t.Errorf("the chunk was sent %d times, want once (the writer must not retry)", n)
+			}
+		})
+	}
+}
