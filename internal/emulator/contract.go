@@ -25,6 +25,9 @@ type Raw struct {
 	// Leftovers counts what failed uploads left behind under prefix (open multipart uploads,
 	// uncommitted blocks); nil when the provider keeps nothing of the kind.
 	Leftovers func(ctx context.Context, prefix string) (int, error)
+	// OpenUploads lists the IDs of the multipart uploads open under prefix (S3 only), so a
+	// test can tell an upload the server confirmed aborted from one nobody aborted.
+	OpenUploads func(ctx context.Context, prefix string) ([]string, error)
 	// Sum returns the SHA-256 of the object stored under exactly name.
 	Sum func(ctx context.Context, name string) ([]byte, error)
 }

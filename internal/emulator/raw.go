@@ -23,6 +23,23 @@ import (
 // uploads (ListMultipartUploads) as leftovers.
 func (s S3Server) RawS3(cfg destination.Config) Raw {
 	c := s.Client(nil)
+	openUploads := func(ctx context.Context, prefix string) ([]string, error) {
+		var ids []string
+		in := &s3.ListMultipartUploadsInput{Bucket: aws.String(cfg.Bucket), Prefix: aws.String(prefix)}
+		for {
+			out, err := c.ListMultipartUploads(ctx, in)
+			if err != nil {
+				return nil, err
+			}
+			for _, u := range out.Uploads {
+				ids = append(ids, aws.ToString(u.UploadId))
+			}
+			if !aws.ToBool(out.IsTruncated) {
+				return ids, nil
+			}
+			in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+		}
+	}
 	return Raw{
 		Head: func(ctx context.Context, name string) (int64, bool, error) {
 			out, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(cfg.Bucket), Key: aws.String(name)})
@@ -45,12 +62,10 @@ func (s S3Server) RawS3(cfg destination.Config) Raw {
 			return sum, err
 		},
 		Leftovers: func(ctx context.Context, prefix string) (int, error) {
-			out, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(cfg.Bucket), Prefix: aws.String(prefix)})
-			if err != nil {
-				return 0, err
-			}
-			return len(out.Uploads), nil
+			ids, err := openUploads(ctx, prefix)
+			return len(ids), err
 		},
+		OpenUploads: openUploads,
 	}
 }
 

@@ -3,17 +3,26 @@
 // the way real networks and providers do: resets in the middle of the request body, stalls,
 // 500 and 503 SlowDown/ServerBusy answers with Retry-After, answers cut off after the server
 // processed the request, and answers sent before the request body was read. It counts what it
-// did. Nothing in the library imports it.
+// did. It serves plain http, or https with a certificate of its own (Options.TLS), the
+// production wire. Nothing in the library imports it.
 package faultproxy
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,12 +88,20 @@ type Options struct {
 	// proxy broke before forwarding) with that answer's status: a counter of what reached the
 	// server (a test that counts object commits per key). It may be called concurrently.
 	Observe func(r *http.Request, status int)
+	// TLS serves https with a self-signed certificate for 127.0.0.1 and localhost (trust
+	// Proxy.RootCAs); the upstream stays Target as it is. Faults then break the TLS
+	// connection: a reset drops the TCP connection under it. A Location the server answers on
+	// the called host over http is rewritten to https.
+	TLS bool
 }
 
 // Proxy is a running fault-injecting proxy. Create it with Start.
 type Proxy struct {
-	// URL is the proxy's base URL ("http://127.0.0.1:port").
+	// URL is the proxy's base URL ("http://127.0.0.1:port", or "https://..." with
+	// Options.TLS).
 	URL string
+	// RootCAs verify the proxy's certificate (nil over plain http).
+	RootCAs *x509.CertPool
 
 	opts     Options
 	target   *url.URL
@@ -123,6 +140,16 @@ func Start(opts Options) (*Proxy, error) {
 	p := &Proxy{URL: "http://" + ln.Addr().String(), opts: opts, target: target, ln: ln,
 		upstream: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64},
 		rng:      rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))}
+	if opts.TLS {
+		cert, roots, err := selfSigned()
+		if err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
+		p.URL, p.RootCAs = "https://"+ln.Addr().String(), roots
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		p.ln = ln
+	}
 	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = p.srv.Serve(ln) }()
 	return p, nil
@@ -243,6 +270,12 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	for k, v := range resp.Header {
 		w.Header()[k] = v
 	}
+	if loc := resp.Header.Get("Location"); p.opts.TLS && strings.HasPrefix(loc, "http://"+r.Host+"/") {
+		// The server built a URL on the host it was called at, with its own scheme (GCS
+		// and Drive resumable sessions): what the client called is https, as a
+		// TLS-terminating proxy rewrites it.
+		w.Header().Set("Location", "https://"+strings.TrimPrefix(loc, "http://"))
+	}
 	if f == Truncate {
 		body, _ := io.ReadAll(resp.Body)
 		if len(body) < 2 {
@@ -297,8 +330,37 @@ func reset(w http.ResponseWriter) {
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn() // no close_notify: the connection just breaks
+	}
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}
 	_ = conn.Close()
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and localhost, valid for a day, and the pool
+// that trusts it.
+func selfSigned() (tls.Certificate, *x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: "faultproxy"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots, nil
 }
