@@ -70,6 +70,7 @@ func NewCDN(b *blob.Bucket, opts CDNOptions) (*CDN, error) {
 // size, CRC32C, verification, no partial object, cleanup). The result's Key is key as given
 // (what URL and Open take); its URL is URL(key).
 func (c *CDN) Upload(ctx context.Context, key string, src io.Reader, opts destination.UploadOptions) (destination.UploadResult, error) {
+	ctx = bounded(ctx)
 	res, err := writeObject(ctx, writeSpec{b: c.b, drv: c.opts.Driver, key: key, src: src, opts: opts,
 		partSize: c.opts.PartSize, concurrency: c.opts.Concurrency, cleanupTimeout: c.opts.CleanupTimeout, log: c.opts.Logger})
 	res.Key = key
@@ -87,6 +88,7 @@ func (c *CDN) Upload(ctx context.Context, key string, src io.Reader, opts destin
 // AbortCheckpointed removes what the CDN's bucket still holds of the checkpointed upload of key
 // (see destination.CheckpointAborter; in is ignored) and clears cp.
 func (c *CDN) AbortCheckpointed(ctx context.Context, _ *destination.Integration, key string, cp destination.Checkpoint) error {
+	ctx = bounded(ctx)
 	if err := abortCheckpointed(ctx, c.b, c.opts.Driver, nil, key, cp); err != nil {
 		return classifyWith(err, c.opts.Driver).UploadError(err)
 	}
@@ -98,6 +100,7 @@ var _ destination.CheckpointAborter = (*CDN)(nil)
 // URL returns the download URL of key: BaseURL + the escaped stored key when BaseURL is set,
 // else a GET URL signed for SignedURLTTL.
 func (c *CDN) URL(ctx context.Context, key string) (string, error) {
+	ctx = bounded(ctx)
 	if c.opts.BaseURL != "" {
 		return JoinURL(c.opts.BaseURL, storedKey(c.opts.Driver, key)), nil
 	}
@@ -110,7 +113,7 @@ func (c *CDN) URL(ctx context.Context, key string) (string, error) {
 
 // Open streams the CDN copy of key and returns its size.
 func (c *CDN) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
-	r, err := c.b.NewReader(ctx, key, nil)
+	r, err := c.b.NewReader(ObjectRead(ctx), key, nil)
 	if err != nil {
 		return nil, 0, classifyWith(err, c.opts.Driver).UploadError(err)
 	}
@@ -121,7 +124,7 @@ func (c *CDN) Open(ctx context.Context, key string) (io.ReadCloser, int64, error
 // and returns the copy's whole size: a queue's destination job reads the copy part by part
 // through it, so that a checkpointed upload can resume.
 func (c *CDN) NewRangeReader(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
-	r, err := c.b.NewRangeReader(ctx, key, off, n, nil)
+	r, err := c.b.NewRangeReader(ObjectRead(ctx), key, off, n, nil)
 	if err != nil {
 		return nil, 0, classifyWith(err, c.opts.Driver).UploadError(err)
 	}

@@ -102,7 +102,7 @@ func newHTTPClient(opts *Options) *http.Client {
 	if opts.WrapTransport != nil {
 		rt = opts.WrapTransport(tr)
 	}
-	rt = releaseTransport{base: rt}
+	rt = releaseTransport{base: limitTransport{base: rt}}
 	return &http.Client{
 		Transport: rt,
 		// Redirects are never followed: a redirect could lead past the guard's intent (to

@@ -225,7 +225,11 @@ func eachIndex(ctx context.Context, count, concurrency int, fn func(ctx context.
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := fn(ctx, i); err != nil {
+			err := func() (err error) {
+				defer recovered(&err) // no caller could recover a panic of this goroutine
+				return fn(ctx, i)
+			}()
+			if err != nil {
 				mu.Lock()
 				if first == nil {
 					first = err

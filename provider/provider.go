@@ -318,7 +318,10 @@ func (c *Client) acquire(ctx context.Context, in *destination.Integration) (*ent
 	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.OpenTimeout)
 	go func() {
 		defer cancel()
-		b, err := c.open(octx, drv, in)
+		b, err := func() (b *blob.Bucket, err error) {
+			defer recovered(&err) // a driver's Open panicking must not kill the process
+			return c.open(octx, drv, in)
+		}()
 		c.mu.Lock()
 		e.b, e.err = b, err
 		if err != nil && !e.dead {

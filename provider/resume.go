@@ -305,6 +305,7 @@ func abortCheckpointed(ctx context.Context, b *blob.Bucket, drv any, in *destina
 // AbortCheckpointed removes what the provider still holds of the checkpointed upload of key to
 // in (see destination.CheckpointAborter) and clears cp.
 func (c *Client) AbortCheckpointed(ctx context.Context, in *destination.Integration, key string, cp destination.Checkpoint) error {
+	ctx = bounded(ctx)
 	e, err := c.acquire(ctx, in)
 	if err != nil {
 		return c.uploadError(nil, err)

@@ -35,6 +35,7 @@ var ErrNoSweeper = fmt.Errorf("provider: the driver cannot sweep abandoned uploa
 // wrote or tried to write for in) initiated before olderThan, through the integration's driver
 // (Sweeper), and reports how many it removed. Keys outside prefix are ignored.
 func (c *Client) SweepAbandoned(ctx context.Context, in *destination.Integration, prefix string, keys []string, olderThan time.Time) (int, error) {
+	ctx = bounded(ctx)
 	if olderThan.IsZero() {
 		var probs destination.Problems
 		probs.Add("olderThan", destination.CodeRequired, "is required")

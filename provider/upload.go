@@ -36,10 +36,12 @@ import (
 // leaving nothing of the copy behind. A copied object is verified like a streamed one (size,
 // and the checksum the provider reports against opts.CopyFrom.Checksum); the result's Transfer
 // says which way the bytes went.
-func (c *Client) Upload(ctx context.Context, in *destination.Integration, key string, src io.Reader, opts destination.UploadOptions) (destination.UploadResult, error) {
+func (c *Client) Upload(ctx context.Context, in *destination.Integration, key string, src io.Reader, opts destination.UploadOptions) (res destination.UploadResult, err error) {
+	ctx = bounded(ctx)
 	if err := checkUpload(key, src, opts); err != nil {
 		return destination.UploadResult{Key: key}, err
 	}
+	defer recovered(&err)
 	e, err := c.acquire(ctx, in)
 	if err != nil {
 		return destination.UploadResult{Key: key}, c.uploadError(nil, err)
@@ -48,7 +50,6 @@ func (c *Client) Upload(ctx context.Context, in *destination.Integration, key st
 	s := writeSpec{b: e.b, drv: e.drv, in: in, key: key, src: src, opts: opts,
 		partSize: c.opts.PartSize, concurrency: c.opts.Concurrency, cleanupTimeout: c.opts.CleanupTimeout, log: c.opts.Logger}
 	var (
-		res     destination.UploadResult
 		copied  bool
 		recheck func()
 	)
@@ -87,6 +88,7 @@ func (c *Client) uploadError(drv any, err error) error {
 // the escaped key when set, else the driver's URL (the provider's canonical public URL, a
 // presigned URL, or "" when none can work).
 func (c *Client) ObjectURL(ctx context.Context, in *destination.Integration, key string) (string, error) {
+	ctx = bounded(ctx)
 	if in != nil && in.Config.PublicURL != "" {
 		return JoinURL(in.Config.PublicURL, storedKey(c.drivers[in.Provider], key)), nil
 	}
@@ -110,9 +112,16 @@ func (c *Client) objectURL(ctx context.Context, e *entry, in *destination.Integr
 // deletes one through the provider's multipart path. It never lists or creates buckets. A probe
 // that could not be deleted is a warning, not a failure. The result's Message never contains a
 // secret.
-func (c *Client) Test(ctx context.Context, in *destination.Integration) destination.TestResult {
+func (c *Client) Test(ctx context.Context, in *destination.Integration) (res destination.TestResult) {
+	ctx = bounded(ctx)
 	start := c.opts.Now()
-	res := c.test(ctx, in)
+	defer func() {
+		if v := recover(); v != nil {
+			cl := Classify(panicError(v))
+			res = destination.TestResult{Code: cl.Code, Message: cl.Message, TestedAt: start.UTC(), DurationMillis: c.opts.Now().Sub(start).Milliseconds()}
+		}
+	}()
+	res = c.test(ctx, in)
 	applyHealth(&res, c.Health(in))
 	res.TestedAt = start.UTC()
 	res.DurationMillis = c.opts.Now().Sub(start).Milliseconds()

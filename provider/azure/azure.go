@@ -88,7 +88,8 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 	if retries <= 0 {
 		retries = -1 // azcore: 0 would mean its default of 3
 	}
-	copts := &container.ClientOptions{ClientOptions: policy.ClientOptions{Transport: hc, Retry: policy.RetryOptions{MaxRetries: retries}}}
+	copts := &container.ClientOptions{ClientOptions: policy.ClientOptions{Transport: hc, Retry: policy.RetryOptions{MaxRetries: retries},
+		PerRetryPolicies: []policy.Policy{answerCheck{}}}}
 	if cfg.AzureSASToken != "" && cfg.AzureAccountKey == "" {
 		return openSAS(ctx, svc, cfg, copts)
 	}

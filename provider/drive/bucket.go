@@ -20,6 +20,8 @@ import (
 	drive "google.golang.org/api/drive/v3"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
+
+	"github.com/ilovevideoeditor/outputs/provider"
 )
 
 // FolderMimeType is the MIME type of Drive folders.
@@ -402,7 +404,7 @@ func (b *bucket) NewRangeReader(ctx context.Context, key string, offset, length 
 	}
 	var resp *http.Response
 	err = b.pacer.call(ctx, func() error {
-		call := b.svc.Files.Get(f.Id).SupportsAllDrives(true).Context(ctx)
+		call := b.svc.Files.Get(f.Id).SupportsAllDrives(true).Context(provider.ObjectRead(ctx)) // the content: not bounded
 		if offset > 0 || length > 0 {
 			call.Header().Set("Range", rng)
 		}
