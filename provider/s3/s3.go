@@ -33,6 +33,7 @@ import (
 	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/s3blob"
 
@@ -219,6 +220,7 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 		RetryMaxAttempts:           d.opts.RetryMaxAttempts,
 		// Uploads through the transfer manager without checksums would log a warning per read.
 		DisableLogOutputChecksumValidationSkipped: true,
+		APIOptions: []func(*middleware.Stack) error{checkListings},
 	}
 	if s.endpoint != "" {
 		o.BaseEndpoint = aws.String(s.endpoint)
