@@ -35,6 +35,7 @@ func cdnDriver(fileCDN bool) provider.Driver {
 // versitygw, through Engine.Deliver ("library"), and the same four uploads made concurrently
 // with the raw transfer manager ("raw-sdk", same part size and concurrency) in the same run, and
 // the four one after another ("raw-sequential"). It reports the peak Go heap and RSS growth.
+// It runs over https when the TLS versitygw runs (emulator.BenchS3), else over http (logged).
 //
 //	OUTPUTS_BENCH_FANOUT_MIB=512 OUTPUTS_BENCH_PART_MIB=8 go test -run '^$' -bench FanOut -benchtime 1x ./delivery/
 func BenchmarkFanOut(b *testing.B) {
@@ -45,7 +46,7 @@ func BenchmarkFanOut(b *testing.B) {
 		}
 	}
 	size := mib << 20
-	srv := emulator.NeedS3(b)
+	srv := emulator.BenchS3(b)
 	path := filepath.Join(b.TempDir(), "render.mp4")
 	f, err := os.Create(path)
 	if err != nil {
@@ -68,7 +69,7 @@ func BenchmarkFanOut(b *testing.B) {
 		cfgs = append(cfgs, srv.Bucket(b))
 	}
 	ctx := context.Background()
-	store, targets, client := s3Targets(b, cfgs, provider.Options{PartSize: partSize, Concurrency: concurrency})
+	store, targets, client := s3Targets(b, cfgs, provider.Options{PartSize: partSize, Concurrency: concurrency, RootCAs: srv.RootCAs})
 	// The CDN: an s3blob bucket like the others, or with OUTPUTS_BENCH_CDN=file a fileblob
 	// directory as in the quickstart (the raw side then copies the file with io.Copy).
 	fileCDN := os.Getenv("OUTPUTS_BENCH_CDN") == "file"
