@@ -51,10 +51,22 @@ const (
 	// a refusal the client always sees (after an EarlyAnswer, the connection's reset can reach
 	// the client before the answer does).
 	Refuse
+	// StripHeaders forwards the request, then answers the server's status and body without
+	// any of its headers (no ETag, Last-Modified, Range, Location, x-amz-*, x-ms-*, ...): an
+	// endpoint that is not quite the provider it claims to be.
+	StripHeaders
+	// Garble forwards the request, then answers the server's status and headers with a body
+	// of as many bytes of noise (XML and JSON that do not parse, or parse into nonsense).
+	Garble
 	numFaults
 )
 
-var names = [...]string{"reset", "stall", "throttle", "server-error", "truncate", "early-answer", "refuse"}
+var names = [...]string{"reset", "stall", "throttle", "server-error", "truncate", "early-answer", "refuse",
+	"strip-headers", "garble"}
+
+// Hostile are the faults of an endpoint that answers, but not as its provider does: the
+// client must fail cleanly (or succeed with what it verified), never crash.
+var Hostile = []Fault{StripHeaders, Garble}
 
 // String names the fault.
 func (f Fault) String() string {
@@ -267,6 +279,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	if p.opts.Observe != nil {
 		p.opts.Observe(r, resp.StatusCode)
 	}
+	if f == StripHeaders {
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+		return
+	}
 	for k, v := range resp.Header {
 		w.Header()[k] = v
 	}
@@ -275,6 +292,17 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		// and Drive resumable sessions): what the client called is https, as a
 		// TLS-terminating proxy rewrites it.
 		w.Header().Set("Location", "https://"+strings.TrimPrefix(loc, "http://"))
+	}
+	if f == Garble {
+		body, _ := io.ReadAll(resp.Body)
+		p.mu.Lock()
+		for i := range body {
+			body[i] = noise[p.rng.IntN(len(noise))]
+		}
+		p.mu.Unlock()
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(body)
+		return
 	}
 	if f == Truncate {
 		body, _ := io.ReadAll(resp.Body)
@@ -293,6 +321,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
 }
+
+// noise are the bytes a garbled answer is made of: enough of XML's and JSON's punctuation to
+// reach their parsers' odd corners.
+const noise = `<>/="{}[]:,01-9aZ& ;`
 
 // forward sends r to the target with its Host header kept (S3 signs it).
 func (p *Proxy) forward(r *http.Request) (*http.Response, error) {

@@ -153,6 +153,7 @@ func (d *Driver) openBucket(ctx context.Context, client *gcp.HTTPClient, cfg des
 	if cfg.Endpoint != "" {
 		opts.ClientOptions = append(opts.ClientOptions, option.WithEndpoint(strings.TrimRight(cfg.Endpoint, "/")+"/storage/v1/"))
 	}
+	client.Transport = earlyCompletion{base: client.Transport}
 	b, err := gcsblob.OpenBucket(ctx, client, cfg.Bucket, opts)
 	if err != nil {
 		return nil, err

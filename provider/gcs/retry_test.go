@@ -3,12 +3,14 @@ package gcs_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
 	"github.com/ilovevideoeditor/outputs/internal/faultproxy"
+	"github.com/ilovevideoeditor/outputs/provider"
 )
 
 // TestStreamUploadRetriesNothing: a stream upload (storage.Writer) whose chunk is reset or
@@ -43,5 +45,43 @@ func TestStreamUploadRetriesNothing(t *testing.T) {
 				t.Errorf("the chunk was sent %d times, want once (the writer must not retry)", n)
 			}
 		})
+	}
+}
+
+// TestStreamUploadCompletedEarly: a chunk of a stream upload answered 200 without the 308
+// override (a proxy that drops headers) made storage.Writer's upload end while the writer still
+// had bytes for it, and the upload's next Write waited forever, past its context. It fails now,
+// as provider_incompatible.
+func TestStreamUploadCompletedEarly(t *testing.T) {
+	cfg := emulator.GCS(t)
+	p, err := faultproxy.Start(faultproxy.Options{Target: cfg.Endpoint, Rate: 1, Faults: []faultproxy.Fault{faultproxy.StripHeaders},
+		Match: func(r *http.Request) bool { return strings.HasSuffix(r.Header.Get("Content-Range"), "/*") }}) // a chunk before the last
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	proxied := cfg
+	proxied.Endpoint = p.URL
+	var u emulator.Unsealer
+	c := newClient(t, &u, nil)
+	const size = chunk + 1<<20
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Upload(ctx, u.Integration(destination.GCS, proxied), "early/"+emulator.Name("s")+".mp4", emulator.NewData(size, 3),
+			destination.UploadOptions{Size: size})
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the upload is still running a minute after its context ended")
+	}
+	if ue := destination.AsUploadError(err); ue == nil || ue.Code != provider.CodeProviderIncompatible {
+		t.Fatalf("upload: %v, want %s", err, provider.CodeProviderIncompatible)
+	}
+	if p.Count(faultproxy.StripHeaders) == 0 {
+		t.Error("no chunk's answer was stripped")
 	}
 }
