@@ -345,7 +345,7 @@ func TestRefusalMatrix(t *testing.T) {
 // TestHostileAnswers answers 30% of the requests, after the server processed them, without any
 // header or with a body of noise, on every store, from streams and files. Nothing may crash or
 // hang; every failure is an UploadError; every upload reported completed is byte-identical in
-// the store; and nothing is left behind. (The seeds include a GCS stream whose chunk answer
+// the store; nothing is left behind; and the connection test gives a result. (The seeds include a GCS stream whose chunk answer
 // loses its 308 override: it hung storage.Writer past its context, see provider/gcs
 // TestStreamUploadCompletedEarly, and the file path reported it complete with nothing stored.)
 func TestHostileAnswers(t *testing.T) {
@@ -390,8 +390,19 @@ func TestHostileAnswers(t *testing.T) {
 					t.Errorf("%s reported completed (%+v) but the stored object differs (err %v)", key, res, serr)
 				}
 			}
+			if c, isClient := px.up.(*provider.Client); isClient {
+				for range 3 { // the connection test under the same answers: a result, never a crash
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					res := c.Test(ctx, px.in)
+					cancel()
+					if res.Code == "" || res.Message == "" {
+						t.Errorf("connection test: %+v, want a code and a message", res)
+					}
+					codes["test:"+res.Code]++
+				}
+			}
 			left := px.leftovers(t, "hostile/")
-			t.Logf("%d ok, %d failed %v, %d leftovers; %d requests, faults %v", ok, failed, codes, left, px.proxy.Requests(), px.proxy.Counts())
+			t.Logf("%d ok, %d failed, codes %v, %d leftovers; %d requests, faults %v", ok, failed, codes, left, px.proxy.Requests(), px.proxy.Counts())
 		})
 	}
 }
