@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -145,5 +146,27 @@ func TestDriverPanicIsAnError(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConfirmedButMissing: an endpoint that confirms a write (200 and an ETag) but then has no
+// such object must not yield a completed copy: the upload fails as a transient
+// checksum_mismatch, so the engine tries again and finally reports the failure.
+func TestConfirmedButMissing(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.Method == http.MethodPut {
+			w.Header().Set("ETag", `"0123456789abcdef0123456789abcdef"`)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer srv.Close()
+	var u emulator.Unsealer
+	c := emulator.NewClient(t, &u, provider.Options{}, nil, s3.NewDriver(s3.Options{}))
+	in := u.Integration(destination.S3, destination.Config{Bucket: "b", AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "secret", Endpoint: srv.URL, Region: "us-east-1"})
+	res, err := c.Upload(context.Background(), in, "gone.mp4", strings.NewReader("abc"), destination.UploadOptions{Size: 3})
+	if ue := destination.AsUploadError(err); ue == nil || ue.Code != destination.CodeChecksumMismatch || !ue.Transient {
+		t.Fatalf("upload to an endpoint that stores nothing: %+v, %v; want a transient %s", res, err, destination.CodeChecksumMismatch)
 	}
 }

@@ -34,6 +34,14 @@ type Driver interface {
 	ObjectURL(ctx context.Context, b *blob.Bucket, in *destination.Integration, key string) (string, error)
 }
 
+// ConsistencyReporter is an optional Driver interface: EventuallyConsistent reports that an
+// object just committed may not be found at once (Drive finds files by a search, which lags).
+// Without it, an upload whose commit the provider confirmed and whose object it then says is not
+// there fails (checksum_mismatch, transient), as S3, GCS and Azure read their own writes.
+type ConsistencyReporter interface {
+	EventuallyConsistent() bool
+}
+
 // WriterConfigurer is an optional Driver interface: ConfigureWriter adjusts the options of an
 // upload's writer (Client.Upload has already set ContentType, BufferSize to Options.PartSize and
 // MaxConcurrency to Options.Concurrency), for example to set provider-specific transfer options

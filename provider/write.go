@@ -252,15 +252,23 @@ func ambiguous(c Classification) bool { return c.Transient || c.Code == CodeUnkn
 // doubt gives "" and an error.
 func verify(ctx context.Context, s writeSpec, w sent, nonce string, committed bool) (string, error) {
 	var a *blob.Attributes
+	missing := false
 	ok := s.retryN(ctx, 3, func(ctx context.Context) error {
 		var err error
 		a, err = s.b.Attributes(ctx, s.key)
-		if err != nil && isNotFound(err) && !committed {
+		missing = err != nil && isNotFound(err)
+		if missing && !committed {
 			return nil // nothing was committed; no need to ask again
 		}
 		return err
 	})
 	if !ok || a == nil {
+		if cr, lags := s.drv.(ConsistencyReporter); committed && missing && !(lags && cr.EventuallyConsistent()) {
+			// The provider confirmed the commit and reads its writes, yet has no such object:
+			// whatever answered is not storing what it confirms. Never a completed copy.
+			return "", Classified(destination.CodeChecksumMismatch, true, "the object it confirmed is not there").
+				UploadError(fmt.Errorf("provider: upload %s: confirmed, then not found", s.key))
+		}
 		if committed {
 			s.log.Warn("could not read back an uploaded object to verify it", "key", s.key)
 			return "", nil

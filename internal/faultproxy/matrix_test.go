@@ -347,7 +347,8 @@ func TestRefusalMatrix(t *testing.T) {
 // hang; every failure is an UploadError; every upload reported completed is byte-identical in
 // the store; nothing is left behind; and the connection test gives a result. (The seeds include a GCS stream whose chunk answer
 // loses its 308 override: it hung storage.Writer past its context, see provider/gcs
-// TestStreamUploadCompletedEarly, and the file path reported it complete with nothing stored.)
+// TestStreamUploadCompletedEarly; and seed 100 had the file path report one complete with
+// nothing stored, see TestFileChunkAnsweredCompleteEarly.)
 func TestHostileAnswers(t *testing.T) {
 	const files, attempts = 3, 4
 	for i, be := range backends {

@@ -9,7 +9,10 @@ import (
 	"github.com/ilovevideoeditor/outputs/provider/internal/googleerr"
 )
 
-var _ provider.ErrorClassifier = (*Driver)(nil)
+var (
+	_ provider.ErrorClassifier     = (*Driver)(nil)
+	_ provider.ConsistencyReporter = (*Driver)(nil)
+)
 
 // ClassifyError classifies the errors of the Drive API and Google's token service.
 func (d *Driver) ClassifyError(err error) (provider.Classification, bool) {

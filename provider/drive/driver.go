@@ -106,6 +106,10 @@ func (d *Driver) state(id string) *integrationState {
 // Providers returns [destination.Drive].
 func (d *Driver) Providers() []destination.Provider { return []destination.Provider{destination.Drive} }
 
+// EventuallyConsistent implements provider.ConsistencyReporter: a file is found by a search of
+// its folder, which may not show a file just written.
+func (d *Driver) EventuallyConsistent() bool { return true }
+
 // Open returns a bucket for the integration's Drive folder (cfg.DriveFolderID, or My Drive's
 // root), authenticated with the unsealed refresh token cfg.DriveRefreshToken over hc (nil: the
 // default client). The refresh token stays in the token source's memory; a rotated one is saved

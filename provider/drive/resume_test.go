@@ -236,7 +236,10 @@ func TestResumeAfterInterruption(t *testing.T) {
 			resent := second.sent.Load() - (size - held)
 			t.Logf("interrupted attempt sent %d bytes, Drive kept %d; the resumed one sent %d: %d re-sent",
 				first.sent.Load(), held, second.sent.Load(), resent)
-			if resent < 0 || resent > resumePart {
+			// Negative when the interrupted attempt's last chunk landed after held was read
+			// (a cancelled request the fake still finished): fewer bytes to send, and the
+			// stored content is checked above.
+			if resent > resumePart {
 				t.Errorf("%d bytes re-sent, want at most one part (%d)", resent, resumePart)
 			}
 			if st, _ := cp.Load(ctx); st != nil {

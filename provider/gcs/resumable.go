@@ -402,8 +402,8 @@ func (u *upload) part(ctx context.Context, i int, body io.ReadSeeker, n int64) e
 			return err
 		}
 		held, done, err := offsetOf(resp)
-		if done && err == nil {
-			err = u.completed(resp)
+		if done {
+			u.object, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		}
 		drain(resp)
 		switch {
@@ -411,7 +411,9 @@ func (u *upload) part(ctx context.Context, i int, body io.ReadSeeker, n int64) e
 			return u.lost(ctx)
 		case err != nil:
 			return err
-		case !done:
+		case done:
+			u.committed = size
+		default:
 			u.committed = held
 		}
 	}
@@ -446,28 +448,11 @@ func (u *upload) status(ctx context.Context, uri string) (int64, error) {
 	}
 	defer drain(resp)
 	n, done, err := offsetOf(resp)
-	if done && err == nil {
-		n, err = u.src.Size(), u.completed(resp)
+	if done {
+		n = u.src.Size()
+		u.object, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	}
 	return n, err
-}
-
-// completed records the object a session answered complete with (200 or 201 without a 308
-// override): its JSON resource must be of the whole file. An endpoint that answers a chunk
-// before the last with a bare 200 (a proxy that drops X-Http-Status-Code-Override) would
-// otherwise have the upload reported complete with nothing stored.
-func (u *upload) completed(resp *http.Response) error {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var o struct {
-		Size string `json:"size"`
-	}
-	if json.Unmarshal(body, &o) != nil || o.Size != strconv.FormatInt(u.src.Size(), 10) {
-		const detail = "the upload session answered complete without the whole object"
-		return provider.Classified(provider.CodeProviderIncompatible, false, detail).
-			UploadError(fmt.Errorf("gcs: a session answered complete, but not with an object of %d bytes", u.src.Size()))
-	}
-	u.object, u.committed = body, u.src.Size()
-	return nil
 }
 
 // offsetOf reads the answer to a chunk or a status query: the bytes held (308 with a Range, or

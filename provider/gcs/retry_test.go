@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,5 +84,36 @@ func TestStreamUploadCompletedEarly(t *testing.T) {
 	}
 	if p.Count(faultproxy.StripHeaders) == 0 {
 		t.Error("no chunk's answer was stripped")
+	}
+}
+
+// TestFileChunkAnsweredCompleteEarly: the first chunk of a file upload answered 200 without
+// its 308 override (a proxy that drops headers) looks like a completed object. The upload
+// reported it complete, unverified, with nothing stored; the verification now finds no object
+// where GCS, which reads its writes, confirmed one, and fails the upload for another attempt.
+func TestFileChunkAnsweredCompleteEarly(t *testing.T) {
+	cfg := emulator.GCS(t)
+	var first atomic.Bool
+	p, err := faultproxy.Start(faultproxy.Options{Target: cfg.Endpoint, Rate: 1, Faults: []faultproxy.Fault{faultproxy.StripHeaders},
+		Match: func(r *http.Request) bool {
+			return strings.HasPrefix(r.Header.Get("Content-Range"), "bytes 0-") && first.CompareAndSwap(false, true)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	proxied := cfg
+	proxied.Endpoint = p.URL
+	var u emulator.Unsealer
+	c, _ := resumeClient(t, &u, driver(), nil)
+	const size = resumePart + 1<<20
+	f, _ := emulator.DataFile(t, size, 5)
+	res, err := c.Upload(context.Background(), u.Integration(destination.GCS, proxied), "early/"+emulator.Name("f")+".mp4",
+		emulator.NewFileSource(f, size), destination.UploadOptions{Size: size})
+	if ue := destination.AsUploadError(err); ue == nil || ue.Code != destination.CodeChecksumMismatch || !ue.Transient {
+		t.Fatalf("upload: %+v, %v; want a transient %s", res, err, destination.CodeChecksumMismatch)
+	}
+	if p.Count(faultproxy.StripHeaders) != 1 {
+		t.Errorf("%d answers stripped, want 1", p.Count(faultproxy.StripHeaders))
 	}
 }
