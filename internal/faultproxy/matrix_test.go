@@ -196,6 +196,37 @@ func source(t *testing.T, be backend, size int64, seed byte) func() io.Reader {
 	return func() io.Reader { return emulator.NewFileSource(file, size) }
 }
 
+// upload uploads src (size bytes) under key, trying again, as the engine would, while the
+// failure is transient, at most attempts times; it returns the last result, the attempts made
+// and the last error.
+func (px *proxied) upload(key string, src func() io.Reader, size int64, attempts int) (destination.UploadResult, int, error) {
+	var res destination.UploadResult
+	var err error
+	for a := 1; ; a++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		res, err = px.up.Upload(ctx, px.in, key, src(), destination.UploadOptions{Size: size})
+		cancel()
+		ue := destination.AsUploadError(err)
+		if err == nil || ue == nil || !ue.Transient || a == attempts {
+			return res, a, err
+		}
+		time.Sleep(20*time.Millisecond + min(ue.RetryAfter, 50*time.Millisecond))
+	}
+}
+
+// stored reports whether the object of a completed upload (res) holds exactly NewData(size,
+// seed), failing the test if not.
+func (px *proxied) stored(t *testing.T, key string, res destination.UploadResult, size int64, seed byte) bool {
+	t.Helper()
+	sum, err := px.raw.Sum(context.Background(), res.Key)
+	want, _, _ := emulator.HashReader(emulator.NewData(size, seed))
+	if err != nil || !bytes.Equal(sum, want) || res.Size != size {
+		t.Errorf("%s reported completed (%+v) but the stored object differs (err %v)", key, res, err)
+		return false
+	}
+	return true
+}
+
 // leftovers counts what failed uploads left under prefix: open multipart uploads (but those the
 // server confirmed aborted), uncommitted Azure blocks, duplicate Drive files.
 func (px *proxied) leftovers(t *testing.T, prefix string) int {
@@ -251,19 +282,8 @@ func TestFaultMatrix(t *testing.T) {
 					size := int64(partSize + 1<<20 + f*1000)
 					key := fmt.Sprintf("matrix/file-%d.mp4", f)
 					src := source(t, be, size, byte(f))
-					var res destination.UploadResult
-					var err error
-					for a := 0; a < attempts; a++ {
-						tries++
-						ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-						res, err = px.up.Upload(ctx, px.in, key, src(), destination.UploadOptions{Size: size})
-						cancel()
-						ue := destination.AsUploadError(err)
-						if err == nil || ue == nil || !ue.Transient {
-							break
-						}
-						time.Sleep(20*time.Millisecond + min(ue.RetryAfter, 50*time.Millisecond))
-					}
+					res, n, err := px.upload(key, src, size, attempts)
+					tries += n
 					if err != nil {
 						failed++
 						t.Logf("%s failed: %v", key, err)
@@ -275,11 +295,8 @@ func TestFaultMatrix(t *testing.T) {
 						continue
 					}
 					ok++
-					sum, serr := px.raw.Sum(context.Background(), res.Key)
-					want, _, _ := emulator.HashReader(emulator.NewData(size, byte(f)))
-					if serr != nil || !bytes.Equal(sum, want) || res.Size != size {
+					if !px.stored(t, key, res, size, byte(f)) {
 						wrong++
-						t.Errorf("%s reported completed (%+v) but the stored object differs (err %v)", key, res, serr)
 					}
 				}
 				left := px.leftovers(t, "matrix/")
@@ -305,15 +322,7 @@ func TestRefusalMatrix(t *testing.T) {
 				const size = partSize + 1<<20
 				key := "refused/" + be.name + ".mp4"
 				src := source(t, be, size, 7)
-				var err error
-				for range attempts { // as the engine retries what is transient
-					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-					_, err = px.up.Upload(ctx, px.in, key, src(), destination.UploadOptions{Size: size})
-					cancel()
-					if ue := destination.AsUploadError(err); ue == nil || !ue.Transient {
-						break
-					}
-				}
+				_, _, err := px.upload(key, src, size, attempts)
 				ue := destination.AsUploadError(err)
 				switch {
 				case err == nil:
@@ -363,16 +372,7 @@ func TestHostileAnswers(t *testing.T) {
 				size := int64(partSize + 1<<20 + f*1000)
 				key := fmt.Sprintf("hostile/file-%d.mp4", f)
 				src := source(t, be, size, byte(f))
-				var res destination.UploadResult
-				var err error
-				for range attempts {
-					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-					res, err = px.up.Upload(ctx, px.in, key, src(), destination.UploadOptions{Size: size})
-					cancel()
-					if ue := destination.AsUploadError(err); err == nil || ue == nil || !ue.Transient {
-						break
-					}
-				}
+				res, _, err := px.upload(key, src, size, attempts)
 				if err != nil {
 					failed++
 					ue := destination.AsUploadError(err)
@@ -385,11 +385,7 @@ func TestHostileAnswers(t *testing.T) {
 					continue
 				}
 				ok++
-				sum, serr := px.raw.Sum(context.Background(), res.Key)
-				want, _, _ := emulator.HashReader(emulator.NewData(size, byte(f)))
-				if serr != nil || !bytes.Equal(sum, want) || res.Size != size {
-					t.Errorf("%s reported completed (%+v) but the stored object differs (err %v)", key, res, serr)
-				}
+				px.stored(t, key, res, size, byte(f))
 			}
 			if c, isClient := px.up.(*provider.Client); isClient {
 				for range 3 { // the connection test under the same answers: a result, never a crash

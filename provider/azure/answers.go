@@ -58,6 +58,7 @@ func checkListing(resp *http.Response) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
 	var l listing
 	if xml.Unmarshal(body, &l) == nil { // what does not parse, the SDK refuses itself
 		for _, b := range l.Blobs {
@@ -66,7 +67,6 @@ func checkListing(resp *http.Response) (*http.Response, error) {
 			}
 		}
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
 }
 
