@@ -46,9 +46,9 @@ func BenchmarkUploadFile(b *testing.B) {
 	in := u.Integration(destination.Azure, cfg)
 	c := emulator.NewClient(b, &u, provider.Options{RootCAs: srv.RootCAs}, nil, azure.NewDriver(azure.Options{}))
 	cc := srv.ContainerClient(b, cfg.AzureContainerName)
-	emulator.BenchUploadFile(b, emulator.BenchFileSize(b, 256<<20), c, in, map[string]func(context.Context, string, io.Reader) error{
-		"raw": func(ctx context.Context, key string, src io.Reader) error {
+	emulator.BenchUploadFile(b, emulator.BenchFileSize(b, 256<<20), c, in, map[string]emulator.RawUpload{
+		"raw": {Upload: func(ctx context.Context, key string, src io.Reader) error {
 			_, err := cc.NewBlockBlobClient(key).UploadStream(ctx, src, &blockblob.UploadStreamOptions{BlockSize: 8 << 20, Concurrency: 4})
 			return err
-		}})
+		}}})
 }

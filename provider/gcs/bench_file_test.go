@@ -44,6 +44,6 @@ func BenchmarkUpload256MiBFile(b *testing.B) {
 			return w.Close()
 		}
 	}
-	emulator.BenchUploadFile(b, emulator.BenchFileSize(b, 256<<20), c, in, map[string]func(context.Context, string, io.Reader) error{
-		"raw-chunk8MiB": raw(8 << 20), "raw-unchunked": raw(0)})
+	emulator.BenchUploadFile(b, emulator.BenchFileSize(b, 256<<20), c, in, map[string]emulator.RawUpload{
+		"raw-chunk8MiB": {Upload: raw(8 << 20)}, "raw-unchunked": {Upload: raw(0)}})
 }

@@ -54,7 +54,7 @@ func (d *Driver) UploadParts(ctx context.Context, b *blob.Bucket, in *destinatio
 	tr := &tracker{Client: client, started: time.Now(), settle: d.opts.AbortSettle, bucket: aws.ToString(req.Bucket), key: aws.ToString(req.Key)}
 	var algo types.ChecksumAlgorithm
 	if in != nil {
-		if s, err := settingsFor(in.Provider, in.Config); err == nil && s.aws {
+		if s, err := d.settings(in.Provider, in.Config); err == nil && s.sums {
 			algo = types.ChecksumAlgorithmCrc32 // what the transfer manager sends to AWS
 		}
 	}

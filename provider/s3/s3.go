@@ -8,7 +8,8 @@
 //   - Every store other than AWS (r2, b2, wasabi, and s3 with a custom endpoint) computes and
 //     validates checksums only when an operation requires them, on the client and in the
 //     transfer manager (s3blob.Options): no x-amz-checksum-*, no x-amz-sdk-checksum-algorithm,
-//     no aws-chunked encoding, which those stores reject. AWS keeps the SDK's default checksums.
+//     no aws-chunked encoding, which those stores reject. AWS keeps the SDK's default checksums,
+//     and so do the endpoints the host names in Options.ChecksumEndpoints.
 //   - R2 signs for region "auto" and uses path-style addressing; B2 takes its region from its
 //     endpoint (s3.<region>.backblazeb2.com); Wasabi's endpoint comes from its region; AWS uses
 //     virtual-host addressing; a custom S3 endpoint uses path-style addressing.
@@ -63,6 +64,12 @@ type Options struct {
 	// RetryMaxAttempts is the SDK's attempts per request (default 1: no SDK retries, the
 	// delivery engine retries whole uploads so attempts never multiply).
 	RetryMaxAttempts int
+	// ChecksumEndpoints are S3-compatible endpoints (as integrations' Config.Endpoint names
+	// them: scheme, host and port) known to take the flexible checksums AWS takes, such as
+	// recent MinIO, Ceph RGW or versitygw. Uploads there send a CRC32 of every part (an
+	// aws-chunked trailer over https) and downloads ask for checksums, as on AWS. By default
+	// no custom endpoint gets them: B2, Wasabi and older R2 reject those headers.
+	ChecksumEndpoints []string
 
 	// Platform is the platform's own AWS credentials, used only to sign STS AssumeRole for
 	// integrations with a roleArn (see role.go). Set once by the host (a role of its own, an
@@ -132,6 +139,23 @@ func NewDriver(opts Options) *Driver {
 	return &Driver{opts: opts}
 }
 
+// settings are the client settings of the integration's provider and config, with the
+// checksums Options.ChecksumEndpoints grants.
+func (d *Driver) settings(p destination.Provider, c destination.Config) (settings, error) {
+	s, err := settingsFor(p, c)
+	if err != nil || s.aws {
+		return s, err
+	}
+	if u, err := url.Parse(s.endpoint); err == nil && u.Host != "" {
+		for _, e := range d.opts.ChecksumEndpoints {
+			if v, err := url.Parse(strings.TrimRight(e, "/")); err == nil && strings.EqualFold(v.Scheme, u.Scheme) && strings.EqualFold(v.Host, u.Host) {
+				s.sums = true
+			}
+		}
+	}
+	return s, nil
+}
+
 // Providers returns s3, r2, b2 and wasabi.
 func (d *Driver) Providers() []destination.Provider {
 	return []destination.Provider{destination.S3, destination.R2, destination.B2, destination.Wasabi}
@@ -142,7 +166,8 @@ type settings struct {
 	region    string
 	endpoint  string // "" for AWS's own endpoints
 	pathStyle bool
-	aws       bool // real AWS: default checksums
+	aws       bool // real AWS
+	sums      bool // the SDK's default checksums: AWS and Options.ChecksumEndpoints
 }
 
 func settingsFor(p destination.Provider, c destination.Config) (settings, error) {
@@ -150,6 +175,7 @@ func settingsFor(p destination.Provider, c destination.Config) (settings, error)
 	switch p {
 	case destination.S3:
 		s.aws = s.endpoint == ""
+		s.sums = s.aws
 		s.pathStyle = !s.aws
 		if s.region == "" && !s.aws {
 			s.region = "us-east-1"
@@ -180,7 +206,7 @@ func settingsFor(p destination.Provider, c destination.Config) (settings, error)
 }
 
 func (s settings) checksums() (aws.RequestChecksumCalculation, aws.ResponseChecksumValidation) {
-	if s.aws {
+	if s.sums {
 		return aws.RequestChecksumCalculationWhenSupported, aws.ResponseChecksumValidationWhenSupported
 	}
 	return aws.RequestChecksumCalculationWhenRequired, aws.ResponseChecksumValidationWhenRequired
@@ -192,7 +218,7 @@ func (d *Driver) Open(ctx context.Context, in *destination.Integration, cfg dest
 	if hc == nil {
 		return nil, errors.New("s3: Open needs an HTTP client")
 	}
-	s, err := settingsFor(in.Provider, cfg)
+	s, err := d.settings(in.Provider, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +268,7 @@ func (d *Driver) PrepareUpload(b *blob.Bucket, in *destination.Integration, key 
 	}
 	calc := aws.RequestChecksumCalculationWhenRequired
 	if in != nil {
-		if s, err := settingsFor(in.Provider, in.Config); err == nil {
+		if s, err := d.settings(in.Provider, in.Config); err == nil {
 			calc, _ = s.checksums()
 		}
 	}

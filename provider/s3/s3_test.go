@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -273,4 +275,58 @@ func TestResponseHeaderTimeout(t *testing.T) {
 		t.Fatalf("Upload: %v, want a transient timeout", err)
 	}
 	t.Logf("failed after %v", time.Since(start))
+}
+
+// TestChecksumEndpoints: an endpoint the host names in Options.ChecksumEndpoints gets a CRC32 of
+// every part, from files (parts straight from the file) and streams (the transfer manager), as
+// AWS does; the same host on another port, or another scheme, gets none.
+func TestChecksumEndpoints(t *testing.T) {
+	srv := emulator.NeedS3(t)
+	cfg := srv.Bucket(t)
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 2*partSize + 1234
+	f, _ := emulator.DataFile(t, size, 3)
+	for _, tc := range []struct {
+		name, endpoint string
+		sums           bool
+	}{
+		{"named", cfg.Endpoint + "/", true},
+		{"other-port", "http://" + u.Hostname() + ":1", false},
+		{"other-scheme", "https://" + u.Host, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var un emulator.Unsealer
+			in := un.Integration(destination.S3, cfg)
+			rec := &emulator.Recorder{}
+			c := newClient(t, &un, rec, s3.Options{ChecksumEndpoints: []string{tc.endpoint}})
+			for key, src := range map[string]io.Reader{"sums/file.mp4": io.NewSectionReader(f, 0, size),
+				"sums/stream.mp4": struct{ io.Reader }{io.NewSectionReader(f, 0, size)}} {
+				if _, err := c.Upload(context.Background(), in, key, src, destination.UploadOptions{Size: size}); err != nil {
+					t.Fatalf("Upload %s: %v", key, err)
+				}
+			}
+			parts := map[string]int{}
+			for _, r := range rec.Requests() {
+				if r.Method != http.MethodPut || !r.URL.Query().Has("partNumber") {
+					continue
+				}
+				name := path.Base(r.URL.Path)
+				if !tc.sums {
+					checkNoQuirkHeaders(t, r)
+					parts[name]++
+					continue
+				}
+				if r.Header.Get("X-Amz-Checksum-Crc32") == "" && !strings.EqualFold(r.Header.Get("X-Amz-Trailer"), "x-amz-checksum-crc32") {
+					t.Errorf("%s part %s: no CRC32 (header or trailer): %v", name, r.URL.Query().Get("partNumber"), r.Header)
+				}
+				parts[name]++
+			}
+			if parts["file.mp4"] != 3 || parts["stream.mp4"] != 3 {
+				t.Errorf("parts sent %v, want 3 of each upload", parts)
+			}
+		})
+	}
 }
