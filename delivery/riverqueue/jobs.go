@@ -102,7 +102,7 @@ func (w *cdnWorker[TTx]) Work(ctx context.Context, job *river.Job[CDNArgs]) erro
 		return err
 	}
 	if err := set(ctx, destination.Transition{Status: destination.StatusUploading}); err != nil {
-		return err
+		return q.notStarted(ctx, job.JobRow, set, abort, err)
 	}
 	src, closer, err := q.cfg.OpenRender(ctx, p)
 	if err != nil {
@@ -219,7 +219,7 @@ func (w *targetWorker[TTx]) Work(ctx context.Context, job *river.Job[TargetArgs]
 	}
 	defer release()
 	if err := set(ctx, destination.Transition{Status: destination.StatusUploading}); err != nil {
-		return err
+		return q.notStarted(ctx, job.JobRow, set, abort, err)
 	}
 	key, size := rec.Key, rec.SizeBytes
 	src := Source{Size: size, CDNKey: key, Checksum: rec.Checksum, Open: func(ctx context.Context) (io.ReadCloser, error) {
@@ -331,6 +331,17 @@ func (q *Queue[TTx]) interrupted(ctx context.Context, job *rivertype.JobRow, set
 		q.log.Warn("riverqueue: recording an interrupted job", "error", err)
 	}
 	return cause
+}
+
+// notStarted handles a job whose attempt could not record its start (err): when the attempt's
+// context ended meanwhile (a last attempt that ran out of JobTimeout while the store was slow),
+// as interrupted does; otherwise River runs it again.
+func (q *Queue[TTx]) notStarted(ctx context.Context, job *rivertype.JobRow, set func(context.Context, destination.Transition) error,
+	abort abortFunc, err error) error {
+	if ctx.Err() != nil {
+		return q.interrupted(ctx, job, set, nil, abort)
+	}
+	return err
 }
 
 // KeyNamer is an optional Engine interface: TargetKey returns the key DeliverTarget writes for

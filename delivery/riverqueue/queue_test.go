@@ -475,3 +475,31 @@ func testTimeoutOnLastAttempt[TTx any](t *testing.T, b backend[TTx]) {
 	h.start()
 	h.failOne("fast", "slow", riverqueue.CodeTimeout)
 }
+
+// slowStart is a delivery store where recording the start of output slow's attempt takes until
+// the attempt's context ends (a store slowed down by load).
+type slowStart struct{ destination.DeliveryStore }
+
+func (s slowStart) TransitionOutput(ctx context.Context, ws, render, integration string, t destination.Transition) error {
+	if integration == "slow" && t.Status == destination.StatusUploading {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return s.DeliveryStore.TransitionOutput(ctx, ws, render, integration, t)
+}
+
+func TestTimeoutBeforeStart(t *testing.T) {
+	each(t, func(t *testing.T) { testTimeoutBeforeStart(t, sqliteBackend) },
+		func(t *testing.T) { testTimeoutBeforeStart(t, postgresBackend) })
+}
+
+// testTimeoutBeforeStart: a last attempt that runs out of JobTimeout before it could record its
+// start is a timeout too (it failed in CI as "interrupted", the extra attempt River gets
+// finding the job exhausted), and its session is removed.
+func testTimeoutBeforeStart[TTx any](t *testing.T, b backend[TTx]) {
+	h := b(t, func(c *riverqueue.Config) {
+		c.MaxAttempts, c.JobTimeout, c.Deliveries = 1, 300*time.Millisecond, slowStart{c.Deliveries}
+	})
+	h.start()
+	h.failOne("fast", "slow", riverqueue.CodeTimeout)
+}
