@@ -232,8 +232,10 @@ func (r *DeliveryRecord) Prunable(before time.Time) bool {
 	return r.Done() && r.LastChange().Before(before)
 }
 
-// OutputRef names one output of a delivery record and the key its uploads wrote.
+// OutputRef names one output of a delivery record, or its CDN copy, and the key its uploads
+// wrote.
 type OutputRef struct {
+	// IntegrationID and Provider are the output's; both are empty for the render's CDN copy.
 	WorkspaceID, RenderID, IntegrationID string
 	Provider                             Provider
 	Key                                  string
@@ -245,19 +247,48 @@ type OutputRef struct {
 
 // Sweepable reports whether an upload of o may have been abandoned, by the rules of
 // AbandonedLister, for the cutoff before.
-func (o *OutputRecord) Sweepable(before time.Time) bool {
-	last := o.UpdatedAt
-	if last.IsZero() {
-		last = o.CreatedAt
+func (o *OutputRecord) Sweepable(before time.Time) bool { return o.sweepable(o.CreatedAt, before) }
+
+// CDNSweepable reports whether an upload of r's CDN copy may have been abandoned, by the rules
+// of AbandonedLister, for the cutoff before.
+func (r *DeliveryRecord) CDNSweepable(before time.Time) bool { return r.sweepable(r.CreatedAt, before) }
+
+// lastChange is when p last changed: UpdatedAt, or created when it never changed.
+func (p *Progress) lastChange(created time.Time) time.Time {
+	if p.UpdatedAt.IsZero() {
+		return created
 	}
-	return o.Key != "" && last.Before(before) && (o.Status != StatusCompleted || o.Attempts > 1)
+	return p.UpdatedAt
+}
+
+func (p *Progress) sweepable(created, before time.Time) bool {
+	return p.Key != "" && p.lastChange(created).Before(before) && (p.Status != StatusCompleted || p.Attempts > 1)
+}
+
+// AbandonedRefs returns the refs of r's copies that may have left an abandoned upload for the
+// cutoff before (CDNSweepable, then each OutputRecord.Sweepable, in order): what an
+// AbandonedLister lists of r.
+func (r *DeliveryRecord) AbandonedRefs(before time.Time) []OutputRef {
+	var refs []OutputRef
+	if r.CDNSweepable(before) {
+		refs = append(refs, OutputRef{WorkspaceID: r.WorkspaceID, RenderID: r.RenderID, Key: r.Key, Status: r.Status,
+			Attempts: r.Attempts, UpdatedAt: r.lastChange(r.CreatedAt)})
+	}
+	for _, o := range r.Outputs {
+		if o.Sweepable(before) {
+			refs = append(refs, OutputRef{WorkspaceID: r.WorkspaceID, RenderID: r.RenderID, IntegrationID: o.IntegrationID,
+				Provider: o.Provider, Key: o.Key, Status: o.Status, Attempts: o.Attempts, UpdatedAt: o.lastChange(o.CreatedAt)})
+		}
+	}
+	return refs
 }
 
 // AbandonedLister is an optional DeliveryStore interface for a janitor (delivery/riverqueue):
-// AbandonedOutputs returns, in every workspace, the outputs that may have left an abandoned
-// upload behind (OutputRecord.Sweepable): those with a key, last changed before before, that
-// are failed, still pending or uploading (a worker that died), or completed after more than one
-// attempt (an earlier attempt may have died mid-upload). The most recently changed come first,
+// AbandonedOutputs returns, in every workspace, the outputs and CDN copies that may have left an
+// abandoned upload behind (OutputRecord.Sweepable, DeliveryRecord.CDNSweepable): those with a
+// key, last changed before before, that are failed, still pending or uploading (a worker that
+// died), or completed after more than one attempt (an earlier attempt may have died
+// mid-upload). A CDN copy's ref has no IntegrationID. The most recently changed come first,
 // at most limit of them. destination/memstore and destination/sqlstore implement it;
 // storetest.RunDeliveries checks it.
 type AbandonedLister interface {

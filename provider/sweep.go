@@ -15,7 +15,8 @@ import (
 // still hold at the provider: S3 multipart uploads and their parts. It touches only uploads of
 // exactly the given keys (the object keys the library wrote or tried to write under the
 // integration's prefix) initiated before olderThan, never anything else under the prefix (a
-// customer's own multipart uploads), and reports how many it removed.
+// customer's own multipart uploads), and reports how many it removed. in is nil for the
+// platform CDN's bucket (CDN.SweepAbandoned).
 type Sweeper interface {
 	SweepAbandoned(ctx context.Context, b *blob.Bucket, in *destination.Integration, prefix string, keys []string, olderThan time.Time) (int, error)
 }
@@ -36,19 +37,45 @@ var ErrNoSweeper = fmt.Errorf("provider: the driver cannot sweep abandoned uploa
 // (Sweeper), and reports how many it removed. Keys outside prefix are ignored.
 func (c *Client) SweepAbandoned(ctx context.Context, in *destination.Integration, prefix string, keys []string, olderThan time.Time) (int, error) {
 	ctx = bounded(ctx)
-	if olderThan.IsZero() {
-		var probs destination.Problems
-		probs.Add("olderThan", destination.CodeRequired, "is required")
-		return 0, probs.Err()
+	if err := needOlderThan(olderThan); err != nil {
+		return 0, err
 	}
 	e, err := c.acquire(ctx, in)
 	if err != nil {
 		return 0, err
 	}
 	defer c.release(e)
-	sw, ok := e.drv.(Sweeper)
+	return sweep(ctx, e.drv, e.b, in, string(in.Provider), prefix, keys, olderThan)
+}
+
+// SweepAbandoned removes the abandoned uploads of keys (CDN keys under prefix) initiated before
+// olderThan through CDNOptions.Driver (a Sweeper), as Client.SweepAbandoned does for an
+// integration, and reports how many it removed: a worker killed between starting a CDN upload
+// and saving its checkpoint leaves one nothing else names. Without a Driver that sweeps it
+// returns ErrNoSweeper. The janitor of delivery/riverqueue calls it for the CDN copies that may
+// have left an upload behind.
+func (c *CDN) SweepAbandoned(ctx context.Context, prefix string, keys []string, olderThan time.Time) (int, error) {
+	if err := needOlderThan(olderThan); err != nil {
+		return 0, err
+	}
+	return sweep(bounded(ctx), c.opts.Driver, c.b, nil, "cdn", prefix, keys, olderThan)
+}
+
+func needOlderThan(olderThan time.Time) error {
+	if !olderThan.IsZero() {
+		return nil
+	}
+	var probs destination.Problems
+	probs.Add("olderThan", destination.CodeRequired, "is required")
+	return probs.Err()
+}
+
+// sweep has drv (a Sweeper, else ErrNoSweeper) sweep those of keys under prefix in b; name
+// names the bucket's provider in errors.
+func sweep(ctx context.Context, drv Driver, b *blob.Bucket, in *destination.Integration, name, prefix string, keys []string, olderThan time.Time) (int, error) {
+	sw, ok := drv.(Sweeper)
 	if !ok {
-		return 0, fmt.Errorf("%w (%s)", ErrNoSweeper, in.Provider)
+		return 0, fmt.Errorf("%w (%s)", ErrNoSweeper, name)
 	}
 	own := make([]string, 0, len(keys))
 	for _, k := range keys {
@@ -59,9 +86,9 @@ func (c *Client) SweepAbandoned(ctx context.Context, in *destination.Integration
 	if len(own) == 0 {
 		return 0, nil
 	}
-	n, err := sw.SweepAbandoned(ctx, e.b, in, prefix, own, olderThan)
+	n, err := sw.SweepAbandoned(ctx, b, in, prefix, own, olderThan)
 	if err != nil {
-		return n, fmt.Errorf("provider: sweep %s: %w", in.Provider, err)
+		return n, fmt.Errorf("provider: sweep %s: %w", name, err)
 	}
 	return n, nil
 }

@@ -119,7 +119,9 @@
 //     never touched, and Azure drops the uncommitted blocks of an abandoned later upload after
 //     a week). GCS and Drive resumable sessions cannot be listed, show nothing in the bucket or
 //     the Drive and expire after a week: their drivers have no sweeper (ErrUnsupported,
-//     skipped). The same output is looked at again on later runs until its record is pruned.
+//     skipped). CDN copies are listed and swept the same way when Config.CDN is a CDNSweeper
+//     (provider.CDN with a CDNOptions.Driver that sweeps). The same output is looked at again
+//     on later runs until its record is pruned.
 //     AbandonedAfter (default 24 h) must be at least RescueAfter; keep it well above it, since
 //     a job rescued after its upload was swept starts that upload again.
 //   - With Retention, it deletes the delivery records finished longer than Retention ago

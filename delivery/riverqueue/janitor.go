@@ -53,6 +53,13 @@ type Sweeper interface {
 	SweepAbandoned(ctx context.Context, in *destination.Integration, prefix string, keys []string, olderThan time.Time) (int, error)
 }
 
+// CDNSweeper is an optional interface of Config.CDN (provider.CDN implements it): with
+// Config.Sweeper set, the janitor also has it remove the uploads the CDN copies that may have
+// abandoned one left in the CDN's bucket, as Sweeper does for destinations.
+type CDNSweeper interface {
+	SweepAbandoned(ctx context.Context, prefix string, keys []string, olderThan time.Time) (int, error)
+}
+
 // IntegrationReader reads one integration of a workspace (destination.Store implements it).
 type IntegrationReader interface {
 	Get(ctx context.Context, workspaceID, id string) (*destination.Integration, error)
@@ -80,15 +87,24 @@ func (q *Queue[TTx]) sweep(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		if cur := rec.Output(o.IntegrationID); cur == nil || !cur.Sweepable(cut) || cur.Key != o.Key {
-			continue
-		}
-		in, err := q.cfg.Integrations.Get(ctx, o.WorkspaceID, o.IntegrationID)
-		if err != nil {
-			continue // deleted: its credentials are gone with it
-		}
 		prefix := o.Key[:strings.LastIndex(o.Key, "/")+1]
-		n, err := q.cfg.Sweeper.SweepAbandoned(ctx, in, prefix, []string{o.Key}, cut)
+		var n int
+		if o.IntegrationID == "" { // the CDN copy
+			cs, ok := q.cfg.CDN.(CDNSweeper)
+			if !ok || !rec.CDNSweepable(cut) || rec.Key != o.Key {
+				continue
+			}
+			n, err = cs.SweepAbandoned(ctx, prefix, []string{o.Key}, cut)
+		} else {
+			if cur := rec.Output(o.IntegrationID); cur == nil || !cur.Sweepable(cut) || cur.Key != o.Key {
+				continue
+			}
+			in, gerr := q.cfg.Integrations.Get(ctx, o.WorkspaceID, o.IntegrationID)
+			if gerr != nil {
+				continue // deleted: its credentials are gone with it
+			}
+			n, err = q.cfg.Sweeper.SweepAbandoned(ctx, in, prefix, []string{o.Key}, cut)
+		}
 		switch {
 		case errors.Is(err, destination.ErrUnsupported):
 		case err != nil:

@@ -94,7 +94,8 @@ type Config struct {
 	// AbandonedAfter ago, it sweeps the uploads of the output's key initiated before then.
 	// provider.Client implements Sweeper (S3 multipart uploads, Azure uncommitted blocks; GCS
 	// and Drive sessions cannot be listed and expire by themselves: ErrUnsupported, skipped).
-	// Deliveries must be a destination.AbandonedLister (sqlstore and memstore are).
+	// Deliveries must be a destination.AbandonedLister (sqlstore and memstore are). When CDN is
+	// also a CDNSweeper (provider.CDN), the CDN copies' abandoned uploads are swept the same way.
 	Sweeper Sweeper
 	// Integrations reads the integration of an output for Sweeper (the Store the engine leases
 	// integrations from).

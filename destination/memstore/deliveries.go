@@ -141,8 +141,8 @@ func (d *Deliveries) PruneDeliveries(ctx context.Context, before time.Time) (int
 
 var _ destination.AbandonedLister = (*Deliveries)(nil)
 
-// AbandonedOutputs returns the outputs that may have left an abandoned upload
-// (destination.OutputRecord.Sweepable), newest first, at most limit.
+// AbandonedOutputs returns the outputs and CDN copies that may have left an abandoned upload
+// (destination.DeliveryRecord.AbandonedRefs), newest first, at most limit.
 func (d *Deliveries) AbandonedOutputs(ctx context.Context, before time.Time, limit int) ([]destination.OutputRef, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -152,16 +152,7 @@ func (d *Deliveries) AbandonedOutputs(ctx context.Context, before time.Time, lim
 	var refs []destination.OutputRef
 	for _, recs := range d.byWS {
 		for _, r := range recs {
-			for _, o := range r.Outputs {
-				if o.Sweepable(before) {
-					last := o.UpdatedAt
-					if last.IsZero() {
-						last = o.CreatedAt
-					}
-					refs = append(refs, destination.OutputRef{WorkspaceID: r.WorkspaceID, RenderID: r.RenderID,
-						IntegrationID: o.IntegrationID, Provider: o.Provider, Key: o.Key, Status: o.Status, Attempts: o.Attempts, UpdatedAt: last})
-				}
-			}
+			refs = append(refs, r.AbandonedRefs(before)...)
 		}
 	}
 	slices.SortFunc(refs, func(a, b destination.OutputRef) int { return b.UpdatedAt.Compare(a.UpdatedAt) })

@@ -306,8 +306,9 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int, err
 
 var _ destination.AbandonedLister = (*Store)(nil)
 
-// AbandonedOutputs returns the outputs that may have left an abandoned upload
-// (destination.OutputRecord.Sweepable), newest first, at most limit (100 when limit <= 0).
+// AbandonedOutputs returns the outputs and CDN copies that may have left an abandoned upload
+// (destination.OutputRecord.Sweepable, DeliveryRecord.CDNSweepable), newest first, at most
+// limit (100 when limit <= 0).
 func (s *Store) AbandonedOutputs(ctx context.Context, before time.Time, limit int) ([]destination.OutputRef, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -318,11 +319,13 @@ func (s *Store) AbandonedOutputs(ctx context.Context, before time.Time, limit in
 	var refs []destination.OutputRef
 	err := s.retry(ctx, true, func() error {
 		refs = nil
+		const abandoned = "WHERE object_key <> '' AND COALESCE(updated_at, created_at) < ? AND (status <> 'completed' OR attempts > 1)"
 		rows, err := s.db.QueryContext(ctx, s.deliveryQuery("SELECT workspace_id, render_id, integration_id, provider, object_key, "+
-			"status, attempts, COALESCE(updated_at, created_at) FROM delivery_outputs "+
-			"WHERE object_key <> '' AND COALESCE(updated_at, created_at) < ? AND (status <> 'completed' OR attempts > 1) "+
-			"ORDER BY COALESCE(updated_at, created_at) DESC, workspace_id, render_id, integration_id LIMIT ?"),
-			s.d.timeArg(before), limit)
+			"status, attempts, COALESCE(updated_at, created_at) AS last_change FROM delivery_outputs "+abandoned+
+			" UNION ALL SELECT workspace_id, render_id, '', '', object_key, status, attempts, COALESCE(updated_at, created_at) "+
+			"FROM deliveries "+abandoned+
+			" ORDER BY last_change DESC, workspace_id, render_id, integration_id LIMIT ?"),
+			s.d.timeArg(before), s.d.timeArg(before), limit)
 		if err != nil {
 			return err
 		}

@@ -435,7 +435,7 @@ func testDeliveryPrune(t *testing.T, s destination.DeliveryStore) {
 }
 
 // testDeliveryAbandoned: AbandonedOutputs lists, in every workspace and newest first, the
-// outputs with a key last changed before the cutoff that are failed, in flight, or completed
+// outputs and CDN copies with a key last changed before the cutoff that are failed, in flight, or completed
 // after more than one attempt; never one without a key, one completed at the first attempt,
 // or one changed after the cutoff.
 func testDeliveryAbandoned(t *testing.T, s destination.DeliveryStore) {
@@ -471,6 +471,19 @@ func testDeliveryAbandoned(t *testing.T, s destination.DeliveryStore) {
 	apply(rec, 4, up(1, "a/late.mp4"), up(9, ""))                                                                        // changed after the cutoff: not listed
 	apply(rec, 5, destination.Transition{Status: destination.StatusFailed, At: at(1), ErrorCode: "invalid", Error: "x"}) // no key
 	apply(rec2, 0, up(1, "b/other.mp4"))                                                                                 // another workspace: listed
+	for _, c := range []struct {
+		r  *destination.DeliveryRecord
+		ts []destination.Transition
+	}{
+		{rec, []destination.Transition{up(1, "cdn/a.mp4"), done(2, "cdn/a.mp4")}}, // a CDN copy completed at once: not listed
+		{rec2, []destination.Transition{up(0, "cdn/b.mp4")}},                      // a CDN copy in flight: listed
+	} {
+		for _, tr := range c.ts {
+			if err := s.TransitionRender(ctx, c.r.WorkspaceID, c.r.RenderID, tr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	got, err := l.AbandonedOutputs(ctx, at(5), 100)
 	if err != nil {
 		t.Fatal(err)
@@ -482,8 +495,12 @@ func testDeliveryAbandoned(t *testing.T, s destination.DeliveryStore) {
 			o.Provider != rec.Outputs[0].Provider || o.Status != destination.StatusFailed || o.Attempts != 1 || !o.UpdatedAt.Equal(at(2))) {
 			t.Errorf("the failed output = %+v", o)
 		}
+		if o.Key == "cdn/b.mp4" && (o.WorkspaceID != other || o.RenderID != rec2.RenderID || o.IntegrationID != "" || o.Provider != "" ||
+			o.Status != destination.StatusUploading || o.Attempts != 1 || !o.UpdatedAt.Equal(at(0))) {
+			t.Errorf("the CDN copy in flight = %+v", o)
+		}
 	}
-	want := []string{"a/twice.mp4", "a/inflight.mp4", "a/failed.mp4", "b/other.mp4"}
+	want := []string{"a/twice.mp4", "a/inflight.mp4", "a/failed.mp4", "b/other.mp4", "cdn/b.mp4"}
 	if fmt.Sprint(keys) != fmt.Sprint(want) {
 		t.Fatalf("AbandonedOutputs = %v, want %v (newest first)", keys, want)
 	}

@@ -19,17 +19,26 @@ var _ provider.Sweeper = (*Driver)(nil)
 // before olderThan: what a worker killed mid-upload left, since its own cleanup (tracker) never
 // ran. It lists the uploads under prefix (ListMultipartUploads) and aborts only those whose key
 // is one of keys, so a customer's own multipart uploads under the same prefix, or under another
-// one, are never touched. It reports how many it aborted.
+// one, are never touched. It reports how many it aborted. A nil in is the CDN's bucket.
 func (d *Driver) SweepAbandoned(ctx context.Context, b *blob.Bucket, in *destination.Integration, prefix string, keys []string, olderThan time.Time) (int, error) {
 	var client *s3.Client
-	if !b.As(&client) || in == nil {
+	if !b.As(&client) || len(keys) == 0 {
 		return 0, nil
+	}
+	var bucket string
+	if in != nil {
+		bucket = in.Config.Bucket
+	} else { // the CDN's bucket: its name is in the request its writer would send
+		req, err := writerRequest(ctx, b, keys[0], &blob.WriterOptions{})
+		if err != nil {
+			return 0, err
+		}
+		bucket = aws.ToString(req.Bucket)
 	}
 	own := make(map[string]bool, len(keys))
 	for _, k := range keys {
 		own[d.StoredKey(k)] = true
 	}
-	bucket := in.Config.Bucket
 	var stale []*tracker // one per key: the tracker's own abort path
 	byKey := map[string]*tracker{}
 	in2 := &s3.ListMultipartUploadsInput{Bucket: &bucket, Prefix: aws.String(d.StoredKey(prefix))}

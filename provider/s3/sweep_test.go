@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"gocloud.dev/blob/s3blob"
 
 	"github.com/ilovevideoeditor/outputs/destination"
 	"github.com/ilovevideoeditor/outputs/internal/emulator"
@@ -135,3 +138,62 @@ func TestSweepAbandoned(t *testing.T) {
 
 var _ io.Reader = (*stuckSource)(nil)
 var _ provider.Sweeper = s3.NewDriver(s3.Options{})
+
+// TestCDNSweepAbandoned: the CDN over an s3blob bucket with the S3 driver aborts the abandoned
+// multipart upload of exactly the key it is given (the bucket's name comes from the bucket, as
+// no integration names it), never another key's under the same prefix; a CDN without a driver
+// that sweeps says so (ErrNoSweeper, destination.ErrUnsupported).
+func TestCDNSweepAbandoned(t *testing.T) {
+	srv := emulator.NeedS3(t)
+	cfg := srv.Bucket(t)
+	ctx := context.Background()
+	b, err := s3blob.OpenBucket(ctx, srv.Client(nil), cfg.Bucket, &s3blob.Options{RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	raw := srv.Client(nil)
+	ids := map[string]string{}
+	for _, k := range []string{"renders/r1/render.mp4", "renders/r1/other.mp4"} {
+		out, err := raw.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String(cfg.Bucket), Key: aws.String(k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.UploadPart(ctx, &awss3.UploadPartInput{Bucket: aws.String(cfg.Bucket), Key: aws.String(k), UploadId: out.UploadId,
+			PartNumber: aws.Int32(1), Body: strings.NewReader("abandoned part")}); err != nil {
+			t.Fatal(err)
+		}
+		ids[k] = aws.ToString(out.UploadId)
+	}
+	bare, err := provider.NewCDN(b, provider.CDNOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bare.SweepAbandoned(ctx, "renders/r1/", []string{"renders/r1/render.mp4"}, time.Now()); !errors.Is(err, provider.ErrNoSweeper) || !errors.Is(err, destination.ErrUnsupported) {
+		t.Errorf("a CDN without a driver: %v, want ErrNoSweeper", err)
+	}
+	cdn, err := provider.NewCDN(b, provider.CDNOptions{Driver: s3.NewDriver(s3.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := cdn.SweepAbandoned(ctx, "renders/r1/", []string{"renders/r1/render.mp4"}, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("sweep of an upload younger than the age: %d, %v", n, err)
+	}
+	if n, err := cdn.SweepAbandoned(ctx, "renders/r1/", []string{"renders/r1/render.mp4"}, time.Now().Add(time.Second)); err != nil || n != 1 {
+		t.Fatalf("SweepAbandoned = %d, %v; want 1 aborted", n, err)
+	}
+	out, err := raw.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String(cfg.Bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, u := range out.Uploads {
+		left = append(left, aws.ToString(u.UploadId))
+	}
+	if !slices.Equal(left, []string{ids["renders/r1/other.mp4"]}) {
+		t.Errorf("uploads left %v, want only the other key's %s", left, ids["renders/r1/other.mp4"])
+	}
+	if _, err := cdn.SweepAbandoned(ctx, "renders/", []string{"renders/r1/render.mp4"}, time.Time{}); err == nil {
+		t.Error("a sweep without an age was accepted")
+	}
+}
