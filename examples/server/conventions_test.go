@@ -105,6 +105,11 @@ func TestMergePatch(t *testing.T) {
 		t.Errorf("a null secret is kept: %s", ex.Body)
 	}
 	ts.do(req{method: "PATCH", path: "/v1/integrations/" + id, token: "dev-ws1", body: `{"config":{"bucket":null}}`}, 400, "invalid")
+	// An object where a value belongs is refused, however deep (a hostile tenant's 60 KB patch).
+	deep := `{"config":{"bucket":` + strings.Repeat(`{"a":`, 9998) + "1" + strings.Repeat("}", 9998) + `}}`
+	if ex := ts.do(req{method: "PATCH", path: "/v1/integrations/" + id, token: "dev-ws1", body: deep, bad: true}, 400, "invalid"); ex.field("config.bucket") != "invalid" {
+		t.Errorf("a nested bucket: %.300s", ex.Body)
+	}
 }
 
 // TestDeactivateDefault: deactivating the default is refused (409 is_default) unless the same

@@ -189,8 +189,12 @@ func normalizeConfig(data json.RawMessage) (json.RawMessage, bool, error) {
 	return out, true, err
 }
 
-// mergePatch applies an RFC 7396 JSON merge patch to target: members of patch replace those of
-// target, null removes them, objects merge recursively, anything else replaces.
+// mergePatch applies a JSON merge patch (RFC 7396) of the configuration to target: members of
+// patch replace those of target and null removes them. A configuration's values are strings
+// and booleans (gcsServiceAccountJson is a whole key, replaced, never merged field by field),
+// so the merge stops at that level: an object member replaces the target's as it is, and
+// validation then refuses what is not a configuration value. Merging deeper would re-parse the
+// rest of the patch at every level of nesting, quadratic in a deep patch's size.
 func mergePatch(target, patch json.RawMessage) (json.RawMessage, error) {
 	if kind(patch) != '{' {
 		return patch, nil
@@ -210,11 +214,7 @@ func mergePatch(target, patch json.RawMessage) (json.RawMessage, error) {
 			delete(doc, k)
 			continue
 		}
-		merged, err := mergePatch(doc[k], v)
-		if err != nil {
-			return nil, err
-		}
-		doc[k] = merged
+		doc[k] = v
 	}
 	return json.Marshal(doc)
 }
