@@ -153,7 +153,8 @@ func (d *Driver) openBucket(ctx context.Context, client *gcp.HTTPClient, cfg des
 	if cfg.Endpoint != "" {
 		opts.ClientOptions = append(opts.ClientOptions, option.WithEndpoint(strings.TrimRight(cfg.Endpoint, "/")+"/storage/v1/"))
 	}
-	client.Transport = earlyCompletion{base: client.Transport}
+	ss := newSessions()
+	client.Transport = earlyCompletion{base: client.Transport, sessions: ss}
 	b, err := gcsblob.OpenBucket(ctx, client, cfg.Bucket, opts)
 	if err != nil {
 		return nil, err
@@ -166,7 +167,7 @@ func (d *Driver) openBucket(ctx context.Context, client *gcp.HTTPClient, cfg des
 	if b.As(&sc) {
 		sc.SetRetry(storage.WithPolicy(storage.RetryNever))
 	}
-	d.remember(b, &client.Client, cfg)
+	d.remember(b, &client.Client, cfg, ss)
 	return b, nil
 }
 
@@ -183,10 +184,10 @@ const chunkAlign = 256 << 10
 
 // PrepareUpload rounds the chunk size up to a multiple of 256 KiB, as resumable uploads need,
 // and turns the storage client's retries off for the upload (the delivery engine retries whole
-// uploads). A failed resumable session of the writer needs no cleanup: it holds nothing
-// visible and GCS expires it after a week (file sources go through UploadParts, whose cleanup
-// cancels its session).
-func (d *Driver) PrepareUpload(_ *blob.Bucket, _ *destination.Integration, _ string, wo *blob.WriterOptions) func(context.Context) error {
+// uploads). Its cleanup cancels the resumable sessions of the key the writer started and did
+// not finish (storage.Writer leaves them open for a week; file sources go through
+// UploadParts, whose cleanup cancels its own session).
+func (d *Driver) PrepareUpload(b *blob.Bucket, _ *destination.Integration, key string, wo *blob.WriterOptions) func(context.Context) error {
 	if wo.BufferSize > 0 {
 		wo.BufferSize = (wo.BufferSize + chunkAlign - 1) / chunkAlign * chunkAlign
 	}
@@ -201,7 +202,7 @@ func (d *Driver) PrepareUpload(_ *blob.Bucket, _ *destination.Integration, _ str
 		}
 		return nil
 	}
-	return nil
+	return d.cancelStreamSessions(b, key)
 }
 
 // StoredCRC32C returns the CRC32C GCS computed of the object.

@@ -61,10 +61,12 @@ type conn struct {
 	hc     *http.Client
 	upload *url.URL // …/upload/storage/v1/
 	query  bool     // a resumed upload asks the session for its offset
+	// sessions are those the bucket's client started and has not seen end.
+	sessions *sessions
 }
 
 // remember records the connection of b, for as long as b is reachable.
-func (d *Driver) remember(b *blob.Bucket, hc *http.Client, cfg destination.Config) {
+func (d *Driver) remember(b *blob.Bucket, hc *http.Client, cfg destination.Config, ss *sessions) {
 	base := "https://storage.googleapis.com/storage/v1/"
 	if cfg.Endpoint != "" {
 		base = strings.TrimRight(cfg.Endpoint, "/") + "/storage/v1/"
@@ -74,7 +76,7 @@ func (d *Driver) remember(b *blob.Bucket, hc *http.Client, cfg destination.Confi
 		return // the storage client refused it already
 	}
 	// The storage client resolves its upload path from the host's root, as here.
-	c := &conn{d: d, hc: hc, upload: bu.ResolveReference(&url.URL{Path: "/upload/storage/v1/"})}
+	c := &conn{d: d, hc: hc, upload: bu.ResolveReference(&url.URL{Path: "/upload/storage/v1/"}), sessions: ss}
 	switch d.opts.Resume {
 	case ResumeQuery:
 		c.query = true
