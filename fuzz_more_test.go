@@ -8,6 +8,7 @@ import (
 
 	"github.com/ilovevideoeditor/outputs"
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/internal/leakcheck"
 )
 
 // secretKeys are the JSON names of the secret configuration fields (compared case-insensitively,
@@ -70,18 +71,8 @@ func checkDecodeErr(t *testing.T, what string, data []byte, err error) {
 	}
 	var secrets, others []string
 	collect(doc, false, &secrets, &others)
-	msg := err.Error()
-next:
-	for _, s := range secrets {
-		if len(s) < 8 || !strings.Contains(msg, s) {
-			continue
-		}
-		for _, o := range others {
-			if strings.Contains(o, s) {
-				continue next
-			}
-		}
-		t.Fatalf("%s: error %q quotes the secret value %q", what, msg, s)
+	if q := leakcheck.Quoted(err.Error(), secrets, others); q != "" {
+		t.Fatalf("%s: error %q quotes the secret value %q", what, err, q)
 	}
 }
 

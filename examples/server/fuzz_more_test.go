@@ -10,6 +10,7 @@ import (
 
 	"github.com/ilovevideoeditor/outputs"
 	"github.com/ilovevideoeditor/outputs/destination"
+	"github.com/ilovevideoeditor/outputs/internal/leakcheck"
 )
 
 // sameJSON reports whether a and b are the same JSON value (numbers compared by their text).
@@ -148,17 +149,8 @@ func checkPatchErr(t *testing.T, step string, body []byte, err error) {
 		t.Fatalf("%s: error %T %v is not a *destination.ValidationError", step, err, err)
 	}
 	secrets, others := configSecrets(body)
-next:
-	for _, s := range secrets {
-		if len(s) < 8 || !strings.Contains(err.Error(), s) {
-			continue
-		}
-		for _, o := range others {
-			if strings.Contains(o, s) {
-				continue next
-			}
-		}
-		t.Fatalf("%s: error %q quotes the secret %q", step, err, s)
+	if q := leakcheck.Quoted(err.Error(), secrets, others); q != "" {
+		t.Fatalf("%s: error %q quotes the secret %q", step, err, q)
 	}
 }
 

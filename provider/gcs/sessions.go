@@ -18,17 +18,19 @@ import (
 // answer's Location) and the cleanup of a failed stream upload cancels those of its object.
 type sessions struct {
 	mu   sync.Mutex
-	open map[string]string // upload_id → session URI
-	name map[string]string // upload_id → object name
-	ids  []string          // upload_ids, oldest first
+	open map[string]session // by upload_id
+	ids  []string           // upload_ids, oldest first
 }
+
+// session is one resumable upload session: its URI and the name of its object.
+type session struct{ uri, name string }
 
 // maxOpenSessions bounds what one client remembers: the oldest are forgotten first (a session
 // nobody cancels holds nothing visible and expires after a week).
 const maxOpenSessions = 1024
 
 func newSessions() *sessions {
-	return &sessions{open: map[string]string{}, name: map[string]string{}}
+	return &sessions{open: map[string]session{}}
 }
 
 // note records what req and its answer resp say of a session: one started, finished or
@@ -62,7 +64,7 @@ func (s *sessions) started(id, name, uri string) {
 	for len(s.ids) >= maxOpenSessions {
 		s.forget(s.ids[0])
 	}
-	s.open[id], s.name[id] = uri, name
+	s.open[id] = session{uri: uri, name: name}
 	s.ids = append(s.ids, id)
 }
 
@@ -74,7 +76,6 @@ func (s *sessions) ended(id string) {
 
 func (s *sessions) forget(id string) {
 	delete(s.open, id)
-	delete(s.name, id)
 	for i, v := range s.ids {
 		if v == id {
 			s.ids = append(s.ids[:i], s.ids[i+1:]...)
@@ -89,8 +90,8 @@ func (s *sessions) of(name string) []string {
 	defer s.mu.Unlock()
 	var uris []string
 	for _, id := range s.ids {
-		if s.name[id] == name {
-			uris = append(uris, s.open[id])
+		if e := s.open[id]; e.name == name {
+			uris = append(uris, e.uri)
 		}
 	}
 	return uris

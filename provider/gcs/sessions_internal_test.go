@@ -44,8 +44,8 @@ func TestSessionsNote(t *testing.T) {
 	for i := range maxOpenSessions + 10 {
 		start(fmt.Sprint("x", i), "k/many.mp4")
 	}
-	if n := len(s.of("k/many.mp4")); n != maxOpenSessions || len(s.open) != maxOpenSessions || len(s.name) != maxOpenSessions {
-		t.Errorf("%d sessions remembered (%d, %d), want at most %d", n, len(s.open), len(s.name), maxOpenSessions)
+	if n := len(s.of("k/many.mp4")); n != maxOpenSessions || len(s.open) != maxOpenSessions || len(s.ids) != maxOpenSessions {
+		t.Errorf("%d sessions remembered (%d, %d), want at most %d", n, len(s.open), len(s.ids), maxOpenSessions)
 	}
 }
 

@@ -150,6 +150,7 @@ func (d *Driver) settings(p destination.Provider, c destination.Config) (setting
 		for _, e := range d.opts.ChecksumEndpoints {
 			if v, err := url.Parse(strings.TrimRight(e, "/")); err == nil && strings.EqualFold(v.Scheme, u.Scheme) && strings.EqualFold(v.Host, u.Host) {
 				s.sums = true
+				break
 			}
 		}
 	}
